@@ -1,0 +1,306 @@
+//! MQTT 5 properties (section 2.2.2): one typed struct per packet type, each holding exactly the
+//! properties that packet may carry.
+//!
+//! Decoding reads a property block through one generic loop that checks the identifier's data
+//! type, rejects a second copy of any property except User Property (and Subscription Identifier
+//! in PUBLISH), and hands each value to the packet's struct, which refuses identifiers that do not
+//! belong to its packet (a Malformed Packet, section 2.2.2.2) and values the spec forbids (a
+//! Protocol Error). Encoding walks the same fields twice through [`Sink`]: once to count bytes,
+//! once to write them, so the two can never disagree.
+
+use crate::error::{DecodeError, EncodeError};
+use crate::reader::Reader;
+use crate::string::MqttString;
+use crate::topic::TopicName;
+use crate::types::QoS;
+use crate::vbi::{VBI_MAX, vbi_len, write_vbi};
+use crate::writer::{prefixed_len, put_binary, put_string};
+use bytes::{BufMut, Bytes, BytesMut};
+use std::num::{NonZeroU16, NonZeroU32};
+
+/// Property identifiers (MQTT 5 table 2-4).
+pub mod id {
+    #![allow(missing_docs)]
+    pub const PAYLOAD_FORMAT_INDICATOR: u8 = 0x01;
+    pub const MESSAGE_EXPIRY_INTERVAL: u8 = 0x02;
+    pub const CONTENT_TYPE: u8 = 0x03;
+    pub const RESPONSE_TOPIC: u8 = 0x08;
+    pub const CORRELATION_DATA: u8 = 0x09;
+    pub const SUBSCRIPTION_IDENTIFIER: u8 = 0x0B;
+    pub const SESSION_EXPIRY_INTERVAL: u8 = 0x11;
+    pub const ASSIGNED_CLIENT_IDENTIFIER: u8 = 0x12;
+    pub const SERVER_KEEP_ALIVE: u8 = 0x13;
+    pub const AUTHENTICATION_METHOD: u8 = 0x15;
+    pub const AUTHENTICATION_DATA: u8 = 0x16;
+    pub const REQUEST_PROBLEM_INFORMATION: u8 = 0x17;
+    pub const WILL_DELAY_INTERVAL: u8 = 0x18;
+    pub const REQUEST_RESPONSE_INFORMATION: u8 = 0x19;
+    pub const RESPONSE_INFORMATION: u8 = 0x1A;
+    pub const SERVER_REFERENCE: u8 = 0x1C;
+    pub const REASON_STRING: u8 = 0x1F;
+    pub const RECEIVE_MAXIMUM: u8 = 0x21;
+    pub const TOPIC_ALIAS_MAXIMUM: u8 = 0x22;
+    pub const TOPIC_ALIAS: u8 = 0x23;
+    pub const MAXIMUM_QOS: u8 = 0x24;
+    pub const RETAIN_AVAILABLE: u8 = 0x25;
+    pub const USER_PROPERTY: u8 = 0x26;
+    pub const MAXIMUM_PACKET_SIZE: u8 = 0x27;
+    pub const WILDCARD_SUBSCRIPTION_AVAILABLE: u8 = 0x28;
+    pub const SUBSCRIPTION_IDENTIFIER_AVAILABLE: u8 = 0x29;
+    pub const SHARED_SUBSCRIPTION_AVAILABLE: u8 = 0x2A;
+}
+
+/// User Properties, in the order received (order is significant: MQTT-3.3.2-18).
+pub type UserProperties = Vec<(MqttString, MqttString)>;
+
+/// Largest Subscription Identifier (a Variable Byte Integer, 1..=268,435,455).
+pub const SUBSCRIPTION_ID_MAX: u32 = VBI_MAX;
+
+/// The Payload Format Indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayloadFormat {
+    /// 0: unspecified bytes.
+    Unspecified,
+    /// 1: UTF-8 encoded character data.
+    Utf8,
+}
+
+/// One decoded property value, typed by its identifier's data type.
+#[derive(Debug)]
+pub(crate) enum Value {
+    Byte(u8),
+    U16(u16),
+    U32(u32),
+    Vbi(u32),
+    Str(MqttString),
+    Bin(Bytes),
+    Pair(MqttString, MqttString),
+}
+
+fn read_value(r: &mut Reader, pid: u8) -> Result<Value, DecodeError> {
+    use id::*;
+    const WHAT: &str = "property value truncated";
+    Ok(match pid {
+        PAYLOAD_FORMAT_INDICATOR
+        | REQUEST_PROBLEM_INFORMATION
+        | REQUEST_RESPONSE_INFORMATION
+        | MAXIMUM_QOS
+        | RETAIN_AVAILABLE
+        | WILDCARD_SUBSCRIPTION_AVAILABLE
+        | SUBSCRIPTION_IDENTIFIER_AVAILABLE
+        | SHARED_SUBSCRIPTION_AVAILABLE => Value::Byte(r.u8(WHAT)?),
+        SERVER_KEEP_ALIVE | RECEIVE_MAXIMUM | TOPIC_ALIAS_MAXIMUM | TOPIC_ALIAS => {
+            Value::U16(r.u16(WHAT)?)
+        }
+        MESSAGE_EXPIRY_INTERVAL
+        | SESSION_EXPIRY_INTERVAL
+        | WILL_DELAY_INTERVAL
+        | MAXIMUM_PACKET_SIZE => Value::U32(r.u32(WHAT)?),
+        SUBSCRIPTION_IDENTIFIER => Value::Vbi(r.vbi(WHAT)?),
+        CONTENT_TYPE
+        | RESPONSE_TOPIC
+        | ASSIGNED_CLIENT_IDENTIFIER
+        | AUTHENTICATION_METHOD
+        | RESPONSE_INFORMATION
+        | SERVER_REFERENCE
+        | REASON_STRING => Value::Str(r.string(WHAT)?),
+        CORRELATION_DATA | AUTHENTICATION_DATA => Value::Bin(r.binary(WHAT)?),
+        USER_PROPERTY => Value::Pair(r.string(WHAT)?, r.string(WHAT)?),
+        _ => return Err(DecodeError::malformed("unknown property identifier")),
+    })
+}
+
+/// A packet's property struct: accepts the properties that belong to it and visits them for
+/// encoding.
+pub(crate) trait PropertySet: Default {
+    /// Store one property; refuse identifiers that do not belong to this packet.
+    fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError>;
+    /// Identifiers that may repeat in this packet (besides User Property).
+    const REPEATABLE: u64 = 0;
+    /// Walk every present property in a fixed order.
+    fn visit<S: Sink>(&self, sink: &mut S);
+}
+
+/// Read a property block: a Variable Byte Integer length, then that many bytes of properties.
+pub(crate) fn decode<P: PropertySet>(r: &mut Reader) -> Result<P, DecodeError> {
+    let len = r.vbi("property length truncated")?;
+    let block = r.take(len as usize, "property block longer than packet")?;
+    let mut block = Reader::new(block);
+    let mut props = P::default();
+    let mut seen: u64 = 0;
+    while !block.is_empty() {
+        let raw_id = block.vbi("property identifier truncated")?;
+        let pid = u8::try_from(raw_id)
+            .ok()
+            .filter(|&p| p < 64)
+            .ok_or(DecodeError::malformed("unknown property identifier"))?;
+        let bit = 1u64 << pid;
+        let repeatable = pid == id::USER_PROPERTY || P::REPEATABLE & bit != 0;
+        if seen & bit != 0 && !repeatable {
+            return Err(DecodeError::protocol("property included more than once"));
+        }
+        seen |= bit;
+        let value = read_value(&mut block, pid)?;
+        props.set(pid, value)?;
+    }
+    Ok(props)
+}
+
+/// Bytes the block takes on the wire, its length prefix included.
+pub(crate) fn encoded_len<P: PropertySet>(props: &P) -> Result<usize, EncodeError> {
+    let mut counter = Counter::default();
+    props.visit(&mut counter);
+    if counter.too_large || counter.len > VBI_MAX as usize {
+        return Err(EncodeError::TooLarge);
+    }
+    Ok(vbi_len(counter.len as u32) + counter.len)
+}
+
+/// Write the block, length prefix first. Call [`encoded_len`] first: it validates sizes.
+pub(crate) fn write<P: PropertySet>(props: &P, out: &mut BytesMut) {
+    let mut counter = Counter::default();
+    props.visit(&mut counter);
+    write_vbi(out, u32::try_from(counter.len).unwrap_or(VBI_MAX));
+    let before = out.len();
+    props.visit(&mut Writer(out));
+    debug_assert_eq!(out.len() - before, counter.len, "property length mismatch");
+}
+
+/// Receives properties during encoding (counting or writing).
+pub(crate) trait Sink {
+    fn byte(&mut self, pid: u8, v: u8);
+    fn u16(&mut self, pid: u8, v: u16);
+    fn u32(&mut self, pid: u8, v: u32);
+    fn vbi(&mut self, pid: u8, v: u32);
+    fn str(&mut self, pid: u8, v: &MqttString);
+    fn bin(&mut self, pid: u8, v: &[u8]);
+    fn pair(&mut self, pid: u8, k: &MqttString, v: &MqttString);
+
+    fn users(&mut self, users: &UserProperties) {
+        for (k, v) in users {
+            self.pair(id::USER_PROPERTY, k, v);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counter {
+    len: usize,
+    too_large: bool,
+}
+
+impl Sink for Counter {
+    fn byte(&mut self, _: u8, _: u8) {
+        self.len += 2;
+    }
+    fn u16(&mut self, _: u8, _: u16) {
+        self.len += 3;
+    }
+    fn u32(&mut self, _: u8, _: u32) {
+        self.len += 5;
+    }
+    fn vbi(&mut self, _: u8, v: u32) {
+        self.too_large |= v > VBI_MAX;
+        self.len += 1 + vbi_len(v);
+    }
+    fn str(&mut self, _: u8, v: &MqttString) {
+        self.len += 1 + prefixed_len(v.len());
+    }
+    fn bin(&mut self, _: u8, v: &[u8]) {
+        self.too_large |= v.len() > usize::from(u16::MAX);
+        self.len += 1 + prefixed_len(v.len());
+    }
+    fn pair(&mut self, _: u8, k: &MqttString, v: &MqttString) {
+        self.len += 1 + prefixed_len(k.len()) + prefixed_len(v.len());
+    }
+}
+
+struct Writer<'a>(&'a mut BytesMut);
+
+impl Sink for Writer<'_> {
+    fn byte(&mut self, pid: u8, v: u8) {
+        self.0.put_u8(pid);
+        self.0.put_u8(v);
+    }
+    fn u16(&mut self, pid: u8, v: u16) {
+        self.0.put_u8(pid);
+        self.0.put_u16(v);
+    }
+    fn u32(&mut self, pid: u8, v: u32) {
+        self.0.put_u8(pid);
+        self.0.put_u32(v);
+    }
+    fn vbi(&mut self, pid: u8, v: u32) {
+        self.0.put_u8(pid);
+        write_vbi(self.0, v);
+    }
+    fn str(&mut self, pid: u8, v: &MqttString) {
+        self.0.put_u8(pid);
+        put_string(self.0, v);
+    }
+    fn bin(&mut self, pid: u8, v: &[u8]) {
+        self.0.put_u8(pid);
+        put_binary(self.0, v);
+    }
+    fn pair(&mut self, pid: u8, k: &MqttString, v: &MqttString) {
+        self.0.put_u8(pid);
+        put_string(self.0, k);
+        put_string(self.0, v);
+    }
+}
+
+// ---- value conversions shared by the property structs ----
+
+pub(crate) fn not_allowed() -> DecodeError {
+    DecodeError::malformed("property not allowed in this packet")
+}
+
+pub(crate) fn flag(v: u8, what: &'static str) -> Result<bool, DecodeError> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(DecodeError::protocol(what)),
+    }
+}
+
+pub(crate) fn payload_format(v: u8) -> Result<PayloadFormat, DecodeError> {
+    Ok(if flag(v, "payload format indicator not 0 or 1")? {
+        PayloadFormat::Utf8
+    } else {
+        PayloadFormat::Unspecified
+    })
+}
+
+pub(crate) fn payload_format_byte(p: PayloadFormat) -> u8 {
+    match p {
+        PayloadFormat::Unspecified => 0,
+        PayloadFormat::Utf8 => 1,
+    }
+}
+
+pub(crate) fn non_zero_u16(v: u16, what: &'static str) -> Result<NonZeroU16, DecodeError> {
+    NonZeroU16::new(v).ok_or(DecodeError::protocol(what))
+}
+
+pub(crate) fn non_zero_u32(v: u32, what: &'static str) -> Result<NonZeroU32, DecodeError> {
+    NonZeroU32::new(v).ok_or(DecodeError::protocol(what))
+}
+
+pub(crate) fn max_qos(v: u8) -> Result<QoS, DecodeError> {
+    match v {
+        0 => Ok(QoS::AtMostOnce),
+        1 => Ok(QoS::AtLeastOnce),
+        _ => Err(DecodeError::protocol("maximum QoS not 0 or 1")),
+    }
+}
+
+pub(crate) fn subscription_id(v: u32) -> Result<NonZeroU32, DecodeError> {
+    non_zero_u32(v, "subscription identifier is 0")
+}
+
+pub(crate) fn response_topic(s: MqttString) -> Result<TopicName, DecodeError> {
+    TopicName::from_string(s).map_err(|e| {
+        e.rule("MQTT-3.3.2-14")
+            .with_reason(crate::ReasonCode::ProtocolError)
+    })
+}

@@ -1,0 +1,256 @@
+//! Topic names and topic filters (MQTT 5 section 4.7, MQTT 3.1.1 section 4.7) as validated types.
+//!
+//! A [`TopicName`] never contains a wildcard; a [`TopicFilter`] obeys the wildcard placement
+//! rules and, when it is a shared subscription (`$share/group/filter`), the share-name rules. The
+//! types make it impossible to publish to a filter or subscribe with an unchecked string. Limits
+//! that depend on configuration (topic depth, length caps) are the broker core's to check.
+
+use crate::error::DecodeError;
+use crate::reason::ReasonCode;
+use crate::string::MqttString;
+use bytes::Bytes;
+use std::fmt;
+
+/// A topic name as carried by PUBLISH and wills: no `+` or `#`.
+///
+/// It may be empty only as the wire form of an MQTT 5 PUBLISH that uses a Topic Alias; the
+/// PUBLISH decoder enforces when emptiness is allowed.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct TopicName(MqttString);
+
+fn name_error(detail: &'static str) -> DecodeError {
+    DecodeError::malformed(detail).with_reason(ReasonCode::TopicNameInvalid)
+}
+
+impl TopicName {
+    /// Validate a decoded string as a topic name (wildcards refused: MQTT-3.3.2-2).
+    pub fn from_string(s: MqttString) -> Result<Self, DecodeError> {
+        if memchr::memchr2(b'+', b'#', s.as_bytes()).is_some() {
+            return Err(name_error("wildcard in topic name").rule("MQTT-3.3.2-2"));
+        }
+        Ok(TopicName(s))
+    }
+
+    /// Validate raw bytes as a topic name.
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, DecodeError> {
+        Self::from_string(MqttString::from_bytes(bytes)?)
+    }
+
+    /// Validate a `&str` as a topic name (copies it).
+    pub fn new(s: &str) -> Result<Self, DecodeError> {
+        Self::from_string(MqttString::new(s)?)
+    }
+
+    /// The topic text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The validated string.
+    pub fn as_mqtt_str(&self) -> &MqttString {
+        &self.0
+    }
+
+    /// True for the zero-length name (allowed only with a Topic Alias).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The `/`-separated levels.
+    pub fn levels(&self) -> std::str::Split<'_, char> {
+        self.as_str().split('/')
+    }
+
+    /// Topics that start with `$` are not matched by a leading wildcard (MQTT-4.7.2-1).
+    pub fn is_dollar(&self) -> bool {
+        self.as_str().starts_with('$')
+    }
+}
+
+/// A topic filter as carried by SUBSCRIBE and UNSUBSCRIBE.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicFilter(MqttString);
+
+fn filter_error(detail: &'static str, rule: &'static str) -> DecodeError {
+    DecodeError::malformed(detail)
+        .with_reason(ReasonCode::TopicFilterInvalid)
+        .rule(rule)
+}
+
+/// The prefix of a shared subscription.
+pub const SHARE_PREFIX: &str = "$share/";
+
+impl TopicFilter {
+    /// Validate a decoded string as a topic filter.
+    pub fn from_string(s: MqttString) -> Result<Self, DecodeError> {
+        validate_filter(s.as_str())?;
+        Ok(TopicFilter(s))
+    }
+
+    /// Validate raw bytes as a topic filter.
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, DecodeError> {
+        Self::from_string(MqttString::from_bytes(bytes)?)
+    }
+
+    /// Validate a `&str` as a topic filter (copies it).
+    pub fn new(s: &str) -> Result<Self, DecodeError> {
+        Self::from_string(MqttString::new(s)?)
+    }
+
+    /// The filter text, including any `$share/group/` prefix.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The validated string.
+    pub fn as_mqtt_str(&self) -> &MqttString {
+        &self.0
+    }
+
+    /// For `$share/group/filter`: the group and the filter; `None` for a plain filter.
+    pub fn share(&self) -> Option<(&str, &str)> {
+        let rest = self.as_str().strip_prefix(SHARE_PREFIX)?;
+        rest.split_once('/')
+    }
+
+    /// The filter without a share prefix.
+    pub fn pattern(&self) -> &str {
+        self.share().map_or(self.as_str(), |(_, filter)| filter)
+    }
+
+    /// Whether the pattern contains `+` or `#`.
+    pub fn has_wildcards(&self) -> bool {
+        memchr::memchr2(b'+', b'#', self.pattern().as_bytes()).is_some()
+    }
+}
+
+fn validate_filter(s: &str) -> Result<(), DecodeError> {
+    let pattern = match s.strip_prefix(SHARE_PREFIX) {
+        Some(rest) => {
+            let (group, filter) = rest.split_once('/').ok_or(filter_error(
+                "shared subscription without a filter",
+                "MQTT-4.8.2-2",
+            ))?;
+            if group.is_empty() || group.contains(['+', '#']) {
+                return Err(filter_error("invalid share name", "MQTT-4.8.2-1"));
+            }
+            filter
+        }
+        None => s,
+    };
+    if pattern.is_empty() {
+        return Err(filter_error("empty topic filter", "MQTT-4.7.3-1"));
+    }
+    let mut levels = pattern.split('/').peekable();
+    while let Some(level) = levels.next() {
+        let last = levels.peek().is_none();
+        if level.contains('#') && (level != "#" || !last) {
+            return Err(filter_error(
+                "'#' not alone in the last level",
+                "MQTT-4.7.1-1",
+            ));
+        }
+        if level.contains('+') && level != "+" {
+            return Err(filter_error("'+' not alone in its level", "MQTT-4.7.1-2"));
+        }
+    }
+    Ok(())
+}
+
+macro_rules! str_debug {
+    ($($ty:ty),*) => {$(
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self.as_str(), f)
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+str_debug!(TopicName, TopicFilter);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_3_3_2_2_topic_names_have_no_wildcards() {
+        for bad in ["a/+", "#", "a/#/b", "+"] {
+            let err = TopicName::new(bad).unwrap_err();
+            assert_eq!(err.rule, Some("MQTT-3.3.2-2"));
+            assert_eq!(err.reason, ReasonCode::TopicNameInvalid);
+        }
+        assert!(TopicName::new("a/b/c").is_ok());
+        assert!(TopicName::new("$SYS/x").unwrap().is_dollar());
+    }
+
+    #[test]
+    fn mqtt_4_7_1_1_multi_level_wildcard_is_last_and_alone() {
+        for good in ["#", "a/#", "/#", "+/+/#"] {
+            assert!(TopicFilter::new(good).is_ok(), "{good}");
+        }
+        for bad in ["a#", "a/#/b", "#/a", "a/b#"] {
+            assert_eq!(
+                TopicFilter::new(bad).unwrap_err().rule,
+                Some("MQTT-4.7.1-1"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn mqtt_4_7_1_2_single_level_wildcard_fills_its_level() {
+        for good in ["+", "+/a", "a/+/b", "/+", "+/+"] {
+            assert!(TopicFilter::new(good).is_ok(), "{good}");
+        }
+        for bad in ["a+", "+a", "a/b+/c"] {
+            assert_eq!(
+                TopicFilter::new(bad).unwrap_err().rule,
+                Some("MQTT-4.7.1-2"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn mqtt_4_7_3_1_filters_are_not_empty() {
+        assert_eq!(TopicFilter::new("").unwrap_err().rule, Some("MQTT-4.7.3-1"));
+    }
+
+    #[test]
+    fn mqtt_4_8_2_1_share_names_have_no_wildcards_or_slashes() {
+        assert_eq!(
+            TopicFilter::new("$share/g+/a").unwrap_err().rule,
+            Some("MQTT-4.8.2-1")
+        );
+        assert_eq!(
+            TopicFilter::new("$share//a").unwrap_err().rule,
+            Some("MQTT-4.8.2-1")
+        );
+        let f = TopicFilter::new("$share/group/a/+").unwrap();
+        assert_eq!(f.share(), Some(("group", "a/+")));
+        assert_eq!(f.pattern(), "a/+");
+        assert!(f.has_wildcards());
+    }
+
+    #[test]
+    fn mqtt_4_8_2_2_share_name_is_followed_by_a_filter() {
+        assert_eq!(
+            TopicFilter::new("$share/group").unwrap_err().rule,
+            Some("MQTT-4.8.2-2")
+        );
+        assert_eq!(
+            TopicFilter::new("$share/group/").unwrap_err().rule,
+            Some("MQTT-4.7.3-1")
+        );
+    }
+}
