@@ -32,7 +32,9 @@ Actions (the default is to fuzz):
                    ${APT_PACKAGES[*]}, cargo-afl (nightly) and the AFL++ LLVM
                    plugins (cargo afl config --build --force --plugins).
   --build          Build the instrumented binary (cargo +nightly afl build
-                   --release -p brokkr, CARGO_TARGET_DIR=target/afl).
+                   --release -p brokkr, CARGO_TARGET_DIR=target/afl, release
+                   profile with LTO off: fat LTO breaks the instrumentation;
+                   FUZZ_LTO=thin to use thin LTO instead).
   --status         Print the summary of an existing fuzz-out/ and exit.
 
 Fuzzing options:
@@ -120,8 +122,17 @@ do_build() {
     # plugins are installed (AFLRS_NO_CMPLOG opts out), so one binary serves both
     # the normal instances and the primary's -c0 CmpLog run. AFLRS_REQUIRE_PLUGINS
     # makes the build fail instead of silently building without them.
+    #
+    # The workspace's release profile uses fat LTO, which leaves the AFL++ plugin
+    # instrumentation dead (afl-showmap: 0 tuples, afl-fuzz: "No instrumentation
+    # detected"), so override it. Thin LTO works too (FUZZ_LTO=thin).
+    local lto="${FUZZ_LTO:-false}"
+    case "$lto" in
+        false | off | thin) ;;
+        *) die "FUZZ_LTO=$lto: fat LTO breaks the AFL++ instrumentation; use false or thin" ;;
+    esac
     (cd "$REPO_ROOT" && env -u AFLRS_NO_CMPLOG AFLRS_REQUIRE_PLUGINS=1 CARGO_TARGET_DIR="$AFL_TARGET_DIR" \
-        cargo +nightly afl build --release -p brokkr)
+        CARGO_PROFILE_RELEASE_LTO="$lto" cargo +nightly afl build --release -p brokkr)
     [[ -x "$BINARY" ]] || die "build finished but $BINARY is missing"
     log "built $BINARY"
 }

@@ -17,6 +17,8 @@
 
 pub mod error;
 pub mod framer;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod packet;
 pub mod properties;
 mod reader;

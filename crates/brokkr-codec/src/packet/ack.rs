@@ -62,7 +62,13 @@ pub(crate) fn decode_response(
     v: ProtocolVersion,
     ctx: ReasonContext,
 ) -> Result<Response, DecodeError> {
-    check_flags(flags, expected_flags, v)?;
+    check_flags(flags, expected_flags, v).map_err(|e| {
+        if expected_flags == 0b0010 {
+            e.rule("MQTT-3.6.1-1")
+        } else {
+            e
+        }
+    })?;
     let mut r = Reader::new(body);
     let packet_id = PacketId::decode(r.u16("packet identifier missing")?)?;
     let mut out = Response {

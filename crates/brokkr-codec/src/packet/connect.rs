@@ -238,14 +238,32 @@ impl Connect {
                 DecodeError::malformed("connect flags reserved bit set").rule("MQTT-3.1.2-3")
             );
         }
-        let will_qos = QoS::from_u8((connect_flags >> 3) & 0x03)
-            .ok_or(DecodeError::malformed("will QoS is 3").rule("MQTT-3.1.2-12"))?;
+        let v5 = protocol.is_v5();
+        let will_qos = QoS::from_u8((connect_flags >> 3) & 0x03).ok_or(
+            DecodeError::malformed("will QoS is 3").rule(if v5 {
+                "MQTT-3.1.2-12"
+            } else {
+                "MQTT-3.1.2-14"
+            }),
+        )?;
         let will_flag = connect_flags & FLAG_WILL != 0;
         let will_retain = connect_flags & FLAG_WILL_RETAIN != 0;
-        if !will_flag && (will_qos != QoS::AtMostOnce || will_retain) {
+        if !will_flag && will_qos != QoS::AtMostOnce {
             return Err(
-                DecodeError::malformed("will QoS or retain set without will flag")
-                    .rule("MQTT-3.1.2-11"),
+                DecodeError::malformed("will QoS set without will flag").rule(if v5 {
+                    "MQTT-3.1.2-11"
+                } else {
+                    "MQTT-3.1.2-13"
+                }),
+            );
+        }
+        if !will_flag && will_retain {
+            return Err(
+                DecodeError::malformed("will retain set without will flag").rule(if v5 {
+                    "MQTT-3.1.2-13"
+                } else {
+                    "MQTT-3.1.2-15"
+                }),
             );
         }
         let has_username = connect_flags & FLAG_USERNAME != 0;

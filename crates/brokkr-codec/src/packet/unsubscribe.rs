@@ -46,7 +46,7 @@ impl Unsubscribe {
         body: Bytes,
         v: ProtocolVersion,
     ) -> Result<Unsubscribe, DecodeError> {
-        check_flags(flags, 0b0010, v)?;
+        check_flags(flags, 0b0010, v).map_err(|e| e.rule("MQTT-3.10.1-1"))?;
         let mut r = Reader::new(body);
         let packet_id = PacketId::decode(r.u16("packet identifier missing")?)?;
         let properties = if v.is_v5() {
