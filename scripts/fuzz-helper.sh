@@ -269,6 +269,7 @@ do_fuzz() {
     fi
 
     local name log_file pid
+    : >"${OUTPUT_DIR}/pids"
     while IFS= read -r name; do
         local -a role
         if [[ "$name" == main ]]; then
@@ -298,7 +299,7 @@ do_fuzz() {
         return 0
     fi
 
-    trap 'log "interrupted, stopping instances"; stop_instances; exit 130' INT TERM
+    trap 'log "interrupted, stopping instances"; stop_instances; summary || true; exit 130' INT TERM
     log "running ${#PIDS[@]} instance(s) for ${MINUTES} minute(s)"
     local failed=0 deadline=$((SECONDS + MINUTES * 60 + 120))
     for pid in "${PIDS[@]}"; do

@@ -17,7 +17,6 @@
 
 pub mod error;
 pub mod framer;
-#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod packet;
 pub mod properties;

@@ -9,7 +9,8 @@
 )]
 
 use arbitrary::Unstructured;
-use brokkr_codec::fuzzing::{gen_packet_of, roundtrip};
+use brokkr_codec::fuzzing::generate::gen_packet_of;
+use brokkr_codec::fuzzing::roundtrip;
 use brokkr_codec::{PacketType, ProtocolVersion};
 use proptest::prelude::*;
 

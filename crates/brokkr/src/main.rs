@@ -1,1 +1,86 @@
-fn main() {}
+//! brokkr: a multi-core MQTT broker. See README.md.
+
+#![forbid(unsafe_code)]
+
+use brokkr::cli::{self, Command, EXIT_CONFIG, EXIT_STARTUP, Parsed};
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os()) {
+        Parsed::Command(command) => command,
+        Parsed::Exit {
+            text,
+            code,
+            to_stderr,
+        } => {
+            if to_stderr {
+                print_err(&text);
+            } else {
+                print_out(&text);
+            }
+            return exit(code);
+        }
+    };
+    exit(run(command))
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn run(command: Command) -> i32 {
+    match command {
+        Command::Version | Command::License => {
+            print_out(&brokkr::version_text());
+            0
+        }
+        Command::Fuzz { file } => match brokkr::fuzz::run_file(&file) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("brokkr: cannot read fuzz file '{}': {e}", file.display());
+                EXIT_STARTUP
+            }
+        },
+        Command::TestConfig { config_file } => match config_file {
+            None => {
+                print_out("No config file given: brokkr would run on its embedded defaults. OK");
+                0
+            }
+            Some(path) => {
+                print_err(&no_config_support(&path));
+                1
+            }
+        },
+        Command::Run {
+            config_file: Some(path),
+        } => {
+            print_err(&no_config_support(&path));
+            EXIT_CONFIG
+        }
+        Command::Run { config_file: None } => match brokkr::placeholder::serve_default() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("brokkr: {e}");
+                EXIT_STARTUP
+            }
+        },
+    }
+}
+
+fn no_config_support(path: &std::path::Path) -> String {
+    format!(
+        "Config '{}': config files are not supported yet (the FlashMQ config parser is \
+         tracked as its own issue); run without --config-file for the embedded defaults.",
+        path.display()
+    )
+}
+
+/// Print to stdout; a closed pipe (`brokkr -h | head`) is not an error worth a panic.
+fn print_out(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+fn print_err(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}

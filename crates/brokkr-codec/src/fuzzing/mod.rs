@@ -1,0 +1,183 @@
+//! Fuzzing support: a structured generator of valid packets and the entry points that the
+//! cargo-fuzz targets, the `--fuzz-file` mode and the replay tests call.
+//!
+//! Each entry point asserts invariants, not just "no panic": whatever decodes must re-encode and
+//! decode to the same value, the framer never hands out a packet over the cap, and the topic
+//! validators agree with a deliberately naive reimplementation. Compiled only with the `fuzzing`
+//! feature; nothing here runs in production.
+//!
+//! The oracles panic on purpose: a panic is the crash a fuzzer reports.
+#![allow(clippy::panic, clippy::indexing_slicing)]
+
+#[cfg(feature = "arbitrary")]
+pub mod generate;
+
+use crate::packet::*;
+use crate::properties::{self, PropertySet};
+use crate::reader::Reader;
+use crate::topic::{TopicFilter, TopicName};
+use crate::types::ProtocolVersion;
+use crate::{DecodeError, framer};
+use bytes::{Bytes, BytesMut};
+
+// ---------------------------------------------------------------- entry points
+
+/// Frame `data` under a cap taken from its first bytes; check the framer's bookkeeping.
+pub fn frame(data: &[u8]) {
+    let (cap_byte, rest) = data.split_first().map_or((0, data), |(b, r)| (*b, r));
+    let cap = 2 + (usize::from(cap_byte) << 4);
+    let mut buf = BytesMut::from(rest);
+    let mut consumed = 0;
+    loop {
+        let before = buf.len();
+        match framer::next_packet(&mut buf, cap) {
+            Ok(Some(raw)) => {
+                let total = crate::packet_len(raw.body.len());
+                assert!(total <= cap, "framer returned a packet over the cap");
+                assert_eq!(
+                    before - buf.len(),
+                    total,
+                    "framer consumed the wrong length"
+                );
+                consumed += total;
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    assert_eq!(consumed + buf.len(), rest.len());
+}
+
+/// Frame and decode `data` as one connection speaking `version`, checking the re-encode oracle
+/// on every packet that decodes. Returns how many packets decoded.
+pub fn decode_stream(data: &[u8], version: ProtocolVersion) -> usize {
+    let mut buf = BytesMut::from(data);
+    let mut decoded = 0;
+    while let Ok(Some(raw)) = framer::next_packet(&mut buf, 1 << 20) {
+        if let Ok(packet) = Packet::decode(raw, version) {
+            check_reencode(&packet, version);
+            decoded += 1;
+        }
+    }
+    decoded
+}
+
+/// The re-encode oracle: `packet` encodes, and its encoding decodes back to `packet`.
+pub fn check_reencode(packet: &Packet, version: ProtocolVersion) {
+    let version = effective_version(packet, version);
+    let mut out = BytesMut::new();
+    if let Err(e) = packet.encode(version, &mut out) {
+        panic!("decoded packet failed to encode: {e} ({packet:?})");
+    }
+    let again = match crate::decode_exact(&out, version) {
+        Ok(p) => p,
+        Err(e) => panic!("re-encoded packet failed to decode: {e} ({packet:?})"),
+    };
+    assert_eq!(&again, packet, "re-encode changed the packet");
+}
+
+fn effective_version(packet: &Packet, version: ProtocolVersion) -> ProtocolVersion {
+    match packet {
+        Packet::Connect(c) => c.protocol.0,
+        _ => version,
+    }
+}
+
+/// Decode `data` as a property block of every packet type; whatever decodes must round-trip.
+pub fn property_block(data: &[u8]) {
+    fn one<P: PropertySet + PartialEq + std::fmt::Debug>(data: &[u8]) {
+        let mut r = Reader::new(Bytes::copy_from_slice(data));
+        if let Ok(props) = properties::decode::<P>(&mut r) {
+            let mut out = BytesMut::new();
+            assert!(properties::encoded_len(&props).is_ok());
+            properties::write(&props, &mut out);
+            let mut r2 = Reader::new(out.freeze());
+            let again = properties::decode::<P>(&mut r2).ok();
+            assert_eq!(
+                again.as_ref(),
+                Some(&props),
+                "property block did not round-trip"
+            );
+            assert!(r2.is_empty());
+        }
+    }
+    one::<ConnectProperties>(data);
+    one::<WillProperties>(data);
+    one::<ConnAckProperties>(data);
+    one::<PublishProperties>(data);
+    one::<AckProperties>(data);
+    one::<SubscribeProperties>(data);
+    one::<UnsubscribeProperties>(data);
+    one::<DisconnectProperties>(data);
+    one::<AuthProperties>(data);
+}
+
+/// Validate `data` as a topic name and a topic filter; compare with the naive rules.
+pub fn topic(data: &[u8]) {
+    let bytes = Bytes::copy_from_slice(data);
+    let Ok(text) = std::str::from_utf8(data) else {
+        assert!(TopicName::from_bytes(bytes.clone()).is_err());
+        assert!(TopicFilter::from_bytes(bytes).is_err());
+        return;
+    };
+    let clean = !text.contains('\0') && text.len() <= 65_535;
+    let name_ok = TopicName::from_bytes(bytes.clone()).is_ok();
+    assert_eq!(
+        name_ok,
+        clean && !text.contains(['+', '#']),
+        "topic name {text:?}"
+    );
+    let filter_ok = TopicFilter::from_bytes(bytes).is_ok();
+    assert_eq!(
+        filter_ok,
+        clean && naive_filter_ok(text),
+        "topic filter {text:?}"
+    );
+}
+
+fn naive_filter_ok(text: &str) -> bool {
+    let pattern = match text.strip_prefix("$share/") {
+        Some(rest) => match rest.find('/') {
+            Some(i) => {
+                let group = &rest[..i];
+                if group.is_empty() || group.contains('+') || group.contains('#') {
+                    return false;
+                }
+                &rest[i + 1..]
+            }
+            None => return false,
+        },
+        None => text,
+    };
+    if pattern.is_empty() {
+        return false;
+    }
+    let levels: Vec<&str> = pattern.split('/').collect();
+    for (i, level) in levels.iter().enumerate() {
+        let last = i + 1 == levels.len();
+        if level.contains('#') && !(*level == "#" && last) {
+            return false;
+        }
+        if level.contains('+') && *level != "+" {
+            return false;
+        }
+    }
+    true
+}
+
+/// Encode `packet`, check the framing, decode it back and compare.
+pub fn roundtrip(packet: &Packet, version: ProtocolVersion) {
+    let mut out = BytesMut::new();
+    if let Err(e) = packet.encode(version, &mut out) {
+        panic!("generated packet failed to encode: {e} ({packet:?})");
+    }
+    let header = framer::peek_header(&out, usize::MAX).ok().flatten();
+    assert_eq!(
+        header.map(|h| h.packet_len()),
+        Some(out.len()),
+        "length field disagrees"
+    );
+    match crate::decode_exact(&out, version) {
+        Ok(decoded) => assert_eq!(&decoded, packet, "round trip changed the packet"),
+        Err(DecodeError { detail, .. }) => panic!("round trip failed: {detail} ({packet:?})"),
+    }
+}
