@@ -2,7 +2,9 @@
 //!
 //! This crate owns MQTT 3.1, 3.1.1 and 5.0 control packets ([`packet`]), MQTT 5 properties
 //! ([`properties`]) and reason codes ([`reason`]), Variable Byte Integers ([`vbi`]), validated
-//! strings, topics and identifiers, and the incremental [`framer`]. It never does I/O, never reads
+//! strings, topics and identifiers, the incremental [`framer`], and the transports' own formats:
+//! the websocket upgrade and frames ([`ws`], RFC 6455) and PROXY protocol v1/v2 headers
+//! ([`proxy`]). It never does I/O, never reads
 //! a clock, never keeps state across packets, and never panics or allocates on the say-so of the
 //! peer: every length is checked against what is actually present, the packet size against the
 //! caller's cap before the body is buffered.
@@ -20,6 +22,7 @@ pub mod framer;
 pub mod fuzzing;
 pub mod packet;
 pub mod properties;
+pub mod proxy;
 mod reader;
 pub mod reason;
 pub mod string;
@@ -27,6 +30,7 @@ pub mod topic;
 pub mod types;
 pub mod vbi;
 mod writer;
+pub mod ws;
 
 pub use error::{DecodeError, EncodeError, ErrorKind};
 pub use framer::{FixedHeader, RawPacket, next_packet, peek_header};
