@@ -538,6 +538,7 @@ Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
     c.username = Some(string("cli_username"));
     let mut s = b.to_vec();
     s.extend(encode(&Packet::Connect(Box::new(c)), v));
+    s.extend(encode(&Packet::PingReq, v));
     out.push(("proxy-v2-ssl-cn.dat".into(), s));
     let v6 = ProxyHeader {
         source: Some("[2001:db8::1]:40000".parse().expect("addr")),
