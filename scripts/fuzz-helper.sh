@@ -262,11 +262,9 @@ do_fuzz() {
     local -a common=(-i "$INPUT_DIR" -o "$OUTPUT_DIR" -m 200)
     if ((MINUTES > 0)); then
         common+=(-V "$((MINUTES * 60))")
-        export AFL_NO_UI=1
-    else
-        # Background instances have no terminal; the UI would only fill the logs.
-        export AFL_NO_UI=1
     fi
+    # Unattended or in the background, all instances write to log files: no UI.
+    export AFL_NO_UI=1
 
     local name log_file pid
     : >"${OUTPUT_DIR}/pids"
@@ -288,7 +286,7 @@ do_fuzz() {
         PIDS+=("$pid")
         printf '%s %s\n' "$pid" "$name" >>"${OUTPUT_DIR}/pids"
         # Let the primary create the sync dir layout first.
-        [[ "$name" == main ]] && sleep 2
+        if [[ "$name" == main ]]; then sleep 2; fi
     done < <(instance_names)
 
     if ((MINUTES == 0)); then

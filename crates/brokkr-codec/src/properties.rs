@@ -113,6 +113,10 @@ fn read_value(r: &mut Reader, pid: u8) -> Result<Value, DecodeError> {
 /// A packet's property struct: accepts the properties that belong to it and visits them for
 /// encoding.
 pub(crate) trait PropertySet: Default {
+    /// The order the properties were received in.
+    fn wire_order(&self) -> &WireOrder;
+    /// Where decoding records that order.
+    fn wire_order_mut(&mut self) -> &mut WireOrder;
     /// Store one property; refuse identifiers that do not belong to this packet.
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError>;
     /// Identifiers that may repeat in this packet (besides User Property).
@@ -142,6 +146,7 @@ pub(crate) fn decode<P: PropertySet>(r: &mut Reader) -> Result<P, DecodeError> {
         seen |= bit;
         let value = read_value(&mut block, pid)?;
         props.set(pid, value)?;
+        props.wire_order_mut().push(pid);
     }
     Ok(props)
 }
@@ -157,13 +162,155 @@ pub(crate) fn encoded_len<P: PropertySet>(props: &P) -> Result<usize, EncodeErro
 }
 
 /// Write the block, length prefix first. Call [`encoded_len`] first: it validates sizes.
+///
+/// Properties are written in the order they were received when the value came from the wire
+/// (see [`WireOrder`]), else in a fixed canonical order.
 pub(crate) fn write<P: PropertySet>(props: &P, out: &mut BytesMut) {
     let mut counter = Counter::default();
     props.visit(&mut counter);
     write_vbi(out, u32::try_from(counter.len).unwrap_or(VBI_MAX));
-    let before = out.len();
-    props.visit(&mut Writer(out));
-    debug_assert_eq!(out.len() - before, counter.len, "property length mismatch");
+    let start = out.len();
+    let mut writer = Writer {
+        out,
+        base: start,
+        segments: Segments::default(),
+    };
+    props.visit(&mut writer);
+    let segments = writer.segments;
+    debug_assert_eq!(out.len() - start, counter.len, "property length mismatch");
+    if let Some(order) = props.wire_order().ids()
+        && !segments.overflow
+        && !segments.in_order(order)
+    {
+        reorder(out, start, &segments, order);
+    }
+}
+
+/// Rewrite the canonical block that starts at `start` in `order`: each id takes the first unused
+/// segment with that id; segments the order does not name follow in canonical order.
+fn reorder(out: &mut BytesMut, start: usize, segments: &Segments, order: &[u8]) {
+    let canonical = out.split_off(start);
+    let mut used = [false; SEGMENTS_MAX];
+    for &pid in order {
+        let next = (0..segments.len).find(|&i| {
+            let unused = !used.get(i).copied().unwrap_or(true);
+            unused && segments.items.get(i).is_some_and(|&(id, _)| id == pid)
+        });
+        if let Some(i) = next {
+            emit_segment(i, &mut used, segments, &canonical, out);
+        }
+    }
+    for i in 0..segments.len {
+        emit_segment(i, &mut used, segments, &canonical, out);
+    }
+    debug_assert_eq!(
+        out.len() - start,
+        canonical.len(),
+        "reorder changed the length"
+    );
+}
+
+fn emit_segment(
+    i: usize,
+    used: &mut [bool; SEGMENTS_MAX],
+    segments: &Segments,
+    canonical: &[u8],
+    out: &mut BytesMut,
+) {
+    let (Some(flag), Some(&(_, from)), Some(to)) = (
+        used.get_mut(i),
+        segments.items.get(i),
+        segments.end(i, canonical.len()),
+    ) else {
+        return;
+    };
+    if !*flag {
+        *flag = true;
+        out.extend_from_slice(canonical.get(from as usize..to).unwrap_or_default());
+    }
+}
+
+/// Property ids in the order received, kept so a decoded packet re-encodes byte for byte (the
+/// golden tests hold us to that). It is presentation, not value: two `WireOrder`s always compare
+/// equal, so it never makes two packets differ. Beyond [`WIRE_ORDER_MAX`] properties the order
+/// is not kept and the canonical order is used.
+#[derive(Clone, Copy, Default)]
+pub struct WireOrder {
+    ids: [u8; WIRE_ORDER_MAX],
+    len: u8,
+    overflow: bool,
+}
+
+/// Properties whose order a [`WireOrder`] remembers.
+pub const WIRE_ORDER_MAX: usize = 24;
+
+impl WireOrder {
+    fn push(&mut self, pid: u8) {
+        match self.ids.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = pid;
+                self.len += 1;
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// The recorded order, if one was recorded and it is complete.
+    pub fn ids(&self) -> Option<&[u8]> {
+        if self.overflow || self.len == 0 {
+            return None;
+        }
+        self.ids.get(..usize::from(self.len))
+    }
+}
+
+impl PartialEq for WireOrder {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for WireOrder {}
+
+impl std::fmt::Debug for WireOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WireOrder({:?})", self.ids())
+    }
+}
+
+const SEGMENTS_MAX: usize = 32;
+
+/// Where each property landed in the canonical encoding: (id, start offset).
+#[derive(Default)]
+struct Segments {
+    items: [(u8, u32); SEGMENTS_MAX],
+    len: usize,
+    overflow: bool,
+}
+
+impl Segments {
+    fn push(&mut self, pid: u8, offset: usize) {
+        match (self.items.get_mut(self.len), u32::try_from(offset)) {
+            (Some(slot), Ok(offset)) => {
+                *slot = (pid, offset);
+                self.len += 1;
+            }
+            _ => self.overflow = true,
+        }
+    }
+
+    fn end(&self, i: usize, total: usize) -> Option<usize> {
+        match self.items.get(i + 1) {
+            Some(&(_, next)) if i + 1 < self.len => Some(next as usize),
+            _ => (i < self.len).then_some(total),
+        }
+    }
+
+    fn in_order(&self, order: &[u8]) -> bool {
+        self.items.get(..self.len).is_some_and(|items| {
+            items.len() == order.len() && items.iter().zip(order).all(|(&(id, _), &o)| id == o)
+        })
+    }
 }
 
 /// Receives properties during encoding (counting or writing).
@@ -215,37 +362,51 @@ impl Sink for Counter {
     }
 }
 
-struct Writer<'a>(&'a mut BytesMut);
+struct Writer<'a> {
+    out: &'a mut BytesMut,
+    base: usize,
+    segments: Segments,
+}
+
+impl Writer<'_> {
+    /// Record where property `pid` starts and write its identifier; offsets are relative to the
+    /// start of the block, which is where `out` stood when the writer was made.
+    fn id(&mut self, pid: u8) {
+        let offset = self.out.len() - self.base;
+        self.segments.push(pid, offset);
+        self.out.put_u8(pid);
+    }
+}
 
 impl Sink for Writer<'_> {
     fn byte(&mut self, pid: u8, v: u8) {
-        self.0.put_u8(pid);
-        self.0.put_u8(v);
+        self.id(pid);
+        self.out.put_u8(v);
     }
     fn u16(&mut self, pid: u8, v: u16) {
-        self.0.put_u8(pid);
-        self.0.put_u16(v);
+        self.id(pid);
+        self.out.put_u16(v);
     }
     fn u32(&mut self, pid: u8, v: u32) {
-        self.0.put_u8(pid);
-        self.0.put_u32(v);
+        self.id(pid);
+        self.out.put_u32(v);
     }
     fn vbi(&mut self, pid: u8, v: u32) {
-        self.0.put_u8(pid);
-        write_vbi(self.0, v);
+        self.id(pid);
+        write_vbi(self.out, v);
     }
     fn str(&mut self, pid: u8, v: &MqttString) {
-        self.0.put_u8(pid);
-        put_string(self.0, v);
+        self.id(pid);
+        put_string(self.out, v);
     }
     fn bin(&mut self, pid: u8, v: &[u8]) {
-        self.0.put_u8(pid);
-        put_binary(self.0, v);
+        self.id(pid);
+        put_binary(self.out, v);
     }
     fn pair(&mut self, pid: u8, k: &MqttString, v: &MqttString) {
-        self.0.put_u8(pid);
-        put_string(self.0, k);
-        put_string(self.0, v);
+        self.id(pid);
+        put_string(self.out, k);
+        put_string(self.out, v);
     }
 }
 

@@ -3,7 +3,12 @@
 //! Also checks that the committed corpus is what the generator produces, and that the seeds meant
 //! to reach deep into a connection actually do.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use brokkr::fuzz::run_input;
 use std::path::{Path, PathBuf};
@@ -14,7 +19,12 @@ fn root() -> PathBuf {
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     out.retain(|p| p.file_name().is_some_and(|n| n != "README.md"));
     out.sort();
@@ -34,14 +44,21 @@ fn every_seed_replays_cleanly() {
             || (name.starts_with("ws-") && !name.contains("bad"))
             || (name.starts_with("boundary-") && !name.contains("client-id"));
         if deep {
-            assert!(outcome.packets >= 2, "{name} reached only {} packets", outcome.packets);
+            assert!(
+                outcome.packets >= 2,
+                "{name} reached only {} packets",
+                outcome.packets
+            );
             assert!(outcome.version.is_some(), "{name} never got past CONNECT");
         }
         if name.starts_with("boundary-client-id") {
             assert_eq!(outcome.packets, 1, "{name}");
         }
         if name.starts_with("malformed-") {
-            assert!(outcome.packets <= 1, "{name}: the faulty packet was accepted");
+            assert!(
+                outcome.packets <= 1,
+                "{name}: the faulty packet was accepted"
+            );
         }
     }
 }
@@ -62,6 +79,9 @@ fn committed_corpus_matches_the_generator() {
         let on_disk = std::fs::read(dir.join(&name)).unwrap_or_else(|_| {
             panic!("fuzztests/{name} missing: run cargo run -p brokkr-testkit --bin gen-corpus")
         });
-        assert!(on_disk == bytes, "fuzztests/{name} is stale: regenerate the corpus");
+        assert!(
+            on_disk == bytes,
+            "fuzztests/{name} is stale: regenerate the corpus"
+        );
     }
 }

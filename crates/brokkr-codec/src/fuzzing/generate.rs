@@ -104,6 +104,7 @@ pub fn gen_packet_of(u: &mut Unstructured, v: ProtocolVersion, kind: PacketType)
         PacketType::Auth => Packet::Auth(Auth {
             reason: gen_reason(u, ReasonContext::Auth)?,
             properties: AuthProperties {
+                wire_order: Default::default(),
                 authentication_method: opt(u, gen_string)?,
                 authentication_data: opt(u, gen_bytes)?,
                 reason_string: opt(u, gen_string)?,
@@ -248,6 +249,7 @@ fn gen_connect(u: &mut Unstructured, v: ProtocolVersion) -> Result<Connect> {
             retain: bool::arbitrary(u)?,
             properties: v5(u, v, |u| {
                 Ok(WillProperties {
+                    wire_order: Default::default(),
                     will_delay_interval_secs: opt(u, any_u32)?,
                     payload_format_indicator: opt(u, gen_format)?,
                     message_expiry_interval_secs: opt(u, any_u32)?,
@@ -272,6 +274,7 @@ fn gen_connect(u: &mut Unstructured, v: ProtocolVersion) -> Result<Connect> {
         keep_alive_secs: u16::arbitrary(u)?,
         properties: v5(u, v, |u| {
             Ok(ConnectProperties {
+                wire_order: Default::default(),
                 session_expiry_interval_secs: opt(u, any_u32)?,
                 receive_maximum: opt(u, gen_nz16)?,
                 maximum_packet_size: opt(u, |u| gen_nz32(u, u32::MAX))?,
@@ -308,6 +311,7 @@ fn gen_connack(u: &mut Unstructured, v: ProtocolVersion) -> Result<ConnAck> {
         reason,
         properties: v5(u, v, |u| {
             Ok(ConnAckProperties {
+                wire_order: Default::default(),
                 session_expiry_interval_secs: opt(u, any_u32)?,
                 receive_maximum: opt(u, gen_nz16)?,
                 maximum_qos: opt(u, |u| Ok(*u.choose(&[QoS::AtMostOnce, QoS::AtLeastOnce])?))?,
@@ -339,6 +343,7 @@ fn gen_publish(u: &mut Unstructured, v: ProtocolVersion) -> Result<Publish> {
             subscription_identifiers.push(gen_nz32(u, VBI_MAX)?);
         }
         Ok(PublishProperties {
+            wire_order: Default::default(),
             payload_format_indicator: opt(u, gen_format)?,
             message_expiry_interval_secs: opt(u, any_u32)?,
             topic_alias: opt(u, gen_nz16)?,
@@ -377,6 +382,7 @@ fn gen_response(
 
 fn gen_ack_props(u: &mut Unstructured) -> Result<AckProperties> {
     Ok(AckProperties {
+        wire_order: Default::default(),
         reason_string: opt(u, gen_string)?,
         user_properties: gen_users(u)?,
     })
@@ -405,6 +411,7 @@ fn gen_subscribe(u: &mut Unstructured, v: ProtocolVersion) -> Result<Subscribe> 
         packet_id: gen_pid(u)?,
         properties: v5(u, v, |u| {
             Ok(SubscribeProperties {
+                wire_order: Default::default(),
                 subscription_identifier: opt(u, |u| gen_nz32(u, VBI_MAX))?,
                 user_properties: gen_users(u)?,
             })
@@ -443,6 +450,7 @@ fn gen_unsubscribe(u: &mut Unstructured, v: ProtocolVersion) -> Result<Unsubscri
         packet_id: gen_pid(u)?,
         properties: v5(u, v, |u| {
             Ok(UnsubscribeProperties {
+                wire_order: Default::default(),
                 user_properties: gen_users(u)?,
             })
         })?,
@@ -469,6 +477,7 @@ fn gen_disconnect(u: &mut Unstructured, v: ProtocolVersion) -> Result<Disconnect
         reason: v5(u, v, |u| gen_reason(u, ReasonContext::Disconnect))?,
         properties: v5(u, v, |u| {
             Ok(DisconnectProperties {
+                wire_order: Default::default(),
                 session_expiry_interval_secs: opt(u, any_u32)?,
                 reason_string: opt(u, gen_string)?,
                 user_properties: gen_users(u)?,

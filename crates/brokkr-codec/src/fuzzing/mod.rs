@@ -181,3 +181,79 @@ pub fn roundtrip(packet: &Packet, version: ProtocolVersion) {
         Err(DecodeError { detail, .. }) => panic!("round trip failed: {detail} ({packet:?})"),
     }
 }
+
+/// Deframe `data` as websocket frames, whole and in small chunks: both must give the same events,
+/// and no event may exceed the payload cap.
+pub fn websocket_frames(data: &[u8]) {
+    use crate::ws::{Deframer, WsLimits};
+    let (chunk_byte, rest) = data.split_first().map_or((0, data), |(b, r)| (*b, r));
+    let limits = WsLimits {
+        frame_payload_bytes_max: 4096,
+        ..WsLimits::default()
+    };
+    let run = |chunk: usize| {
+        let mut deframer = Deframer::new(&limits);
+        let mut buf = BytesMut::new();
+        let mut events = Vec::new();
+        for piece in rest.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                match deframer.next(&mut buf) {
+                    Ok(Some(event)) => events.push(Ok(event)),
+                    Ok(None) => break,
+                    Err(e) => {
+                        events.push(Err(e));
+                        return events;
+                    }
+                }
+            }
+        }
+        events
+    };
+    let whole = run(rest.len());
+    let chunked = run(1 + usize::from(chunk_byte % 16));
+    assert_eq!(
+        whole, chunked,
+        "websocket events depend on how the bytes arrived"
+    );
+    for event in whole.iter().flatten() {
+        if let crate::ws::WsEvent::Data(d) | crate::ws::WsEvent::Ping(d) = event {
+            assert!(d.len() <= 4096, "event over the payload cap");
+        }
+    }
+}
+
+/// Parse `data` as a PROXY header; every prefix of a header must ask for more, and a parsed
+/// header must re-encode to bytes that parse to the same addresses.
+pub fn proxy_header(data: &[u8]) {
+    use crate::proxy::{self, ProxyParse};
+    let Ok(ProxyParse::Header { consumed, header }) = proxy::parse(data) else {
+        return;
+    };
+    assert!(consumed <= data.len());
+    for cut in [consumed / 2, consumed.saturating_sub(1)] {
+        if cut < consumed {
+            let prefix = &data[..cut];
+            assert!(
+                matches!(proxy::parse(prefix), Ok(ProxyParse::NeedMore) | Err(_)),
+                "a prefix of a header parsed as a header"
+            );
+        }
+    }
+    let mut out = BytesMut::new();
+    let v2 = proxy::looks_like_v2(data);
+    let encoded = if v2 {
+        proxy::encode_v2(&header, &mut out)
+    } else {
+        proxy::encode_v1(&header, &mut out)
+    };
+    if encoded.is_ok() {
+        let Ok(ProxyParse::Header { header: again, .. }) = proxy::parse(&out) else {
+            panic!("re-encoded PROXY header does not parse");
+        };
+        assert_eq!(
+            (again.source, again.destination),
+            (header.source, header.destination)
+        );
+    }
+}

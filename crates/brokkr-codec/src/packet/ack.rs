@@ -7,7 +7,9 @@
 
 use super::{PacketType, check_flags, first_byte};
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::{self, PropertySet, Sink, UserProperties, Value, id, not_allowed};
+use crate::properties::{
+    self, PropertySet, Sink, UserProperties, Value, WireOrder, id, not_allowed,
+};
 use crate::reader::Reader;
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::string::MqttString;
@@ -21,6 +23,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub struct AckProperties {
     pub reason_string: Option<MqttString>,
     pub user_properties: UserProperties,
+    /// The order the properties arrived in, so re-encoding reproduces it; not part of the value.
+    pub wire_order: WireOrder,
 }
 
 impl AckProperties {
@@ -31,6 +35,14 @@ impl AckProperties {
 }
 
 impl PropertySet for AckProperties {
+    fn wire_order(&self) -> &WireOrder {
+        &self.wire_order
+    }
+
+    fn wire_order_mut(&mut self) -> &mut WireOrder {
+        &mut self.wire_order
+    }
+
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
             (id::REASON_STRING, Value::Str(v)) => self.reason_string = Some(v),

@@ -3,7 +3,9 @@
 
 use super::{PacketType, check_flags, first_byte};
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::{self, PropertySet, Sink, UserProperties, Value, id, not_allowed};
+use crate::properties::{
+    self, PropertySet, Sink, UserProperties, Value, WireOrder, id, not_allowed,
+};
 use crate::reader::Reader;
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::string::MqttString;
@@ -18,9 +20,19 @@ pub struct AuthProperties {
     pub authentication_data: Option<Bytes>,
     pub reason_string: Option<MqttString>,
     pub user_properties: UserProperties,
+    /// The order the properties arrived in, so re-encoding reproduces it; not part of the value.
+    pub wire_order: WireOrder,
 }
 
 impl PropertySet for AuthProperties {
+    fn wire_order(&self) -> &WireOrder {
+        &self.wire_order
+    }
+
+    fn wire_order_mut(&mut self) -> &mut WireOrder {
+        &mut self.wire_order
+    }
+
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
             (id::AUTHENTICATION_METHOD, Value::Str(v)) => self.authentication_method = Some(v),

@@ -5,7 +5,9 @@
 
 use super::{PacketType, check_flags, first_byte};
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::{self, PropertySet, Sink, UserProperties, Value, id, not_allowed};
+use crate::properties::{
+    self, PropertySet, Sink, UserProperties, Value, WireOrder, id, not_allowed,
+};
 use crate::reader::Reader;
 use crate::reason::{self, ReasonCode, ReasonContext};
 use crate::string::MqttString;
@@ -45,9 +47,19 @@ pub struct ConnAckProperties {
     pub server_reference: Option<MqttString>,
     pub authentication_method: Option<MqttString>,
     pub authentication_data: Option<Bytes>,
+    /// The order the properties arrived in, so re-encoding reproduces it; not part of the value.
+    pub wire_order: WireOrder,
 }
 
 impl PropertySet for ConnAckProperties {
+    fn wire_order(&self) -> &WireOrder {
+        &self.wire_order
+    }
+
+    fn wire_order_mut(&mut self) -> &mut WireOrder {
+        &mut self.wire_order
+    }
+
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         use properties::flag;
         match (pid, value) {

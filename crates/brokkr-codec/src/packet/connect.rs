@@ -7,7 +7,7 @@
 use super::{check_flags, first_byte};
 use crate::error::{DecodeError, EncodeError};
 use crate::properties::{
-    self, PayloadFormat, PropertySet, Sink, UserProperties, Value, id, not_allowed,
+    self, PayloadFormat, PropertySet, Sink, UserProperties, Value, WireOrder, id, not_allowed,
 };
 use crate::reader::Reader;
 use crate::string::MqttString;
@@ -75,9 +75,19 @@ pub struct ConnectProperties {
     pub user_properties: UserProperties,
     pub authentication_method: Option<MqttString>,
     pub authentication_data: Option<Bytes>,
+    /// The order the properties arrived in, so re-encoding reproduces it; not part of the value.
+    pub wire_order: WireOrder,
 }
 
 impl PropertySet for ConnectProperties {
+    fn wire_order(&self) -> &WireOrder {
+        &self.wire_order
+    }
+
+    fn wire_order_mut(&mut self) -> &mut WireOrder {
+        &mut self.wire_order
+    }
+
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
             (id::SESSION_EXPIRY_INTERVAL, Value::U32(v)) => {
@@ -150,9 +160,19 @@ pub struct WillProperties {
     pub response_topic: Option<TopicName>,
     pub correlation_data: Option<Bytes>,
     pub user_properties: UserProperties,
+    /// The order the properties arrived in, so re-encoding reproduces it; not part of the value.
+    pub wire_order: WireOrder,
 }
 
 impl PropertySet for WillProperties {
+    fn wire_order(&self) -> &WireOrder {
+        &self.wire_order
+    }
+
+    fn wire_order_mut(&mut self) -> &mut WireOrder {
+        &mut self.wire_order
+    }
+
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
             (id::WILL_DELAY_INTERVAL, Value::U32(v)) => self.will_delay_interval_secs = Some(v),

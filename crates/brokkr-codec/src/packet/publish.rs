@@ -8,7 +8,7 @@
 use super::{PacketType, first_byte};
 use crate::error::{DecodeError, EncodeError};
 use crate::properties::{
-    self, PayloadFormat, PropertySet, Sink, UserProperties, Value, id, not_allowed,
+    self, PayloadFormat, PropertySet, Sink, UserProperties, Value, WireOrder, id, not_allowed,
 };
 use crate::reader::Reader;
 use crate::string::MqttString;
@@ -85,9 +85,19 @@ pub struct PublishProperties {
     pub user_properties: UserProperties,
     pub subscription_identifiers: Vec<NonZeroU32>,
     pub content_type: Option<MqttString>,
+    /// The order the properties arrived in, so re-encoding reproduces it; not part of the value.
+    pub wire_order: WireOrder,
 }
 
 impl PropertySet for PublishProperties {
+    fn wire_order(&self) -> &WireOrder {
+        &self.wire_order
+    }
+
+    fn wire_order_mut(&mut self) -> &mut WireOrder {
+        &mut self.wire_order
+    }
+
     const REPEATABLE: u64 = 1 << id::SUBSCRIPTION_IDENTIFIER;
 
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {

@@ -2,7 +2,9 @@
 
 use super::{PacketType, check_flags, first_byte};
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::{self, PropertySet, Sink, UserProperties, Value, id, not_allowed};
+use crate::properties::{
+    self, PropertySet, Sink, UserProperties, Value, WireOrder, id, not_allowed,
+};
 use crate::reader::Reader;
 use crate::topic::TopicFilter;
 use crate::types::{PacketId, ProtocolVersion, QoS};
@@ -84,9 +86,19 @@ impl SubscriptionOptions {
 pub struct SubscribeProperties {
     pub subscription_identifier: Option<NonZeroU32>,
     pub user_properties: UserProperties,
+    /// The order the properties arrived in, so re-encoding reproduces it; not part of the value.
+    pub wire_order: WireOrder,
 }
 
 impl PropertySet for SubscribeProperties {
+    fn wire_order(&self) -> &WireOrder {
+        &self.wire_order
+    }
+
+    fn wire_order_mut(&mut self) -> &mut WireOrder {
+        &mut self.wire_order
+    }
+
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
             (id::SUBSCRIPTION_IDENTIFIER, Value::Vbi(v)) => {
