@@ -35,7 +35,7 @@ pub mod ws;
 pub use error::{DecodeError, EncodeError, ErrorKind};
 pub use framer::{FixedHeader, RawPacket, next_packet, peek_header};
 pub use packet::*;
-pub use properties::{PayloadFormat, UserProperties};
+pub use properties::{Boxed, PayloadFormat, UserProperties};
 pub use reason::ReasonCode;
 pub use string::MqttString;
 pub use topic::{TopicFilter, TopicName};
@@ -51,4 +51,14 @@ pub fn decode_exact(bytes: &[u8], version: ProtocolVersion) -> Result<Packet, De
         return Err(DecodeError::malformed("bytes after the packet"));
     }
     Packet::decode(raw, version)
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// PUBLISH moves through several returns on the hot path; keep it small (its properties are
+    /// boxed for that reason). This fails if someone inlines a large field again.
+    #[test]
+    fn publish_stays_small() {
+        assert!(std::mem::size_of::<crate::Publish>() <= 96);
+    }
 }

@@ -34,6 +34,10 @@ impl Reader {
         Ok(byte)
     }
 
+    pub(crate) fn peek_u8(&self) -> Option<u8> {
+        self.buf.first().copied()
+    }
+
     pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         let bytes: [u8; 2] = self.array(what)?;
         Ok(u16::from_be_bytes(bytes))

@@ -26,6 +26,14 @@ impl MqttString {
             .map_err(|_| invalid_utf8())
     }
 
+    /// Validate bytes already known to be short enough and free of U+0000: UTF-8 check only.
+    pub(crate) fn from_checked_bytes(bytes: Bytes) -> Result<Self, DecodeError> {
+        debug_assert!(bytes.len() <= STRING_LEN_MAX && !bytes.contains(&0));
+        ByteString::try_from(bytes)
+            .map(MqttString)
+            .map_err(|_| invalid_utf8())
+    }
+
     /// Validate a `&str` (copies it).
     pub fn new(s: &str) -> Result<Self, DecodeError> {
         check(s.as_bytes())?;

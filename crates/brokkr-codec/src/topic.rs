@@ -31,9 +31,16 @@ impl TopicName {
         Ok(TopicName(s))
     }
 
-    /// Validate raw bytes as a topic name.
+    /// Validate raw bytes as a topic name: one scan for U+0000 and wildcards, one UTF-8 check.
+    /// This is the PUBLISH hot path.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, DecodeError> {
-        Self::from_string(MqttString::from_bytes(bytes)?)
+        if let Some(i) = memchr::memchr3(0, b'+', b'#', &bytes) {
+            if bytes.get(i) == Some(&0) || memchr::memchr(0, &bytes).is_some() {
+                return Err(DecodeError::malformed("string contains U+0000").rule("MQTT-1.5.4-2"));
+            }
+            return Err(name_error("wildcard in topic name").rule("MQTT-3.3.2-2"));
+        }
+        MqttString::from_checked_bytes(bytes).map(TopicName)
     }
 
     /// Validate a `&str` as a topic name (copies it).

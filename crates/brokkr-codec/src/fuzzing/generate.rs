@@ -3,7 +3,7 @@
 
 use super::roundtrip;
 use crate::packet::*;
-use crate::properties::{PayloadFormat, UserProperties};
+use crate::properties::{Boxed, PayloadFormat, UserProperties};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::string::MqttString;
 use crate::topic::{TopicFilter, TopicName};
@@ -355,6 +355,7 @@ fn gen_publish(u: &mut Unstructured, v: ProtocolVersion) -> Result<Publish> {
         })
     })?;
     let empty_topic = properties.topic_alias.is_some() && bool::arbitrary(u)?;
+    let properties = Boxed::new(properties);
     Ok(Publish {
         dup: qos != QoS::AtMostOnce && bool::arbitrary(u)?,
         qos_pid,

@@ -8,7 +8,8 @@
 use super::{PacketType, first_byte};
 use crate::error::{DecodeError, EncodeError};
 use crate::properties::{
-    self, PayloadFormat, PropertySet, Sink, UserProperties, Value, WireOrder, id, not_allowed,
+    self, Boxed, EmptyProperties, PayloadFormat, PropertySet, Sink, UserProperties, Value,
+    WireOrder, id, not_allowed,
 };
 use crate::reader::Reader;
 use crate::string::MqttString;
@@ -68,8 +69,8 @@ pub struct Publish {
     pub retain: bool,
     /// Topic Name; empty only in an MQTT 5 PUBLISH that carries a Topic Alias.
     pub topic: TopicName,
-    /// MQTT 5 properties (never encoded for 3.x).
-    pub properties: PublishProperties,
+    /// MQTT 5 properties (never encoded for 3.x), boxed only when present.
+    pub properties: Boxed<PublishProperties>,
     /// Application message.
     pub payload: Bytes,
 }
@@ -87,6 +88,24 @@ pub struct PublishProperties {
     pub content_type: Option<MqttString>,
     /// The order the properties arrived in, so re-encoding reproduces it; not part of the value.
     pub wire_order: WireOrder,
+}
+
+static EMPTY_PUBLISH_PROPERTIES: PublishProperties = PublishProperties {
+    payload_format_indicator: None,
+    message_expiry_interval_secs: None,
+    topic_alias: None,
+    response_topic: None,
+    correlation_data: None,
+    user_properties: Vec::new(),
+    subscription_identifiers: Vec::new(),
+    content_type: None,
+    wire_order: WireOrder::EMPTY,
+};
+
+impl EmptyProperties for PublishProperties {
+    fn empty() -> &'static Self {
+        &EMPTY_PUBLISH_PROPERTIES
+    }
 }
 
 impl PropertySet for PublishProperties {
@@ -175,13 +194,13 @@ impl Publish {
             return Err(DecodeError::malformed("DUP set on a QoS 0 PUBLISH").rule("MQTT-3.3.1-2"));
         }
         let mut r = Reader::new(body);
-        let topic = TopicName::from_string(r.string("topic name missing")?)?;
+        let topic = TopicName::from_bytes(r.binary("topic name missing")?)?;
         let qos_pid = match qos {
             QoS::AtMostOnce => QosPid::AtMostOnce,
             _ => QosPid::from_parts(qos, PacketId::decode(r.u16("packet identifier missing")?)?),
         };
-        let properties: PublishProperties = if v.is_v5() {
-            properties::decode(&mut r)?
+        let properties: Boxed<PublishProperties> = if v.is_v5() {
+            properties::decode_boxed(&mut r)?
         } else {
             Default::default()
         };
@@ -223,7 +242,7 @@ impl Publish {
             len += 2;
         }
         if v.is_v5() {
-            len += properties::encoded_len(&self.properties)?;
+            len += properties::encoded_len(&*self.properties)?;
         }
         Ok(len)
     }
@@ -241,7 +260,7 @@ impl Publish {
             out.put_u16(pid.get());
         }
         if v.is_v5() {
-            properties::write(&self.properties, out);
+            properties::write(&*self.properties, out);
         }
         out.put_slice(&self.payload);
         Ok(())
