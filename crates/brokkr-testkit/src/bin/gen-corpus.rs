@@ -1,4 +1,5 @@
 //! Writes the seed corpus: `cargo run -p brokkr-testkit --bin gen-corpus -- fuzztests`.
+#![forbid(unsafe_code)]
 //! Removes generated seeds (`*.dat`) that the generator no longer produces.
 
 use std::path::PathBuf;
