@@ -1,11 +1,19 @@
 //! The real binary's command line: FlashMQ's flags and exit codes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::process::{Command, Output};
 
 fn brokkr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_brokkr")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_brokkr"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn code(args: &[&str]) -> i32 {
@@ -17,7 +25,13 @@ fn help_and_usage_errors_exit_16() {
     let out = brokkr(&["--help"]);
     assert_eq!(out.status.code(), Some(16));
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--config-file", "--test-config", "--version", "--license", "--fuzz-file"] {
+    for flag in [
+        "--config-file",
+        "--test-config",
+        "--version",
+        "--license",
+        "--fuzz-file",
+    ] {
         assert!(text.contains(flag), "help lacks {flag}");
     }
     assert_eq!(code(&["-h"]), 16);
@@ -32,7 +46,10 @@ fn version_and_license_exit_0() {
     for flag in ["-V", "-v", "--version", "-l", "--license"] {
         let out = brokkr(&[flag]);
         assert_eq!(out.status.code(), Some(0), "{flag}");
-        assert!(String::from_utf8_lossy(&out.stdout).starts_with("brokkr version "), "{flag}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("brokkr version "),
+            "{flag}"
+        );
     }
 }
 
@@ -49,7 +66,10 @@ fn config_files_are_refused_honestly_until_supported() {
 
 #[test]
 fn fuzz_file_runs_a_seed_and_exits_0() {
-    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzztests/session-v5-full.dat");
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzztests/session-v5-full.dat"
+    );
     assert_eq!(code(&["--fuzz-file", seed]), 0);
     assert_eq!(code(&["-z", seed]), 0);
     // A missing file is a start-up error, 1.
