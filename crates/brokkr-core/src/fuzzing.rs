@@ -1,0 +1,121 @@
+//! Fuzz entry points for the core, each checked against a naive reference model.
+//! The oracles panic on purpose: a panic is the crash a fuzzer reports.
+#![allow(clippy::panic, clippy::indexing_slicing)]
+
+use crate::subscriptions::{Match, MatchScratch, TopicTree, naive_matches};
+use brokkr_codec::{TopicFilter, TopicName};
+
+const LEVELS: [&str; 6] = ["a", "b", "", "$SYS", "c", "x"];
+
+fn build(bytes: &[u8], wildcards: bool) -> String {
+    let mut levels = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        let last = i + 1 == bytes.len();
+        let level = match b % 9 {
+            6 if wildcards => "+",
+            7 if wildcards && last => "#",
+            n => LEVELS[usize::from(n) % LEVELS.len()],
+        };
+        levels.push(level);
+    }
+    levels.join("/")
+}
+
+/// Interpret `data` as a sequence of subscribe, unsubscribe and match operations on a
+/// [`TopicTree`] and on a plain list; every match must report exactly what the list says.
+pub fn subscription_ops(data: &[u8]) {
+    let mut tree: TopicTree<u8, u16> = TopicTree::new();
+    let mut model: Vec<(String, u8, u16)> = Vec::new();
+    let mut scratch = MatchScratch::default();
+    let ops = data.chunks(6);
+    let mut counter: u16 = 0;
+    for op in ops {
+        let (&kind, rest) = op.split_first().unwrap_or((&0, &[]));
+        let key = rest.first().copied().unwrap_or(0) % 4;
+        let shape = rest.get(1..).unwrap_or_default();
+        counter = counter.wrapping_add(1);
+        match kind % 3 {
+            0 | 1 => {
+                let mut text = build(shape, true);
+                if text.is_empty() {
+                    text.push('a');
+                }
+                if kind & 0x10 != 0 {
+                    text = format!("$share/g{}/{text}", kind >> 6);
+                }
+                let Ok(filter) = TopicFilter::new(&text) else {
+                    continue;
+                };
+                if kind % 3 == 0 {
+                    let old = tree.insert(&filter, key, counter);
+                    let pos = model.iter().position(|(f, k, _)| *f == text && *k == key);
+                    let model_old = match pos {
+                        Some(p) => Some(std::mem::replace(&mut model[p].2, counter)),
+                        None => {
+                            model.push((text, key, counter));
+                            None
+                        }
+                    };
+                    assert_eq!(old, model_old, "insert result");
+                } else {
+                    let old = tree.remove(&filter, &key);
+                    let pos = model.iter().position(|(f, k, _)| *f == text && *k == key);
+                    assert_eq!(old, pos.map(|p| model.remove(p).2), "remove result");
+                }
+            }
+            _ => {
+                let text = build(shape, false);
+                let Ok(topic) = TopicName::new(&text) else {
+                    continue;
+                };
+                if topic.is_empty() {
+                    continue;
+                }
+                check_match(&tree, &model, topic.as_str(), &mut scratch);
+            }
+        }
+        assert_eq!(tree.len(), model.len(), "subscription count");
+    }
+    if model.is_empty() {
+        assert_eq!(tree.node_count(), 1, "empty tree keeps nodes");
+    }
+}
+
+fn check_match(
+    tree: &TopicTree<u8, u16>,
+    model: &[(String, u8, u16)],
+    topic: &str,
+    s: &mut MatchScratch,
+) {
+    let mut got: Vec<(u8, u16)> = Vec::new();
+    let mut groups = 0;
+    tree.for_each_match(topic, s, |m| match m {
+        Match::Direct(k, v) => got.push((*k, *v)),
+        Match::Shared(g) => {
+            groups += 1;
+            assert!(!g.members.is_empty(), "empty shared group reported");
+            got.extend(g.members.iter().map(|(k, v)| (*k, *v)));
+        }
+    });
+    let mut want: Vec<(u8, u16)> = Vec::new();
+    let mut want_groups = std::collections::BTreeSet::new();
+    for (filter, key, value) in model {
+        let (group, pattern) = match filter.strip_prefix("$share/") {
+            Some(rest) => {
+                let (g, p) = rest.split_once('/').unwrap_or((rest, ""));
+                (Some(g), p)
+            }
+            None => (None, filter.as_str()),
+        };
+        if naive_matches(pattern, topic) {
+            want.push((*key, *value));
+            if let Some(g) = group {
+                want_groups.insert((g, pattern));
+            }
+        }
+    }
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "matches for {topic}");
+    assert_eq!(groups, want_groups.len(), "shared groups for {topic}");
+}
