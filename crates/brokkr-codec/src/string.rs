@@ -46,6 +46,13 @@ impl MqttString {
         Ok(MqttString(ByteString::from_static(s)))
     }
 
+    /// A copy in its own allocation. Values kept beyond the packet they arrived in (aliases,
+    /// subscriptions, retained messages) are compacted, so a short string never keeps a large
+    /// received buffer alive.
+    pub fn compact(&self) -> MqttString {
+        MqttString(ByteString::from(self.as_str()))
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0

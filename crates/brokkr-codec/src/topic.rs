@@ -58,6 +58,11 @@ impl TopicName {
         &self.0
     }
 
+    /// A copy in its own allocation (see [`MqttString::compact`]).
+    pub fn compact(&self) -> TopicName {
+        TopicName(self.0.compact())
+    }
+
     /// True for the zero-length name (allowed only with a Topic Alias).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -107,6 +112,11 @@ impl TopicFilter {
     /// Validate a `&str` as a topic filter (copies it).
     pub fn new(s: &str) -> Result<Self, DecodeError> {
         Self::from_string(MqttString::new(s)?)
+    }
+
+    /// A copy in its own allocation (see [`MqttString::compact`]).
+    pub fn compact(&self) -> TopicFilter {
+        TopicFilter(self.0.compact())
     }
 
     /// The filter text, including any `$share/group/` prefix.

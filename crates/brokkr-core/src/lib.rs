@@ -10,4 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fuzzing;
+pub mod limits;
+pub mod reject;
 pub mod subscriptions;
+pub mod topic_alias;

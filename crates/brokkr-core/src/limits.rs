@@ -1,0 +1,111 @@
+//! Every bound the broker enforces, in one place, with FlashMQ's defaults.
+//!
+//! The config crate builds a `Limits` from the config file (same directive names, noted on each
+//! field); the core reads it and never invents a bound of its own. Checks happen before
+//! allocating: a limit exceeded gets its reason code and a clean close, never a panic.
+
+/// The broker's bounds. Field docs name the FlashMQ directive where there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `max_packet_size`: largest packet accepted from an authenticated client (whole packet).
+    pub packet_bytes_max: usize,
+    /// Largest packet accepted before CONNECT is accepted (FlashMQ: just under 1 MB).
+    pub packet_bytes_max_before_auth: usize,
+    /// `max_string_length`: longest topic, client id, user name or property string.
+    pub string_bytes_max: usize,
+    /// `max_topic_split_depth`: most levels in a topic name or filter.
+    pub topic_levels_max: usize,
+    /// `minimum_wildcard_subscription_depth`: wildcards refused above this level (0: anywhere).
+    pub wildcard_depth_min: usize,
+    /// Subscriptions one session may hold.
+    pub subscriptions_per_session_max: usize,
+    /// `max_qos_msg_pending_per_client`: queued plus in-flight QoS 1/2 messages per session; also
+    /// advertised as Receive Maximum.
+    pub qos_pending_messages_max: u16,
+    /// `max_qos_bytes_pending_per_client`: bytes of queued QoS 1/2 messages per session (one
+    /// message is always allowed).
+    pub qos_pending_bytes_max: usize,
+    /// `client_max_write_buffer_size`: a connection's write buffer cap.
+    pub write_buffer_bytes_max: usize,
+    /// `max_incoming_topic_alias_value`: Topic Alias Maximum advertised to clients.
+    pub incoming_topic_aliases_max: u16,
+    /// `max_outgoing_topic_alias_value`: aliases the broker assigns per client.
+    pub outgoing_topic_aliases_max: u16,
+    /// `expire_sessions_after_seconds`: upper bound on a session's expiry (0: never expire).
+    pub session_expiry_secs_max: u32,
+    /// Time a new connection has to complete CONNECT, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// `retained_message_max_payload_size`: largest payload kept as retained.
+    pub retained_payload_bytes_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            packet_bytes_max: 268_435_455 + 5,
+            packet_bytes_max_before_auth: 1_048_576 - 1,
+            string_bytes_max: 4096,
+            topic_levels_max: 128,
+            wildcard_depth_min: 0,
+            subscriptions_per_session_max: 10_000,
+            qos_pending_messages_max: 512,
+            qos_pending_bytes_max: 65_536,
+            write_buffer_bytes_max: 1_048_576,
+            incoming_topic_aliases_max: 65_535,
+            outgoing_topic_aliases_max: 65_535,
+            session_expiry_secs_max: 1_209_600,
+            connect_timeout_ms: 10_000,
+            retained_payload_bytes_max: usize::MAX,
+        }
+    }
+}
+
+impl Limits {
+    /// The packet cap for a connection in its current phase.
+    pub fn packet_cap(&self, authenticated: bool) -> usize {
+        if authenticated {
+            self.packet_bytes_max
+        } else {
+            self.packet_bytes_max_before_auth.min(self.packet_bytes_max)
+        }
+    }
+
+    /// The session expiry actually granted for a requested one (MQTT 5 Session Expiry Interval;
+    /// `u32::MAX` means "never", which the clamp also bounds).
+    pub fn clamp_session_expiry(&self, requested_secs: u32) -> u32 {
+        if self.session_expiry_secs_max == 0 {
+            requested_secs
+        } else {
+            requested_secs.min(self.session_expiry_secs_max)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flashmq_defaults() {
+        let l = Limits::default();
+        assert_eq!(l.qos_pending_messages_max, 512);
+        assert_eq!(l.qos_pending_bytes_max, 65_536);
+        assert_eq!(l.write_buffer_bytes_max, 1_048_576);
+        assert_eq!(l.topic_levels_max, 128);
+        assert_eq!(l.string_bytes_max, 4096);
+        assert!(l.packet_cap(false) < 1_048_576);
+        assert_eq!(l.packet_cap(true), 268_435_460);
+    }
+
+    #[test]
+    fn session_expiry_is_clamped_to_the_config() {
+        let l = Limits::default();
+        assert_eq!(l.clamp_session_expiry(u32::MAX), 1_209_600);
+        assert_eq!(l.clamp_session_expiry(60), 60);
+        let never = Limits {
+            session_expiry_secs_max: 0,
+            ..Limits::default()
+        };
+        assert_eq!(never.clamp_session_expiry(u32::MAX), u32::MAX);
+    }
+}

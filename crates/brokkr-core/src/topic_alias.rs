@@ -1,0 +1,199 @@
+//! MQTT 5 topic aliases, both directions, per connection (MQTT-3.3.2-7: they die with it).
+//!
+//! Inbound: the client maps alias numbers to topics, up to the Topic Alias Maximum we advertised
+//! (MQTT-3.3.2-9, reason 0x94). Outbound: we assign aliases to topics we send repeatedly, up to the
+//! client's Topic Alias Maximum and our own cap (MQTT-3.3.2-11 / MQTT-3.1.2-26), and send the
+//! topic only the first time. Both maps hold compacted copies of the topics (never slices of a
+//! received packet) and both are capped in total bytes, so a client cannot grow them past
+//! [`ALIAS_BYTES_MAX`] by choosing long topics.
+
+use brokkr_codec::{DecodeError, ReasonCode, TopicName};
+use rustc_hash::FxHashMap;
+use std::num::NonZeroU16;
+
+/// Total bytes of topics one connection's alias map may hold, per direction.
+pub const ALIAS_BYTES_MAX: usize = 1 << 20;
+
+/// Aliases a client set on its PUBLISH packets.
+#[derive(Debug, Default)]
+pub struct InboundAliases {
+    max: u16,
+    map: FxHashMap<u16, TopicName>,
+    bytes: usize,
+}
+
+impl InboundAliases {
+    /// A map that accepts aliases `1..=max` (the Topic Alias Maximum sent in CONNACK).
+    pub fn new(max: u16) -> Self {
+        InboundAliases {
+            max,
+            map: FxHashMap::default(),
+            bytes: 0,
+        }
+    }
+
+    /// Resolve a PUBLISH's topic: with an alias and a topic, (re)define the alias; with an alias
+    /// and an empty topic, look it up. Returns the topic to route on.
+    pub fn resolve(
+        &mut self,
+        topic: &TopicName,
+        alias: Option<NonZeroU16>,
+    ) -> Result<TopicName, DecodeError> {
+        let Some(alias) = alias else {
+            return Ok(topic.clone());
+        };
+        if alias.get() > self.max {
+            return Err(DecodeError::protocol("topic alias above the maximum")
+                .with_reason(ReasonCode::TopicAliasInvalid)
+                .rule("MQTT-3.3.2-9"));
+        }
+        if topic.is_empty() {
+            return self.map.get(&alias.get()).cloned().ok_or(
+                DecodeError::protocol("unknown topic alias").with_reason(ReasonCode::ProtocolError),
+            );
+        }
+        let stored = topic.compact();
+        let old = self.map.get(&alias.get()).map_or(0, TopicName::len);
+        let bytes = self.bytes - old + stored.len();
+        if bytes > ALIAS_BYTES_MAX {
+            return Err(DecodeError::limit(
+                ReasonCode::QuotaExceeded,
+                "topic alias bytes",
+            ));
+        }
+        self.bytes = bytes;
+        self.map.insert(alias.get(), stored.clone());
+        Ok(stored)
+    }
+}
+
+/// How to send a topic to a client that accepts aliases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboundTopic {
+    /// No alias: send the topic.
+    Plain,
+    /// A new alias: send the topic and the alias.
+    Define(NonZeroU16),
+    /// A known alias: send an empty topic and the alias.
+    Use(NonZeroU16),
+}
+
+/// Aliases we assign to topics we send.
+#[derive(Debug, Default)]
+pub struct OutboundAliases {
+    max: u16,
+    map: FxHashMap<TopicName, NonZeroU16>,
+    bytes: usize,
+}
+
+impl OutboundAliases {
+    /// `max` = min(the client's Topic Alias Maximum, our cap); 0 disables aliases
+    /// (MQTT-3.1.2-27).
+    pub fn new(max: u16) -> Self {
+        OutboundAliases {
+            max,
+            map: FxHashMap::default(),
+            bytes: 0,
+        }
+    }
+
+    /// Decide how to send `topic`. Aliases are handed out in order until `max` is reached or the
+    /// byte cap would be exceeded; after that new topics go plain.
+    pub fn for_topic(&mut self, topic: &TopicName) -> OutboundTopic {
+        if let Some(&alias) = self.map.get(topic) {
+            return OutboundTopic::Use(alias);
+        }
+        let next = self.map.len() + 1;
+        let fits = next <= usize::from(self.max) && self.bytes + topic.len() <= ALIAS_BYTES_MAX;
+        match u16::try_from(next)
+            .ok()
+            .and_then(NonZeroU16::new)
+            .filter(|_| fits)
+        {
+            Some(alias) => {
+                self.bytes += topic.len();
+                self.map.insert(topic.compact(), alias);
+                OutboundTopic::Define(alias)
+            }
+            None => OutboundTopic::Plain,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> TopicName {
+        TopicName::new(s).unwrap()
+    }
+
+    fn a(n: u16) -> Option<NonZeroU16> {
+        NonZeroU16::new(n)
+    }
+
+    #[test]
+    fn inbound_define_then_use() {
+        let mut m = InboundAliases::new(3);
+        assert_eq!(m.resolve(&t("a/b"), a(1)).unwrap().as_str(), "a/b");
+        assert_eq!(
+            m.resolve(&TopicName::default(), a(1)).unwrap().as_str(),
+            "a/b"
+        );
+        // Redefine.
+        assert_eq!(m.resolve(&t("c"), a(1)).unwrap().as_str(), "c");
+        assert_eq!(
+            m.resolve(&TopicName::default(), a(1)).unwrap().as_str(),
+            "c"
+        );
+        // No alias: topic as is.
+        assert_eq!(m.resolve(&t("x"), None).unwrap().as_str(), "x");
+    }
+
+    #[test]
+    fn mqtt_3_3_2_9_alias_above_maximum_is_refused() {
+        let mut m = InboundAliases::new(3);
+        let err = m.resolve(&t("a"), a(4)).unwrap_err();
+        assert_eq!(err.reason, ReasonCode::TopicAliasInvalid);
+        let mut none = InboundAliases::new(0);
+        assert!(none.resolve(&t("a"), a(1)).is_err());
+    }
+
+    #[test]
+    fn unknown_alias_is_a_protocol_error() {
+        let mut m = InboundAliases::new(3);
+        assert_eq!(
+            m.resolve(&TopicName::default(), a(2)).unwrap_err().reason,
+            ReasonCode::ProtocolError
+        );
+    }
+
+    #[test]
+    fn inbound_bytes_are_capped() {
+        let mut m = InboundAliases::new(u16::MAX);
+        let long = "x".repeat(60_000);
+        let mut refused = false;
+        for i in 1..=40u16 {
+            if m.resolve(&t(&long), a(i)).is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "alias map grew past its byte cap");
+        assert!(m.bytes <= ALIAS_BYTES_MAX);
+    }
+
+    #[test]
+    fn mqtt_3_3_2_11_outbound_aliases_stay_within_the_client_maximum() {
+        let mut m = OutboundAliases::new(2);
+        assert_eq!(m.for_topic(&t("a")), OutboundTopic::Define(NonZeroU16::MIN));
+        assert_eq!(m.for_topic(&t("a")), OutboundTopic::Use(NonZeroU16::MIN));
+        assert!(matches!(m.for_topic(&t("b")), OutboundTopic::Define(n) if n.get() == 2));
+        assert_eq!(m.for_topic(&t("c")), OutboundTopic::Plain);
+        // MQTT-3.1.2-27: maximum 0 means no aliases at all.
+        assert_eq!(
+            OutboundAliases::new(0).for_topic(&t("a")),
+            OutboundTopic::Plain
+        );
+    }
+}
