@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fuzzing;
+pub mod ids;
 pub mod limits;
 pub mod reject;
 pub mod subscriptions;
