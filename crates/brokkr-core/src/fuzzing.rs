@@ -119,3 +119,95 @@ fn check_match(
     assert_eq!(got, want, "matches for {topic}");
     assert_eq!(groups, want_groups.len(), "shared groups for {topic}");
 }
+
+/// A walk in progress and what the model knew when it started.
+struct OpenWalk {
+    walk: crate::retained::RetainedWalk,
+    pattern: String,
+    start: std::collections::BTreeMap<String, u32>,
+    seen: std::collections::BTreeSet<String>,
+}
+
+/// Interpret `data` as set/remove operations on a [`crate::retained::RetainedStore`] interleaved with chunks of
+/// one retained walk. Checked: each visited message matches the filter and is retained at that
+/// moment; no topic is visited twice; every topic that matched and stayed unchanged for the
+/// whole walk is visited; store size agrees with a plain map.
+pub fn retained_ops(data: &[u8]) {
+    use crate::retained::{RetainedStore, RetainedWalk, WalkProgress};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let mut store: RetainedStore<String> = RetainedStore::new();
+    let mut model: BTreeMap<String, u32> = BTreeMap::new(); // topic -> version
+    let mut walk: Option<OpenWalk> = None;
+    let mut version = 0u32;
+    for op in data.chunks(5) {
+        let (&kind, rest) = op.split_first().unwrap_or((&0, &[]));
+        version += 1;
+        match kind % 4 {
+            0 | 1 => {
+                let text = build(rest, false);
+                let Ok(topic) = TopicName::new(&text) else {
+                    continue;
+                };
+                if topic.is_empty() {
+                    continue;
+                }
+                if kind % 4 == 0 {
+                    store.set(&topic, text.clone());
+                    model.insert(text, version);
+                } else {
+                    assert_eq!(
+                        store.remove(&topic).is_some(),
+                        model.remove(&text).is_some()
+                    );
+                }
+            }
+            2 => {
+                let mut pattern = build(rest, true);
+                if pattern.is_empty() {
+                    pattern.push('#');
+                }
+                if TopicFilter::new(&pattern).is_err() {
+                    continue;
+                }
+                let start = model.clone();
+                walk = Some(OpenWalk {
+                    walk: RetainedWalk::new(&pattern),
+                    pattern,
+                    start,
+                    seen: BTreeSet::new(),
+                });
+            }
+            _ => {
+                let Some(OpenWalk {
+                    walk: w,
+                    pattern,
+                    start,
+                    seen,
+                }) = walk.as_mut()
+                else {
+                    continue;
+                };
+                let budget = usize::from(rest.first().copied().unwrap_or(1) % 8);
+                let progress = store.walk(w, budget, |m| {
+                    assert!(naive_matches(pattern, m), "{m} visited for {pattern}");
+                    assert!(model.contains_key(m), "{m} visited but not retained");
+                    assert!(seen.insert(m.clone()), "{m} visited twice");
+                });
+                if progress == WalkProgress::Done {
+                    for (topic, v) in start.iter() {
+                        let stable = model.get(topic) == Some(v);
+                        if stable && naive_matches(pattern, topic) {
+                            assert!(seen.contains(topic), "{topic} missed by {pattern}");
+                        }
+                    }
+                    walk = None;
+                }
+            }
+        }
+        assert_eq!(store.len(), model.len());
+    }
+    if model.is_empty() {
+        assert_eq!(store.node_count(), 1, "empty store keeps nodes");
+    }
+}

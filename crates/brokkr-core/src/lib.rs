@@ -13,5 +13,6 @@ pub mod fuzzing;
 pub mod ids;
 pub mod limits;
 pub mod reject;
+pub mod retained;
 pub mod subscriptions;
 pub mod topic_alias;

@@ -1,0 +1,202 @@
+//! The retained tree: set, replace, delete, look up; nodes freed as soon as they are empty.
+
+use brokkr_codec::TopicName;
+use std::collections::BTreeMap;
+
+pub(super) type NodeIdx = u32;
+pub(super) const ROOT: NodeIdx = 0;
+
+#[derive(Debug)]
+pub(super) struct Node<M> {
+    pub(super) children: BTreeMap<Box<str>, NodeIdx>,
+    pub(super) parent: Option<(NodeIdx, Box<str>)>,
+    pub(super) message: Option<M>,
+}
+
+/// An arena slot. The generation changes every time the slot is reused, so a walk that kept a
+/// slot number can tell that its node is gone.
+#[derive(Debug)]
+pub(super) struct Slot<M> {
+    pub(super) generation: u32,
+    pub(super) node: Option<Node<M>>,
+}
+
+/// Retained messages by topic.
+#[derive(Debug)]
+pub struct RetainedStore<M> {
+    pub(super) slots: Vec<Slot<M>>,
+    free: Vec<NodeIdx>,
+    messages: usize,
+}
+
+impl<M> Default for RetainedStore<M> {
+    fn default() -> Self {
+        let root = Node {
+            children: BTreeMap::new(),
+            parent: None,
+            message: None,
+        };
+        RetainedStore {
+            slots: vec![Slot {
+                generation: 0,
+                node: Some(root),
+            }],
+            free: Vec::new(),
+            messages: 0,
+        }
+    }
+}
+
+impl<M> RetainedStore<M> {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of retained messages.
+    pub fn len(&self) -> usize {
+        self.messages
+    }
+
+    /// True when no message is retained.
+    pub fn is_empty(&self) -> bool {
+        self.messages == 0
+    }
+
+    /// Nodes in use, the root included.
+    pub fn node_count(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    pub(super) fn node(&self, idx: NodeIdx) -> Option<&Node<M>> {
+        self.slots.get(idx as usize).and_then(|s| s.node.as_ref())
+    }
+
+    pub(super) fn generation(&self, idx: NodeIdx) -> Option<u32> {
+        self.slots
+            .get(idx as usize)
+            .filter(|s| s.node.is_some())
+            .map(|s| s.generation)
+    }
+
+    fn node_mut(&mut self, idx: NodeIdx) -> Option<&mut Node<M>> {
+        self.slots
+            .get_mut(idx as usize)
+            .and_then(|s| s.node.as_mut())
+    }
+
+    fn find(&self, topic: &str) -> Option<NodeIdx> {
+        let mut idx = ROOT;
+        for level in topic.split('/') {
+            idx = *self.node(idx)?.children.get(level)?;
+        }
+        Some(idx)
+    }
+
+    /// The message retained on `topic`.
+    pub fn get(&self, topic: &TopicName) -> Option<&M> {
+        self.node(self.find(topic.as_str())?)?.message.as_ref()
+    }
+
+    /// Retain `message` on `topic`, replacing and returning the previous one.
+    pub fn set(&mut self, topic: &TopicName, message: M) -> Option<M> {
+        let mut idx = ROOT;
+        for level in topic.as_str().split('/') {
+            let existing = self.node(idx).and_then(|n| n.children.get(level).copied());
+            idx = match existing {
+                Some(child) => child,
+                None => self.alloc(idx, level),
+            };
+        }
+        let old = self.node_mut(idx)?.message.replace(message);
+        if old.is_none() {
+            self.messages += 1;
+        }
+        old
+    }
+
+    /// Delete the message on `topic` (a retained PUBLISH with an empty payload: MQTT-3.3.1-6),
+    /// returning it.
+    pub fn remove(&mut self, topic: &TopicName) -> Option<M> {
+        let idx = self.find(topic.as_str())?;
+        let old = self.node_mut(idx)?.message.take()?;
+        self.messages -= 1;
+        self.prune(idx);
+        Some(old)
+    }
+
+    fn alloc(&mut self, parent: NodeIdx, level: &str) -> NodeIdx {
+        let node = Node {
+            children: BTreeMap::new(),
+            parent: Some((parent, level.into())),
+            message: None,
+        };
+        let idx = match self.free.pop() {
+            Some(idx) => {
+                if let Some(slot) = self.slots.get_mut(idx as usize) {
+                    slot.generation = slot.generation.wrapping_add(1);
+                    slot.node = Some(node);
+                }
+                idx
+            }
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    node: Some(node),
+                });
+                NodeIdx::try_from(self.slots.len() - 1).unwrap_or(NodeIdx::MAX)
+            }
+        };
+        if let Some(p) = self.node_mut(parent) {
+            p.children.insert(level.into(), idx);
+        }
+        idx
+    }
+
+    fn prune(&mut self, mut idx: NodeIdx) {
+        while idx != ROOT {
+            let unused = self
+                .node(idx)
+                .is_some_and(|n| n.message.is_none() && n.children.is_empty());
+            if !unused {
+                return;
+            }
+            let Some(node) = self.slots.get_mut(idx as usize).and_then(|s| s.node.take()) else {
+                return;
+            };
+            self.free.push(idx);
+            let Some((parent, level)) = node.parent else {
+                return;
+            };
+            if let Some(p) = self.node_mut(parent) {
+                p.children.remove(&level);
+            }
+            idx = parent;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> TopicName {
+        TopicName::new(s).unwrap()
+    }
+
+    #[test]
+    fn set_replace_remove() {
+        let mut s = RetainedStore::new();
+        assert_eq!(s.set(&t("a/b"), 1), None);
+        assert_eq!(s.set(&t("a/b"), 2), Some(1));
+        assert_eq!(s.set(&t("a"), 3), None);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.get(&t("a/b")), Some(&2));
+        assert_eq!(s.remove(&t("a/b")), Some(2));
+        assert_eq!(s.remove(&t("a/b")), None);
+        assert_eq!(s.get(&t("a")), Some(&3));
+        assert_eq!(s.remove(&t("a")), Some(3));
+        assert_eq!(s.node_count(), 1);
+        assert!(s.is_empty());
+    }
+}
