@@ -12,6 +12,7 @@
 pub mod fuzzing;
 pub mod ids;
 pub mod limits;
+pub mod message;
 pub mod reject;
 pub mod retained;
 pub mod subscriptions;

@@ -1,0 +1,360 @@
+//! The application message as the broker keeps it, and its encoding for each subscriber.
+//!
+//! A PUBLISH is turned into one [`Message`] (reference-counted by the caller) that every
+//! delivery shares. Encoding for a subscriber depends on the protocol version, the delivery QoS,
+//! the RETAIN flag, the DUP flag, a topic alias and subscription identifiers; a fan-out to many
+//! subscribers encodes each combination of version, QoS and RETAIN once ([`EncodeCache`]) and
+//! only patches the two packet-identifier bytes per subscriber. Deliveries that carry an alias
+//! or subscription identifiers are encoded individually.
+
+use brokkr_codec::{
+    Boxed, EncodeError, ProtocolVersion, Publish, PublishProperties, QoS, QosPid, TopicName,
+};
+use bytes::{BufMut, Bytes, BytesMut};
+use std::num::{NonZeroU16, NonZeroU32};
+
+/// An application message, shared by all its deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic (an alias already resolved).
+    pub topic: TopicName,
+    /// The payload.
+    pub payload: Bytes,
+    /// The QoS it was published with.
+    pub qos: QoS,
+    /// The RETAIN flag it was published with.
+    pub retain: bool,
+    /// MQTT 5 properties to forward: without Topic Alias and Subscription Identifiers, which are
+    /// per connection; Message Expiry Interval as received.
+    pub properties: Boxed<PublishProperties>,
+    /// When the broker received it, in milliseconds of the shard's clock.
+    pub received_ms: u64,
+}
+
+impl Message {
+    /// The message a PUBLISH carries. `topic` is the resolved topic (the PUBLISH's own, or the
+    /// one its alias stands for).
+    pub fn from_publish(publish: Publish, topic: TopicName, now_ms: u64) -> Message {
+        let mut properties = publish.properties;
+        if properties.topic_alias.is_some() || !properties.subscription_identifiers.is_empty() {
+            properties.topic_alias = None;
+            properties.subscription_identifiers.clear();
+        }
+        Message {
+            topic,
+            payload: publish.payload,
+            qos: publish.qos_pid.qos(),
+            retain: publish.retain,
+            properties: Boxed::new(std::mem::take(&mut *properties)),
+            received_ms: now_ms,
+        }
+    }
+
+    /// A copy whose topic and payload have their own allocations, for messages kept beyond the
+    /// read buffer they arrived in (queues, retained store).
+    pub fn compact(&self) -> Message {
+        Message {
+            topic: self.topic.compact(),
+            payload: Bytes::copy_from_slice(&self.payload),
+            ..self.clone()
+        }
+    }
+
+    /// Remaining Message Expiry Interval at `now_ms`: `Ok(None)` without one, `Err(Expired)` once
+    /// it has passed (the message is dropped: MQTT-3.3.2-5), else the interval minus the whole
+    /// seconds waited (MQTT-3.3.2-6).
+    pub fn remaining_expiry_secs(&self, now_ms: u64) -> Result<Option<u32>, Expired> {
+        let Some(interval) = self.properties.message_expiry_interval_secs else {
+            return Ok(None);
+        };
+        let waited_secs = now_ms.saturating_sub(self.received_ms) / 1000;
+        let left = u64::from(interval).saturating_sub(waited_secs);
+        if left == 0 {
+            Err(Expired)
+        } else {
+            Ok(Some(u32::try_from(left).unwrap_or(interval)))
+        }
+    }
+}
+
+/// The message's expiry interval has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expired;
+
+/// How one subscriber receives one message.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The subscriber's protocol version.
+    pub version: ProtocolVersion,
+    /// min(published QoS, granted QoS, max QoS), with the packet id for QoS 1 and 2.
+    pub qos_pid: QosPid,
+    /// RETAIN as the subscriber sees it (Retain As Published, or retained-on-subscribe).
+    pub retain: bool,
+    /// DUP: this is a resend.
+    pub dup: bool,
+    /// Topic alias to send (MQTT 5): `Some((alias, true))` defines it with the topic,
+    /// `Some((alias, false))` uses it with an empty topic.
+    pub alias: Option<(NonZeroU16, bool)>,
+    /// Subscription identifiers of the matching subscriptions (MQTT 5).
+    pub subscription_ids: &'a [NonZeroU32],
+}
+
+impl Delivery<'_> {
+    fn cacheable(&self) -> bool {
+        self.alias.is_none() && self.subscription_ids.is_empty() && !self.dup
+    }
+
+    fn cache_slot(&self) -> usize {
+        let version = usize::from(self.version.is_v5());
+        let qos = usize::from(self.qos_pid.qos().as_u8());
+        (version * 3 + qos) * 2 + usize::from(self.retain)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Encoded {
+    bytes: Bytes,
+    /// Where the packet identifier sits, for QoS 1 and 2.
+    pid_offset: Option<usize>,
+}
+
+/// Encodings of one message during one fan-out (one `now`), by version, QoS and RETAIN.
+#[derive(Debug, Default)]
+pub struct EncodeCache {
+    slots: [Option<Encoded>; 12],
+    /// Encodings built (for tests and statistics).
+    pub built: usize,
+}
+
+/// Encode `msg` for one subscriber into `out`; returns the bytes written. The caller drops
+/// expired messages first ([`Message::remaining_expiry_secs`]); an expired one is refused here.
+/// A cache is valid for one message at one `now_ms`.
+pub fn encode_delivery(
+    msg: &Message,
+    d: &Delivery<'_>,
+    now_ms: u64,
+    cache: &mut EncodeCache,
+    out: &mut BytesMut,
+) -> Result<usize, EncodeError> {
+    if !d.cacheable() {
+        let before = out.len();
+        build(msg, d, now_ms)?.encode(d.version, out)?;
+        return Ok(out.len() - before);
+    }
+    let slot = d.cache_slot();
+    let encoded = match cache.slots.get(slot).and_then(Option::as_ref) {
+        Some(e) => e.clone(),
+        None => {
+            let publish = build(msg, d, now_ms)?;
+            let mut buf = BytesMut::new();
+            publish.encode(d.version, &mut buf)?;
+            let pid_offset = d
+                .qos_pid
+                .packet_id()
+                .map(|_| pid_offset(&buf, msg.topic.len()));
+            let e = Encoded {
+                bytes: buf.freeze(),
+                pid_offset,
+            };
+            if let Some(s) = cache.slots.get_mut(slot) {
+                *s = Some(e.clone());
+            }
+            cache.built += 1;
+            e
+        }
+    };
+    let start = out.len();
+    out.put_slice(&encoded.bytes);
+    if let (Some(offset), Some(pid)) = (encoded.pid_offset, d.qos_pid.packet_id())
+        && let Some(slot) = out.get_mut(start + offset..start + offset + 2)
+    {
+        slot.copy_from_slice(&pid.get().to_be_bytes());
+    }
+    Ok(out.len() - start)
+}
+
+/// Offset of the packet identifier in an encoded PUBLISH: fixed header, topic length and topic.
+fn pid_offset(encoded: &[u8], topic_len: usize) -> usize {
+    let mut header = 1;
+    while encoded.get(header).is_some_and(|b| b & 0x80 != 0) {
+        header += 1;
+    }
+    header + 1 + 2 + topic_len
+}
+
+fn build(msg: &Message, d: &Delivery<'_>, now_ms: u64) -> Result<Publish, EncodeError> {
+    let mut properties = PublishProperties::default();
+    if d.version.is_v5() {
+        properties = (*msg.properties).clone();
+        properties.message_expiry_interval_secs = msg
+            .remaining_expiry_secs(now_ms)
+            .map_err(|_| EncodeError::TooLarge)?;
+        properties.subscription_identifiers = d.subscription_ids.to_vec();
+        properties.topic_alias = d.alias.map(|(alias, _)| alias);
+    }
+    let topic = match d.alias {
+        Some((_, false)) => TopicName::default(),
+        _ => msg.topic.clone(),
+    };
+    Ok(Publish {
+        dup: d.dup && d.qos_pid != QosPid::AtMostOnce,
+        qos_pid: d.qos_pid,
+        retain: d.retain,
+        topic,
+        properties: Boxed::new(properties),
+        payload: msg.payload.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brokkr_codec::{Packet, PacketId, decode_exact};
+
+    fn message(expiry: Option<u32>) -> Message {
+        let properties = PublishProperties {
+            message_expiry_interval_secs: expiry,
+            user_properties: vec![(
+                brokkr_codec::MqttString::new("k").unwrap(),
+                brokkr_codec::MqttString::new("v").unwrap(),
+            )],
+            ..Default::default()
+        };
+        Message {
+            topic: TopicName::new("plant/line-3/temp").unwrap(),
+            payload: Bytes::from_static(b"21.5"),
+            qos: QoS::ExactlyOnce,
+            retain: true,
+            properties: Boxed::new(properties),
+            received_ms: 1_000,
+        }
+    }
+
+    fn delivery(version: ProtocolVersion, qos: QoS, pid: u16, retain: bool) -> Delivery<'static> {
+        Delivery {
+            version,
+            qos_pid: QosPid::from_parts(qos, PacketId::new(pid).unwrap()),
+            retain,
+            dup: false,
+            alias: None,
+            subscription_ids: &[],
+        }
+    }
+
+    fn decode(bytes: &[u8], v: ProtocolVersion) -> Publish {
+        match decode_exact(bytes, v).unwrap() {
+            Packet::Publish(p) => p,
+            other => panic!("not a publish: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cached_encodings_match_individual_ones_with_their_own_packet_ids() {
+        let msg = message(Some(60));
+        let mut cache = EncodeCache::default();
+        for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                for pid in [1u16, 300, 65_535] {
+                    let d = delivery(version, qos, pid, false);
+                    let mut cached = BytesMut::new();
+                    encode_delivery(&msg, &d, 3_500, &mut cache, &mut cached).unwrap();
+                    let mut single = BytesMut::new();
+                    build(&msg, &d, 3_500)
+                        .unwrap()
+                        .encode(version, &mut single)
+                        .unwrap();
+                    assert_eq!(cached, single, "{version:?} {qos:?} {pid}");
+                    let p = decode(&cached, version);
+                    assert_eq!(p.qos_pid, d.qos_pid);
+                }
+            }
+        }
+        assert_eq!(cache.built, 6, "one encoding per version and QoS");
+    }
+
+    #[test]
+    fn mqtt_3_3_2_6_expiry_is_reduced_by_the_time_waited() {
+        let msg = message(Some(60));
+        assert_eq!(msg.remaining_expiry_secs(1_000), Ok(Some(60)));
+        assert_eq!(msg.remaining_expiry_secs(11_999), Ok(Some(50)));
+        assert_eq!(msg.remaining_expiry_secs(61_000), Err(Expired));
+        let mut out = BytesMut::new();
+        let d = delivery(ProtocolVersion::V5, QoS::AtMostOnce, 1, false);
+        encode_delivery(&msg, &d, 21_000, &mut EncodeCache::default(), &mut out).unwrap();
+        assert_eq!(
+            decode(&out, ProtocolVersion::V5)
+                .properties
+                .message_expiry_interval_secs,
+            Some(40)
+        );
+    }
+
+    #[test]
+    fn v3_receivers_get_no_properties_and_v5_ones_get_them_all() {
+        let msg = message(None);
+        let mut out = BytesMut::new();
+        let d = delivery(ProtocolVersion::V3_1_1, QoS::AtLeastOnce, 9, true);
+        encode_delivery(&msg, &d, 0, &mut EncodeCache::default(), &mut out).unwrap();
+        assert!(decode(&out, ProtocolVersion::V3_1_1).retain);
+        let mut out = BytesMut::new();
+        let ids = [NonZeroU32::new(7).unwrap()];
+        let d = Delivery {
+            subscription_ids: &ids,
+            ..delivery(ProtocolVersion::V5, QoS::AtLeastOnce, 9, false)
+        };
+        encode_delivery(&msg, &d, 0, &mut EncodeCache::default(), &mut out).unwrap();
+        let p = decode(&out, ProtocolVersion::V5);
+        assert_eq!(p.properties.subscription_identifiers, ids);
+        assert_eq!(p.properties.user_properties.len(), 1);
+    }
+
+    #[test]
+    fn aliases_send_the_topic_once() {
+        let msg = message(None);
+        let alias = NonZeroU16::new(3).unwrap();
+        let mut out = BytesMut::new();
+        let d = Delivery {
+            alias: Some((alias, true)),
+            ..delivery(ProtocolVersion::V5, QoS::AtMostOnce, 1, false)
+        };
+        encode_delivery(&msg, &d, 0, &mut EncodeCache::default(), &mut out).unwrap();
+        let first = decode(&out, ProtocolVersion::V5);
+        assert_eq!(
+            (first.topic.as_str(), first.properties.topic_alias),
+            ("plant/line-3/temp", Some(alias))
+        );
+        let mut out = BytesMut::new();
+        let d = Delivery {
+            alias: Some((alias, false)),
+            ..d
+        };
+        encode_delivery(&msg, &d, 0, &mut EncodeCache::default(), &mut out).unwrap();
+        let second = decode(&out, ProtocolVersion::V5);
+        assert!(second.topic.is_empty());
+    }
+
+    #[test]
+    fn from_publish_drops_per_connection_properties() {
+        let mut p = Publish {
+            dup: false,
+            qos_pid: QosPid::AtMostOnce,
+            retain: false,
+            topic: TopicName::default(),
+            properties: Boxed::default(),
+            payload: Bytes::from_static(b"x"),
+        };
+        p.properties.topic_alias = NonZeroU16::new(4);
+        p.properties
+            .subscription_identifiers
+            .push(NonZeroU32::new(2).unwrap());
+        p.properties.content_type = brokkr_codec::MqttString::new("text/plain").ok();
+        let m = Message::from_publish(p, TopicName::new("t").unwrap(), 5);
+        assert_eq!(m.properties.topic_alias, None);
+        assert!(m.properties.subscription_identifiers.is_empty());
+        assert_eq!(
+            m.properties.content_type.as_ref().map(|c| c.as_str()),
+            Some("text/plain")
+        );
+        assert_eq!(m.topic.as_str(), "t");
+    }
+}
