@@ -15,5 +15,6 @@ pub mod limits;
 pub mod message;
 pub mod reject;
 pub mod retained;
+pub mod session;
 pub mod subscriptions;
 pub mod topic_alias;

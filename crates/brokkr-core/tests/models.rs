@@ -17,3 +17,11 @@ proptest! {
         brokkr_core::fuzzing::retained_ops(&ops);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn outbound_window_agrees_with_the_model(ops in prop::collection::vec(any::<u8>(), 0..400)) {
+        brokkr_core::fuzzing::outbound_ops(&ops);
+    }
+}

@@ -1,0 +1,319 @@
+//! Outbound QoS 1 and 2: the in-flight window and the queue behind it.
+//!
+//! Messages are offered in order and sent in that order (MQTT-4.6.0: ordered topics); at most
+//! `send_quota` are in flight (the client's Receive Maximum, MQTT-3.3.4-7; reset on every
+//! reconnect), the rest wait in the queue. In-flight plus queued messages are capped at
+//! `messages_max` and queued bytes at `bytes_max` (one message always fits); an offer beyond a
+//! cap is dropped and counted, never grown. On reconnect, unacknowledged PUBLISHes are resent in
+//! order with DUP set and PUBRELs are resent (MQTT-4.4.0-1).
+
+use crate::ids::PacketIds;
+use brokkr_codec::{PacketId, QoS};
+use std::collections::VecDeque;
+
+/// A message that can wait in a session's queue.
+pub trait Queued {
+    /// The QoS it will be delivered with (1 or 2).
+    fn qos(&self) -> QoS;
+    /// Bytes it costs while queued.
+    fn weight_bytes(&self) -> usize;
+}
+
+/// Where an in-flight message is in its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundState {
+    /// QoS 1 PUBLISH sent, PUBACK awaited.
+    AwaitingPubAck,
+    /// QoS 2 PUBLISH sent, PUBREC awaited.
+    AwaitingPubRec,
+    /// PUBREL sent, PUBCOMP awaited; the message itself is no longer needed.
+    AwaitingPubComp,
+}
+
+#[derive(Debug, Clone)]
+struct InFlight<M> {
+    id: PacketId,
+    state: OutboundState,
+    message: Option<M>,
+}
+
+/// An acknowledgement that does not fit the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckError {
+    /// No message in flight has this identifier (MQTT 5: PUBREL/PUBCOMP answer 0x92).
+    UnknownId,
+    /// The identifier is in flight but in another state (PUBACK for a QoS 2 message...): a
+    /// protocol error.
+    WrongState,
+}
+
+/// What to resend on reconnect, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resend<M> {
+    /// PUBLISH again with DUP set.
+    Publish(PacketId, M),
+    /// PUBREL again.
+    PubRel(PacketId),
+}
+
+/// The outbound QoS 1/2 state of one session.
+#[derive(Debug, Clone)]
+pub struct Outbound<M> {
+    in_flight: VecDeque<InFlight<M>>,
+    queue: VecDeque<M>,
+    queued_bytes: usize,
+    ids: PacketIds,
+    send_quota: u16,
+    messages_max: usize,
+    bytes_max: usize,
+    dropped: u64,
+}
+
+impl<M: Queued + Clone> Outbound<M> {
+    /// Empty state with the session's caps.
+    pub fn new(send_quota: u16, messages_max: usize, bytes_max: usize) -> Self {
+        Outbound {
+            in_flight: VecDeque::new(),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            ids: PacketIds::new(),
+            send_quota,
+            messages_max,
+            bytes_max,
+            dropped: 0,
+        }
+    }
+
+    /// Queue `message` for sending. `Err(message)` when a cap is reached: the message is dropped
+    /// (and counted); the caller may log it.
+    pub fn offer(&mut self, message: M) -> Result<(), M> {
+        debug_assert!(message.qos() != QoS::AtMostOnce, "QoS 0 is never queued");
+        let total = self.in_flight.len() + self.queue.len();
+        let bytes = self.queued_bytes.saturating_add(message.weight_bytes());
+        if total >= self.messages_max || (bytes > self.bytes_max && !self.queue.is_empty()) {
+            self.dropped += 1;
+            return Err(message);
+        }
+        self.queued_bytes = bytes;
+        self.queue.push_back(message);
+        Ok(())
+    }
+
+    /// The next message to send now, with its new packet identifier, if the window has room.
+    pub fn next_to_send(&mut self) -> Option<(PacketId, M)> {
+        if self.in_flight.len() >= usize::from(self.send_quota) {
+            return None;
+        }
+        let message = self.queue.pop_front()?;
+        self.queued_bytes -= message.weight_bytes();
+        let Some(id) = self.ids.allocate() else {
+            // Cannot happen while send_quota <= 65535; put it back rather than lose it.
+            self.queued_bytes += message.weight_bytes();
+            self.queue.push_front(message);
+            return None;
+        };
+        let state = match message.qos() {
+            QoS::ExactlyOnce => OutboundState::AwaitingPubRec,
+            _ => OutboundState::AwaitingPubAck,
+        };
+        self.in_flight.push_back(InFlight {
+            id,
+            state,
+            message: Some(message.clone()),
+        });
+        Some((id, message))
+    }
+
+    fn position(&self, id: PacketId, state: OutboundState) -> Result<usize, AckError> {
+        let pos = self
+            .in_flight
+            .iter()
+            .position(|f| f.id == id)
+            .ok_or(AckError::UnknownId)?;
+        match self.in_flight.get(pos) {
+            Some(f) if f.state == state => Ok(pos),
+            _ => Err(AckError::WrongState),
+        }
+    }
+
+    fn finish(&mut self, pos: usize) {
+        if let Some(f) = self.in_flight.remove(pos) {
+            self.ids.release(f.id);
+        }
+    }
+
+    /// PUBACK for a QoS 1 message: it is done.
+    pub fn puback(&mut self, id: PacketId) -> Result<(), AckError> {
+        let pos = self.position(id, OutboundState::AwaitingPubAck)?;
+        self.finish(pos);
+        Ok(())
+    }
+
+    /// PUBREC for a QoS 2 message: answer PUBREL. A PUBREC with an error reason (MQTT 5,
+    /// `accepted == false`) ends the flow instead (MQTT-4.3.3-4 does not apply then).
+    pub fn pubrec(&mut self, id: PacketId, accepted: bool) -> Result<(), AckError> {
+        let pos = self.position(id, OutboundState::AwaitingPubRec)?;
+        if !accepted {
+            self.finish(pos);
+            return Ok(());
+        }
+        if let Some(f) = self.in_flight.get_mut(pos) {
+            f.state = OutboundState::AwaitingPubComp;
+            f.message = None;
+        }
+        Ok(())
+    }
+
+    /// PUBCOMP: the QoS 2 flow is done.
+    pub fn pubcomp(&mut self, id: PacketId) -> Result<(), AckError> {
+        let pos = self.position(id, OutboundState::AwaitingPubComp)?;
+        self.finish(pos);
+        Ok(())
+    }
+
+    /// On reconnect: the new connection's Receive Maximum, and what to resend first, in order.
+    pub fn resume(&mut self, send_quota: u16) -> Vec<Resend<M>> {
+        self.send_quota = send_quota;
+        self.in_flight
+            .iter()
+            .map(|f| match (&f.message, f.state) {
+                (Some(m), OutboundState::AwaitingPubAck | OutboundState::AwaitingPubRec) => {
+                    Resend::Publish(f.id, m.clone())
+                }
+                _ => Resend::PubRel(f.id),
+            })
+            .collect()
+    }
+
+    /// Messages in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Messages waiting behind the window.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Bytes of queued messages.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Messages dropped at a cap since the session began.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Drop queued messages for which `expired` says so (message expiry); returns how many.
+    pub fn purge_queued(&mut self, mut expired: impl FnMut(&M) -> bool) -> usize {
+        let before = self.queue.len();
+        let mut bytes = 0;
+        self.queue.retain(|m| {
+            let keep = !expired(m);
+            if keep {
+                bytes += m.weight_bytes();
+            }
+            keep
+        });
+        self.queued_bytes = bytes;
+        before - self.queue.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct M(u32, QoS, usize);
+
+    impl Queued for M {
+        fn qos(&self) -> QoS {
+            self.1
+        }
+        fn weight_bytes(&self) -> usize {
+            self.2
+        }
+    }
+
+    fn q1(n: u32) -> M {
+        M(n, QoS::AtLeastOnce, 10)
+    }
+
+    #[test]
+    fn window_limits_in_flight_and_keeps_order() {
+        let mut o = Outbound::new(2, 100, 1000);
+        for n in 0..5 {
+            o.offer(q1(n)).unwrap();
+        }
+        let (a, ma) = o.next_to_send().unwrap();
+        let (_, mb) = o.next_to_send().unwrap();
+        assert!(o.next_to_send().is_none(), "window of 2");
+        assert_eq!((ma.0, mb.0), (0, 1));
+        o.puback(a).unwrap();
+        assert_eq!(o.next_to_send().unwrap().1.0, 2);
+        assert_eq!(o.queued(), 2);
+    }
+
+    #[test]
+    fn caps_drop_and_count() {
+        let mut o = Outbound::new(10, 3, 25);
+        o.offer(q1(0)).unwrap();
+        o.offer(q1(1)).unwrap();
+        assert!(o.offer(q1(2)).is_err(), "bytes cap: 30 > 25");
+        let mut big = Outbound::new(10, 3, 5);
+        big.offer(q1(0)).unwrap(); // one message always fits
+        assert!(big.offer(q1(1)).is_err());
+        let mut count = Outbound::new(10, 2, 1000);
+        count.offer(q1(0)).unwrap();
+        count.offer(q1(1)).unwrap();
+        assert!(count.offer(q1(2)).is_err(), "message cap");
+        assert_eq!(count.dropped(), 1);
+    }
+
+    #[test]
+    fn qos2_flow_and_wrong_acks() {
+        let mut o = Outbound::new(5, 10, 1000);
+        o.offer(M(7, QoS::ExactlyOnce, 10)).unwrap();
+        let (id, _) = o.next_to_send().unwrap();
+        assert_eq!(o.puback(id), Err(AckError::WrongState));
+        assert_eq!(o.pubcomp(id), Err(AckError::WrongState));
+        o.pubrec(id, true).unwrap();
+        assert_eq!(o.pubrec(id, true), Err(AckError::WrongState));
+        o.pubcomp(id).unwrap();
+        assert_eq!(o.pubcomp(id), Err(AckError::UnknownId));
+        assert_eq!(o.in_flight(), 0);
+    }
+
+    #[test]
+    fn mqtt_4_4_0_1_resume_resends_in_order_with_pubrel() {
+        let mut o = Outbound::new(5, 10, 1000);
+        o.offer(q1(1)).unwrap();
+        o.offer(M(2, QoS::ExactlyOnce, 10)).unwrap();
+        o.offer(M(3, QoS::ExactlyOnce, 10)).unwrap();
+        let (a, _) = o.next_to_send().unwrap();
+        let (b, _) = o.next_to_send().unwrap();
+        let (c, _) = o.next_to_send().unwrap();
+        o.pubrec(b, true).unwrap();
+        let resend = o.resume(1);
+        assert_eq!(
+            resend,
+            vec![
+                Resend::Publish(a, q1(1)),
+                Resend::PubRel(b),
+                Resend::Publish(c, M(3, QoS::ExactlyOnce, 10))
+            ]
+        );
+    }
+
+    #[test]
+    fn expired_queued_messages_are_purged_and_free_their_bytes() {
+        let mut o = Outbound::new(0, 10, 1000);
+        for n in 0..4 {
+            o.offer(q1(n)).unwrap();
+        }
+        assert_eq!(o.purge_queued(|m| m.0 % 2 == 0), 2);
+        assert_eq!((o.queued(), o.queued_bytes()), (2, 20));
+    }
+}
