@@ -16,5 +16,7 @@ pub mod message;
 pub mod reject;
 pub mod retained;
 pub mod session;
+pub mod shard;
+pub mod slab;
 pub mod subscriptions;
 pub mod topic_alias;

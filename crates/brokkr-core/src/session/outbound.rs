@@ -171,6 +171,18 @@ impl<M: Queued + Clone> Outbound<M> {
         Ok(())
     }
 
+    /// Give up on an in-flight message whatever its state (it could not be sent: larger than the
+    /// client's Maximum Packet Size, MQTT-3.1.2-25). False if `id` was not in flight.
+    pub fn abandon(&mut self, id: PacketId) -> bool {
+        match self.in_flight.iter().position(|f| f.id == id) {
+            Some(pos) => {
+                self.finish(pos);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// On reconnect: the new connection's Receive Maximum, and what to resend first, in order.
     pub fn resume(&mut self, send_quota: u16) -> Vec<Resend<M>> {
         self.send_quota = send_quota;

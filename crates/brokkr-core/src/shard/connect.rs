@@ -1,0 +1,267 @@
+//! The AwaitingConnect phase: CONNECT in, CONNACK out (MQTT 5 section 3.1-3.2).
+//!
+//! Client identifier rules by version, session take-over and resume, the effective session
+//! expiry and keep alive, and the CONNACK that states them. Authentication arrives with the
+//! operations issue; until then every client is accepted (the server only listens on loopback
+//! without a config file).
+
+use super::conn::{Connected, Phase};
+use super::session::Session;
+use super::{ConnId, Shard};
+use crate::ids::generate_client_id;
+use crate::session::{InboundQos2, Outbound};
+use crate::topic_alias::{InboundAliases, OutboundAliases};
+use brokkr_codec::{
+    ConnAck, Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode,
+};
+use std::num::NonZeroU16;
+
+impl Shard {
+    pub(super) fn handle_connect(&mut self, now_ms: u64, conn: ConnId, connect: Connect) {
+        let v = connect.protocol.0;
+        let mut assigned = None;
+        let client_id = if connect.client_id.is_empty() {
+            // MQTT 3.1 refuses an empty id; 3.1.1 needs clean session for one (MQTT-3.1.3-8).
+            if v == ProtocolVersion::V3_1 || (v == ProtocolVersion::V3_1_1 && !connect.clean_start)
+            {
+                return self.refuse(now_ms, conn, v, ReasonCode::ClientIdentifierNotValid);
+            }
+            let id = self.unique_client_id();
+            assigned = Some(id.clone());
+            id
+        } else {
+            connect.client_id.as_str().to_string()
+        };
+        if client_id.len() > self.limits.string_bytes_max {
+            return self.refuse(now_ms, conn, v, ReasonCode::ClientIdentifierNotValid);
+        }
+        let expiry_secs = match v {
+            ProtocolVersion::V5 => self
+                .limits
+                .clamp_session_expiry(connect.properties.session_expiry_interval_secs.unwrap_or(0)),
+            _ if connect.clean_start => 0,
+            _ => self.limits.clamp_session_expiry(u32::MAX),
+        };
+        let session_present = self.take_over(now_ms, &client_id, connect.clean_start);
+        let session = self.attach_session(&client_id, conn, v, &connect, expiry_secs);
+        let keep_alive_ms = u64::from(connect.keep_alive_secs) * 1000;
+        let receive_maximum = connect
+            .properties
+            .receive_maximum
+            .map_or(u16::MAX, NonZeroU16::get);
+        let max_packet_bytes = connect
+            .properties
+            .maximum_packet_size
+            .map_or(usize::MAX, |m| m.get() as usize);
+        let outbound_alias_max = connect
+            .properties
+            .topic_alias_maximum
+            .unwrap_or(0)
+            .min(self.limits.outgoing_topic_aliases_max);
+        let inbound_alias_max = if v.is_v5() {
+            self.limits.incoming_topic_aliases_max
+        } else {
+            0
+        };
+        let mut ack = ConnAck {
+            session_present,
+            reason: ReasonCode::Success,
+            ..Default::default()
+        };
+        if v.is_v5() {
+            let p = &mut ack.properties;
+            p.assigned_client_identifier = assigned.and_then(|id| MqttString::new(&id).ok());
+            p.receive_maximum = NonZeroU16::new(self.limits.qos_pending_messages_max);
+            p.topic_alias_maximum = Some(inbound_alias_max);
+            p.maximum_packet_size = u32::try_from(self.limits.packet_bytes_max)
+                .ok()
+                .and_then(std::num::NonZeroU32::new);
+            p.retain_available = Some(true);
+            p.wildcard_subscription_available = Some(true);
+            p.subscription_identifiers_available = Some(true);
+            p.shared_subscription_available = Some(true);
+            if connect.properties.session_expiry_interval_secs != Some(expiry_secs) {
+                p.session_expiry_interval_secs = Some(expiry_secs);
+            }
+        }
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        c.phase = Phase::Connected(Connected {
+            version: v,
+            session,
+            keep_alive_ms,
+            inbound_aliases: InboundAliases::new(inbound_alias_max),
+            outbound_aliases: OutboundAliases::new(outbound_alias_max),
+            max_packet_bytes,
+            receive_maximum,
+        });
+        self.send(conn, &Packet::ConnAck(ack), v);
+        self.resume_session(now_ms, conn, session, receive_maximum);
+    }
+
+    fn refuse(&mut self, now_ms: u64, conn: ConnId, v: ProtocolVersion, reason: ReasonCode) {
+        self.send(
+            conn,
+            &Packet::ConnAck(ConnAck {
+                reason,
+                ..Default::default()
+            }),
+            v,
+        );
+        self.close(now_ms, conn, false);
+    }
+
+    fn unique_client_id(&mut self) -> String {
+        loop {
+            let id = generate_client_id(&mut self.rng);
+            if !self.by_client_id.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Disconnect a live connection with the same client id (0x8E for MQTT 5; its will is
+    /// published, as FlashMQ does), and drop the old session if `clean_start`. Returns whether a
+    /// session is resumed (Session Present).
+    fn take_over(&mut self, now_ms: u64, client_id: &str, clean_start: bool) -> bool {
+        let Some(&key) = self.by_client_id.get(client_id) else {
+            return false;
+        };
+        let old_conn = self.sessions.get(key).and_then(|s| s.conn);
+        if let Some(old) = old_conn {
+            if let Some(v) = self.conns.get(old).and_then(|c| c.version())
+                && v.is_v5()
+            {
+                let d = Packet::Disconnect(Disconnect::new(ReasonCode::SessionTakenOver));
+                self.send(old, &d, v);
+            }
+            self.close(now_ms, old, true);
+        }
+        if clean_start {
+            self.end_session(key);
+            return false;
+        }
+        self.sessions.get(key).is_some()
+    }
+
+    fn attach_session(
+        &mut self,
+        client_id: &str,
+        conn: ConnId,
+        v: ProtocolVersion,
+        connect: &Connect,
+        expiry_secs: u32,
+    ) -> crate::slab::Key {
+        let will = connect.will.clone().map(|mut w| {
+            w.topic = w.topic.compact();
+            w
+        });
+        if let Some(&key) = self.by_client_id.get(client_id)
+            && let Some(s) = self.sessions.get_mut(key)
+        {
+            s.conn = Some(conn);
+            s.version = v;
+            s.will = will;
+            s.expiry_secs = expiry_secs;
+            s.offline_since_ms = None;
+            return key;
+        }
+        let limits = &self.limits;
+        let key = self.sessions.insert(Session {
+            client_id: client_id.to_string(),
+            conn: Some(conn),
+            version: v,
+            subscriptions: Vec::new(),
+            outbound: Outbound::new(
+                limits.qos_pending_messages_max,
+                usize::from(limits.qos_pending_messages_max),
+                limits.qos_pending_bytes_max,
+            ),
+            inbound_qos2: InboundQos2::default(),
+            will,
+            expiry_secs,
+            offline_since_ms: None,
+        });
+        self.by_client_id.insert(client_id.to_string(), key);
+        key
+    }
+
+    /// Remove a session and its subscriptions.
+    pub(super) fn end_session(&mut self, key: crate::slab::Key) {
+        let Some(session) = self.sessions.remove(key) else {
+            return;
+        };
+        self.by_client_id.remove(&session.client_id);
+        for (filter, _) in &session.subscriptions {
+            self.tree.remove(filter, &key);
+        }
+    }
+
+    /// The connection of session `key` went away: publish the will if the close was abnormal,
+    /// then end the session or keep it for its expiry.
+    pub(super) fn detach_session(
+        &mut self,
+        now_ms: u64,
+        key: crate::slab::Key,
+        conn: ConnId,
+        abnormal: bool,
+    ) {
+        let Some(s) = self.sessions.get_mut(key) else {
+            return;
+        };
+        if s.conn != Some(conn) {
+            return;
+        }
+        s.conn = None;
+        let will = s.will.take();
+        let expiry = s.expiry_secs;
+        s.offline_since_ms = Some(now_ms);
+        if abnormal && let Some(will) = will {
+            self.publish_will(now_ms, will);
+        }
+        if expiry == 0 {
+            self.end_session(key);
+        }
+    }
+
+    pub(super) fn expire_sessions(&mut self, now_ms: u64) {
+        let expired: Vec<_> = self
+            .sessions
+            .keys()
+            .filter(|&k| {
+                self.sessions.get(k).is_some_and(|s| {
+                    s.offline_since_ms.is_some_and(|t| {
+                        now_ms.saturating_sub(t) >= u64::from(s.expiry_secs) * 1000
+                    })
+                })
+            })
+            .collect();
+        for key in expired {
+            self.end_session(key);
+        }
+    }
+
+    /// Resend unacknowledged messages in order, then whatever queued while offline.
+    fn resume_session(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        key: crate::slab::Key,
+        receive_maximum: u16,
+    ) {
+        let Some(s) = self.sessions.get_mut(key) else {
+            return;
+        };
+        let resend = s.outbound.resume(receive_maximum);
+        for item in resend {
+            self.resend(now_ms, conn, item);
+        }
+        self.pump(now_ms, key);
+    }
+}
+
+/// QoS granted for a requested one under the broker's maximum.
+pub(super) fn grant(requested: QoS, max: QoS) -> QoS {
+    requested.min(max)
+}

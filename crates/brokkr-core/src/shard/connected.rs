@@ -1,0 +1,259 @@
+//! The Connected phase: every packet a connected client may send, and what it gets back.
+
+use super::conn::Phase;
+use super::connect::grant;
+use super::session::SubOptions;
+use super::{ConnId, Shard};
+use crate::message::Message;
+use crate::session::{AckError, Qos2Receipt};
+use brokkr_codec::{
+    DecodeError, Packet, PayloadFormat, ProtocolVersion, PubAck, PubComp, PubRec, Publish, QoS,
+    QosPid, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
+};
+use std::sync::Arc;
+
+/// The broker's own maximum QoS (FlashMQ's `max_qos`, 2 by default).
+const MAX_QOS: QoS = QoS::ExactlyOnce;
+
+fn protocol(detail: &'static str) -> DecodeError {
+    DecodeError::protocol(detail)
+}
+
+impl Shard {
+    /// Handle one packet from a connected client. An error closes the connection with the
+    /// error's reason code.
+    pub(super) fn handle_packet(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        packet: Packet,
+    ) -> Result<(), DecodeError> {
+        let Some((v, session)) = self
+            .conns
+            .get(conn)
+            .and_then(|c| c.connected())
+            .map(|k| (k.version, k.session))
+        else {
+            return Ok(());
+        };
+        match packet {
+            Packet::Publish(p) => self.handle_publish(now_ms, conn, v, session, p)?,
+            Packet::PubAck(a) => self.outbound_ack(now_ms, session, |o| o.puback(a.packet_id))?,
+            Packet::PubRec(r) => {
+                let accepted = !r.reason.is_error();
+                self.outbound_ack(now_ms, session, |o| o.pubrec(r.packet_id, accepted))?;
+                if accepted {
+                    self.send(
+                        conn,
+                        &Packet::PubRel(brokkr_codec::PubRel::new(r.packet_id)),
+                        v,
+                    );
+                }
+            }
+            Packet::PubComp(c) => self.outbound_ack(now_ms, session, |o| o.pubcomp(c.packet_id))?,
+            Packet::PubRel(r) => {
+                let known = self
+                    .sessions
+                    .get_mut(session)
+                    .is_some_and(|s| s.inbound_qos2.release(r.packet_id));
+                let mut comp = PubComp::new(r.packet_id);
+                if !known && v.is_v5() {
+                    comp.reason = ReasonCode::PacketIdentifierNotFound;
+                }
+                self.send(conn, &Packet::PubComp(comp), v);
+            }
+            Packet::Subscribe(s) => self.handle_subscribe(now_ms, conn, v, session, s)?,
+            Packet::Unsubscribe(u) => self.handle_unsubscribe(conn, v, session, u),
+            Packet::PingReq => self.send(conn, &Packet::PingResp, v),
+            Packet::Disconnect(d) => {
+                // MQTT-3.14.4-3: a normal DISCONNECT discards the will; 0x04 publishes it.
+                let with_will = d.reason == ReasonCode::DisconnectWithWill;
+                if let Some(s) = self.sessions.get_mut(session) {
+                    if let Some(expiry) = d.properties.session_expiry_interval_secs {
+                        if s.expiry_secs == 0 && expiry != 0 {
+                            return Err(protocol("session expiry set after connecting with 0"));
+                        }
+                        s.expiry_secs = self.limits.clamp_session_expiry(expiry);
+                    }
+                    if !with_will {
+                        s.will = None;
+                    }
+                }
+                self.close(now_ms, conn, with_will);
+            }
+            Packet::Auth(_) => return Err(protocol("AUTH without an authentication method")),
+            Packet::Connect(_) => return Err(protocol("second CONNECT").rule("MQTT-3.1.0-2")),
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                return Err(protocol("server packet sent by a client"));
+            }
+        }
+        Ok(())
+    }
+
+    fn outbound_ack(
+        &mut self,
+        now_ms: u64,
+        session: crate::slab::Key,
+        ack: impl FnOnce(&mut crate::session::Outbound<super::Pending>) -> Result<(), AckError>,
+    ) -> Result<(), DecodeError> {
+        let Some(s) = self.sessions.get_mut(session) else {
+            return Ok(());
+        };
+        match ack(&mut s.outbound) {
+            // An acknowledgement for an identifier not in flight is ignored (it may be late).
+            Ok(()) | Err(AckError::UnknownId) => {}
+            Err(AckError::WrongState) => return Err(protocol("acknowledgement out of order")),
+        }
+        self.pump(now_ms, session);
+        Ok(())
+    }
+
+    fn handle_publish(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        v: ProtocolVersion,
+        session: crate::slab::Key,
+        publish: Publish,
+    ) -> Result<(), DecodeError> {
+        if !publish.properties.subscription_identifiers.is_empty() {
+            return Err(protocol("client PUBLISH with a subscription identifier"));
+        }
+        let topic = match self.conns.get_mut(conn).map(|c| &mut c.phase) {
+            Some(Phase::Connected(k)) => k
+                .inbound_aliases
+                .resolve(&publish.topic, publish.properties.topic_alias)?,
+            _ => return Ok(()),
+        };
+        if topic.len() > self.limits.string_bytes_max
+            || topic.levels().count() > self.limits.topic_levels_max
+        {
+            return Err(DecodeError::limit(
+                ReasonCode::TopicNameInvalid,
+                "topic too long or deep",
+            ));
+        }
+        if publish.properties.payload_format_indicator == Some(PayloadFormat::Utf8)
+            && std::str::from_utf8(&publish.payload).is_err()
+        {
+            return Err(
+                protocol("payload is not UTF-8").with_reason(ReasonCode::PayloadFormatInvalid)
+            );
+        }
+        let qos_pid = publish.qos_pid;
+        if let QosPid::ExactlyOnce(id) = qos_pid {
+            let max = self.limits.qos_pending_messages_max;
+            let receipt = self
+                .sessions
+                .get_mut(session)
+                .map(|s| s.inbound_qos2.receive(id, max));
+            match receipt {
+                Some(Qos2Receipt::New) => {}
+                Some(Qos2Receipt::Duplicate) => {
+                    self.send(conn, &Packet::PubRec(PubRec::new(id)), v);
+                    return Ok(());
+                }
+                _ => {
+                    return Err(DecodeError::limit(
+                        ReasonCode::ReceiveMaximumExceeded,
+                        "QoS 2 receive maximum",
+                    ));
+                }
+            }
+        }
+        let msg = Arc::new(Message::from_publish(publish, topic, now_ms));
+        self.retain(&msg);
+        self.route(now_ms, Some(session), msg);
+        match qos_pid {
+            QosPid::AtMostOnce => {}
+            QosPid::AtLeastOnce(id) => self.send(conn, &Packet::PubAck(PubAck::new(id)), v),
+            QosPid::ExactlyOnce(id) => self.send(conn, &Packet::PubRec(PubRec::new(id)), v),
+        }
+        Ok(())
+    }
+
+    fn handle_subscribe(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        v: ProtocolVersion,
+        session: crate::slab::Key,
+        sub: Subscribe,
+    ) -> Result<(), DecodeError> {
+        let subscription_id = sub.properties.subscription_identifier;
+        let mut reasons = Vec::with_capacity(sub.filters.len().min(64));
+        let mut accepted = Vec::new();
+        for (filter, options) in sub.filters {
+            let too_deep = filter.pattern().split('/').count() > self.limits.topic_levels_max;
+            let full = self.sessions.get(session).is_some_and(|s| {
+                s.subscriptions.len() >= self.limits.subscriptions_per_session_max
+            });
+            if too_deep || filter.as_str().len() > self.limits.string_bytes_max {
+                reasons.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            if full {
+                reasons.push(ReasonCode::QuotaExceeded);
+                continue;
+            }
+            let granted = grant(options.qos, MAX_QOS);
+            let opts = SubOptions {
+                qos: granted,
+                no_local: options.no_local,
+                retain_as_published: options.retain_as_published,
+                subscription_id,
+            };
+            let filter = filter.compact();
+            let existed = self.tree.insert(&filter, session, opts).is_some();
+            if let Some(s) = self.sessions.get_mut(session) {
+                match s.subscriptions.iter_mut().find(|(f, _)| *f == filter) {
+                    Some(entry) => entry.1 = opts,
+                    None => s.subscriptions.push((filter.clone(), opts)),
+                }
+            }
+            reasons.push(match granted {
+                QoS::AtMostOnce => ReasonCode::Success,
+                QoS::AtLeastOnce => ReasonCode::GrantedQos1,
+                QoS::ExactlyOnce => ReasonCode::GrantedQos2,
+            });
+            accepted.push((filter, opts, options.retain_handling, existed));
+        }
+        let ack = SubAck {
+            packet_id: sub.packet_id,
+            properties: Default::default(),
+            reasons,
+        };
+        self.send(conn, &Packet::SubAck(ack), v);
+        for (filter, opts, handling, existed) in accepted {
+            self.send_retained(now_ms, session, &filter, opts, handling, existed);
+        }
+        Ok(())
+    }
+
+    fn handle_unsubscribe(
+        &mut self,
+        conn: ConnId,
+        v: ProtocolVersion,
+        session: crate::slab::Key,
+        unsub: Unsubscribe,
+    ) {
+        let mut reasons = Vec::new();
+        for filter in &unsub.filters {
+            let removed = self.tree.remove(filter, &session).is_some();
+            if let Some(s) = self.sessions.get_mut(session) {
+                s.subscriptions.retain(|(f, _)| f != filter);
+            }
+            reasons.push(if removed {
+                ReasonCode::Success
+            } else {
+                ReasonCode::NoSubscriptionExisted
+            });
+        }
+        let ack = UnsubAck {
+            packet_id: unsub.packet_id,
+            properties: Default::default(),
+            reasons: if v.is_v5() { reasons } else { Vec::new() },
+        };
+        self.send(conn, &Packet::UnsubAck(ack), v);
+    }
+}

@@ -1,0 +1,297 @@
+//! The shard: one worker's broker state machine, sans-IO.
+//!
+//! Inputs are [`Shard::accept`], [`Shard::bytes_received`], [`Shard::connection_lost`] and
+//! [`Shard::tick`], each with the current time in milliseconds. Outputs are each connection's
+//! write buffer ([`Shard::write_buffer`], acknowledged with [`Shard::consumed`]), the
+//! connections to close ([`Shard::take_closed`]) and the next time `tick` is due
+//! ([`Shard::next_deadline_ms`]). The shard never reads a clock or touches a socket.
+//!
+//! This first version is a single-shard world: subscriptions, retained messages and sessions
+//! are all local. Cross-shard hand-off and delivery batches come next (ARCHITECTURE.md).
+
+mod conn;
+mod connect;
+mod connected;
+mod route;
+mod session;
+
+pub use conn::{Conn, Connected, Phase};
+pub use session::{Pending, Session, SubOptions};
+
+use crate::limits::Limits;
+use crate::message::Message;
+use crate::reject::{Phase as RejectPhase, decode_rejection};
+use crate::retained::RetainedStore;
+use crate::slab::{Key, Slab};
+use crate::subscriptions::{MatchScratch, TopicTree};
+use brokkr_codec::{DecodeError, Packet, PacketType, ProtocolVersion, framer};
+use bytes::BytesMut;
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
+/// A connection handle, as the server knows it.
+pub type ConnId = Key;
+
+/// One worker's broker.
+#[derive(Debug)]
+pub struct Shard {
+    limits: Limits,
+    rng: fastrand::Rng,
+    conns: Slab<Conn>,
+    sessions: Slab<Session>,
+    by_client_id: FxHashMap<String, Key>,
+    tree: TopicTree<Key, SubOptions>,
+    retained: RetainedStore<Arc<Message>>,
+    closed: Vec<ConnId>,
+    scratch: MatchScratch,
+}
+
+impl Shard {
+    /// A shard with `limits`, its randomness seeded with `seed`.
+    pub fn new(limits: Limits, seed: u64) -> Shard {
+        Shard {
+            limits,
+            rng: fastrand::Rng::with_seed(seed),
+            conns: Slab::default(),
+            sessions: Slab::default(),
+            by_client_id: FxHashMap::default(),
+            tree: TopicTree::new(),
+            retained: RetainedStore::new(),
+            closed: Vec::new(),
+            scratch: MatchScratch::default(),
+        }
+    }
+
+    /// A new connection was accepted.
+    pub fn accept(&mut self, now_ms: u64) -> ConnId {
+        self.conns.insert(Conn {
+            read: BytesMut::new(),
+            write: BytesMut::new(),
+            phase: Phase::AwaitingConnect,
+            accepted_ms: now_ms,
+            last_packet_ms: now_ms,
+        })
+    }
+
+    /// Bytes arrived on `conn`.
+    pub fn bytes_received(&mut self, now_ms: u64, conn: ConnId, bytes: &[u8]) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        if matches!(c.phase, Phase::Closing) {
+            return;
+        }
+        c.read.extend_from_slice(bytes);
+        self.process(now_ms, conn);
+    }
+
+    /// Frame and handle every complete packet in `conn`'s read buffer.
+    fn process(&mut self, now_ms: u64, conn: ConnId) {
+        loop {
+            let Some(c) = self.conns.get_mut(conn) else {
+                return;
+            };
+            let (version, connected) = match &c.phase {
+                Phase::AwaitingConnect => (None, false),
+                Phase::Connected(k) => (Some(k.version), true),
+                Phase::Closing => return,
+            };
+            let cap = self.limits.packet_cap(connected);
+            let raw = match framer::next_packet(&mut c.read, cap) {
+                Ok(Some(raw)) => raw,
+                Ok(None) => return,
+                Err(e) => return self.fail(now_ms, conn, version, &e),
+            };
+            c.last_packet_ms = now_ms;
+            let is_connect = raw.first_byte >> 4 == PacketType::Connect as u8;
+            let result = match version {
+                None if !is_connect => {
+                    Err(DecodeError::protocol("first packet is not CONNECT").rule("MQTT-3.1.0-1"))
+                }
+                None => {
+                    let level = brokkr_codec::connect_level(&raw.body);
+                    match Packet::decode(raw, ProtocolVersion::V3_1_1) {
+                        Ok(Packet::Connect(connect)) => {
+                            self.handle_connect(now_ms, conn, *connect);
+                            continue;
+                        }
+                        Ok(_) => Err(DecodeError::protocol("first packet is not CONNECT")),
+                        Err(e) => {
+                            let v = level_version(level);
+                            return self.fail(now_ms, conn, v, &e);
+                        }
+                    }
+                }
+                Some(_) if is_connect => {
+                    Err(DecodeError::protocol("second CONNECT").rule("MQTT-3.1.0-2"))
+                }
+                Some(v) => Packet::decode(raw, v),
+            };
+            match result {
+                Ok(packet) => {
+                    if let Err(e) = self.handle_packet(now_ms, conn, packet) {
+                        return self.fail(now_ms, conn, version, &e);
+                    }
+                }
+                Err(e) => return self.fail(now_ms, conn, version, &e),
+            }
+        }
+    }
+
+    /// Answer a fault on the wire as the connection's phase and version require, then close.
+    fn fail(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        version: Option<ProtocolVersion>,
+        e: &DecodeError,
+    ) {
+        let connected = self
+            .conns
+            .get(conn)
+            .is_some_and(|c| c.connected().is_some());
+        let phase = if connected {
+            RejectPhase::Connected(version.unwrap_or(ProtocolVersion::V3_1_1))
+        } else {
+            RejectPhase::BeforeConnAck(version)
+        };
+        if let Some(packet) = decode_rejection(phase, e) {
+            let v = version.unwrap_or(ProtocolVersion::V3_1_1);
+            self.send(conn, &packet, v);
+        }
+        self.close(now_ms, conn, true);
+    }
+
+    /// Encode `packet` into `conn`'s write buffer.
+    fn send(&mut self, conn: ConnId, packet: &Packet, v: ProtocolVersion) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            // Our own packets always encode; a failure would be a bug, not peer input.
+            let ok = packet.encode(v, &mut c.write).is_ok();
+            debug_assert!(ok, "control packet failed to encode");
+        }
+    }
+
+    /// Close `conn`: publish the will if `abnormal`, detach or end its session, queue the close.
+    fn close(&mut self, now_ms: u64, conn: ConnId, abnormal: bool) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        if matches!(c.phase, Phase::Closing) {
+            return;
+        }
+        let phase = std::mem::replace(&mut c.phase, Phase::Closing);
+        c.read = BytesMut::new();
+        self.closed.push(conn);
+        if let Phase::Connected(k) = phase {
+            self.detach_session(now_ms, k.session, conn, abnormal);
+        }
+    }
+
+    /// The socket of `conn` closed or failed.
+    pub fn connection_lost(&mut self, now_ms: u64, conn: ConnId) {
+        self.close(now_ms, conn, true);
+        self.conns.remove(conn);
+    }
+
+    /// Bytes waiting to be written to `conn`'s socket.
+    pub fn write_buffer(&self, conn: ConnId) -> &[u8] {
+        self.conns.get(conn).map_or(&[], |c| &c.write[..])
+    }
+
+    /// `n` bytes of the write buffer were written.
+    pub fn consumed(&mut self, conn: ConnId, n: usize) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            let n = n.min(c.write.len());
+            bytes::Buf::advance(&mut c.write, n);
+        }
+    }
+
+    /// Connections to close once their write buffer is flushed; the server then calls
+    /// [`Shard::connection_lost`] to free them.
+    pub fn take_closed(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Connections currently open (including those closing).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Sessions, online and offline.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Retained messages.
+    pub fn retained_count(&self) -> usize {
+        self.retained.len()
+    }
+
+    /// Time passes: CONNECT timeouts, keep alive (1.5x, MQTT-3.1.2-22), session expiry.
+    pub fn tick(&mut self, now_ms: u64) {
+        let conns: Vec<ConnId> = self.conns.keys().collect();
+        for conn in conns {
+            let Some(c) = self.conns.get(conn) else {
+                continue;
+            };
+            let expired = match &c.phase {
+                Phase::AwaitingConnect => {
+                    now_ms.saturating_sub(c.accepted_ms) >= self.limits.connect_timeout_ms
+                }
+                Phase::Connected(k) => {
+                    k.keep_alive_ms > 0
+                        && now_ms.saturating_sub(c.last_packet_ms) >= k.keep_alive_ms * 3 / 2
+                }
+                Phase::Closing => false,
+            };
+            if expired {
+                let version = c.version();
+                let e = DecodeError::protocol("keep alive timeout")
+                    .with_reason(brokkr_codec::ReasonCode::KeepAliveTimeout);
+                self.fail(now_ms, conn, version, &e);
+            }
+        }
+        self.expire_sessions(now_ms);
+    }
+
+    /// When `tick` should next run, if anything is pending.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        let mut next: Option<u64> = None;
+        for key in self.conns.keys() {
+            let Some(c) = self.conns.get(key) else {
+                continue;
+            };
+            let due = match &c.phase {
+                Phase::AwaitingConnect => Some(c.accepted_ms + self.limits.connect_timeout_ms),
+                Phase::Connected(k) if k.keep_alive_ms > 0 => {
+                    Some(c.last_packet_ms + k.keep_alive_ms * 3 / 2)
+                }
+                _ => None,
+            };
+            next = match (next, due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        for key in self.sessions.keys() {
+            let due = self.sessions.get(key).and_then(|s| {
+                s.offline_since_ms
+                    .map(|t| t + u64::from(s.expiry_secs) * 1000)
+            });
+            next = match (next, due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        next
+    }
+}
+
+fn level_version(level: Option<u8>) -> Option<ProtocolVersion> {
+    match level {
+        Some(3) => Some(ProtocolVersion::V3_1),
+        Some(4) | Some(0..=2) => Some(ProtocolVersion::V3_1_1),
+        Some(_) => Some(ProtocolVersion::V5),
+        None => None,
+    }
+}

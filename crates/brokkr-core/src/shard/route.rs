@@ -1,0 +1,233 @@
+//! Fan-out: from one message to every matching subscription, and from a delivery to bytes in a
+//! connection's write buffer or a place in a session's queue.
+
+use super::session::{Pending, SubOptions};
+use super::{ConnId, Shard};
+use crate::message::{Delivery, EncodeCache, Message, encode_delivery};
+use crate::retained::RetainedWalk;
+use crate::session::Resend;
+use crate::slab::Key;
+use crate::subscriptions::Match;
+use crate::topic_alias::OutboundTopic;
+use brokkr_codec::{
+    Boxed, Packet, PubRel, PublishProperties, QoS, QosPid, RetainHandling, TopicFilter, Will,
+};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+impl Shard {
+    /// Deliver `msg` to every matching subscription. `publisher` is the sending session, for
+    /// No Local. Topics starting with `$` from clients are not routed (only the broker
+    /// publishes there, as FlashMQ).
+    pub(super) fn route(&mut self, now_ms: u64, publisher: Option<Key>, msg: Arc<Message>) {
+        if publisher.is_some() && msg.topic.is_dollar() {
+            return;
+        }
+        let mut targets: Vec<(Key, SubOptions)> = Vec::new();
+        let mut share_pick = self.rng.usize(..);
+        self.tree
+            .for_each_match(msg.topic.as_str(), &mut self.scratch, |m| match m {
+                Match::Direct(k, o) => targets.push((*k, *o)),
+                Match::Shared(group) => {
+                    share_pick = share_pick.wrapping_add(1);
+                    if let Some((k, o)) = group.members.get(share_pick % group.members.len().max(1))
+                    {
+                        targets.push((*k, *o));
+                    }
+                }
+            });
+        let mut cache = EncodeCache::default();
+        for (session, opts) in targets {
+            if opts.no_local && Some(session) == publisher {
+                continue;
+            }
+            let pending = Pending {
+                message: Arc::clone(&msg),
+                qos: msg.qos.min(opts.qos),
+                retain: opts.retain_as_published && msg.retain,
+                subscription_id: opts.subscription_id,
+            };
+            self.deliver(now_ms, session, pending, &mut cache);
+        }
+    }
+
+    /// One delivery to one session.
+    fn deliver(&mut self, now_ms: u64, session: Key, p: Pending, cache: &mut EncodeCache) {
+        let Some(s) = self.sessions.get_mut(session) else {
+            return;
+        };
+        if p.qos == QoS::AtMostOnce {
+            // QoS 0 goes straight to an online client; offline sessions do not queue it.
+            if let Some(conn) = s.conn {
+                self.write_publish(now_ms, conn, &p, QosPid::AtMostOnce, false, cache);
+            }
+            return;
+        }
+        if s.outbound.offer(p).is_err() {
+            return; // over the session's caps: dropped and counted by the queue
+        }
+        self.pump_with(now_ms, session, cache);
+    }
+
+    /// Move queued messages into the window while it has room, writing them to the client.
+    pub(super) fn pump(&mut self, now_ms: u64, session: Key) {
+        self.pump_with(now_ms, session, &mut EncodeCache::default());
+    }
+
+    fn pump_with(&mut self, now_ms: u64, session: Key, cache: &mut EncodeCache) {
+        loop {
+            let Some(s) = self.sessions.get_mut(session) else {
+                return;
+            };
+            let Some(conn) = s.conn else { return };
+            let Some((id, p)) = s.outbound.next_to_send() else {
+                return;
+            };
+            let qos_pid = QosPid::from_parts(p.qos, id);
+            if !self.write_publish(now_ms, conn, &p, qos_pid, false, cache)
+                && let Some(s) = self.sessions.get_mut(session)
+            {
+                s.outbound.abandon(id);
+            }
+        }
+    }
+
+    /// Encode one PUBLISH into `conn`'s write buffer. False if it was not written (expired,
+    /// over the client's Maximum Packet Size, or a QoS 0 message while the buffer is full).
+    fn write_publish(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        p: &Pending,
+        qos_pid: QosPid,
+        dup: bool,
+        cache: &mut EncodeCache,
+    ) -> bool {
+        let write_max = self.limits.write_buffer_bytes_max;
+        let Some(c) = self.conns.get_mut(conn) else {
+            return false;
+        };
+        let super::conn::Phase::Connected(k) = &mut c.phase else {
+            return false;
+        };
+        if qos_pid == QosPid::AtMostOnce && c.write.len() >= write_max {
+            return false;
+        }
+        if p.message.remaining_expiry_secs(now_ms).is_err() {
+            return false;
+        }
+        let version = k.version;
+        let alias = match (
+            version.is_v5(),
+            k.outbound_aliases.for_topic(&p.message.topic),
+        ) {
+            (true, OutboundTopic::Define(a)) => Some((a, true)),
+            (true, OutboundTopic::Use(a)) => Some((a, false)),
+            _ => None,
+        };
+        let ids: Vec<NonZeroU32> = p.subscription_id.into_iter().collect();
+        let d = Delivery {
+            version,
+            qos_pid,
+            retain: p.retain,
+            dup,
+            alias,
+            subscription_ids: if version.is_v5() { &ids } else { &[] },
+        };
+        let before = c.write.len();
+        match encode_delivery(&p.message, &d, now_ms, cache, &mut c.write) {
+            Ok(n) if n <= k.max_packet_bytes => true,
+            _ => {
+                c.write.truncate(before);
+                false
+            }
+        }
+    }
+
+    /// Resend one unacknowledged flow on a resumed session.
+    pub(super) fn resend(&mut self, now_ms: u64, conn: ConnId, item: Resend<Pending>) {
+        match item {
+            Resend::Publish(id, p) => {
+                let qos_pid = QosPid::from_parts(p.qos, id);
+                self.write_publish(now_ms, conn, &p, qos_pid, true, &mut EncodeCache::default());
+            }
+            Resend::PubRel(id) => {
+                if let Some(v) = self.conns.get(conn).and_then(|c| c.version()) {
+                    self.send(conn, &Packet::PubRel(PubRel::new(id)), v);
+                }
+            }
+        }
+    }
+
+    /// Publish a will: retained if it says so, then routed like any message.
+    pub(super) fn publish_will(&mut self, now_ms: u64, will: Will) {
+        let wp = will.properties;
+        let properties = PublishProperties {
+            payload_format_indicator: wp.payload_format_indicator,
+            message_expiry_interval_secs: wp.message_expiry_interval_secs,
+            response_topic: wp.response_topic,
+            correlation_data: wp.correlation_data,
+            user_properties: wp.user_properties,
+            content_type: wp.content_type,
+            ..Default::default()
+        };
+        let msg = Arc::new(Message {
+            topic: will.topic,
+            payload: will.payload,
+            qos: will.qos,
+            retain: will.retain,
+            properties: Boxed::new(properties),
+            received_ms: now_ms,
+        });
+        self.retain(&msg);
+        self.route(now_ms, None, msg);
+    }
+
+    /// Apply a message's RETAIN flag to the store (MQTT-3.3.1-5/6/7).
+    pub(super) fn retain(&mut self, msg: &Arc<Message>) {
+        if !msg.retain {
+            return;
+        }
+        if msg.payload.is_empty() {
+            self.retained.remove(&msg.topic);
+        } else if msg.payload.len() <= self.limits.retained_payload_bytes_max {
+            self.retained.set(&msg.topic, Arc::new(msg.compact()));
+        }
+    }
+
+    /// Send the retained messages matching a new subscription (MQTT-3.3.1-9..11).
+    pub(super) fn send_retained(
+        &mut self,
+        now_ms: u64,
+        session: Key,
+        filter: &TopicFilter,
+        opts: SubOptions,
+        handling: RetainHandling,
+        existed: bool,
+    ) {
+        let send = match handling {
+            RetainHandling::SendAtSubscribe => true,
+            RetainHandling::SendIfNew => !existed,
+            RetainHandling::DoNotSend => false,
+        };
+        if !send || filter.share().is_some() {
+            return; // shared subscriptions get no retained messages (FlashMQ)
+        }
+        let mut found: Vec<Arc<Message>> = Vec::new();
+        let mut walk = RetainedWalk::new(filter.pattern());
+        self.retained
+            .walk(&mut walk, usize::MAX, |m| found.push(Arc::clone(m)));
+        let mut cache = EncodeCache::default();
+        for message in found {
+            let qos = message.qos.min(opts.qos);
+            let p = Pending {
+                message,
+                qos,
+                retain: true,
+                subscription_id: opts.subscription_id,
+            };
+            self.deliver(now_ms, session, p, &mut cache);
+            cache = EncodeCache::default();
+        }
+    }
+}

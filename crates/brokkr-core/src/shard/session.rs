@@ -1,0 +1,67 @@
+//! A session as the shard keeps it: identity, subscriptions, QoS state, will, expiry.
+
+use crate::message::Message;
+use crate::session::{InboundQos2, Outbound, Queued};
+use crate::slab::Key;
+use brokkr_codec::{ProtocolVersion, QoS, TopicFilter, Will};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// The options of one subscription, as stored in the topic tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubOptions {
+    /// Granted QoS.
+    pub qos: QoS,
+    /// MQTT 5 No Local.
+    pub no_local: bool,
+    /// MQTT 5 Retain As Published.
+    pub retain_as_published: bool,
+    /// MQTT 5 Subscription Identifier.
+    pub subscription_id: Option<NonZeroU32>,
+}
+
+/// A QoS 1/2 delivery waiting in a session's window or queue.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The message.
+    pub message: Arc<Message>,
+    /// Delivery QoS (1 or 2).
+    pub qos: QoS,
+    /// RETAIN as the subscriber sees it.
+    pub retain: bool,
+    /// Subscription identifier of the matching subscription.
+    pub subscription_id: Option<NonZeroU32>,
+}
+
+impl Queued for Pending {
+    fn qos(&self) -> QoS {
+        self.qos
+    }
+
+    fn weight_bytes(&self) -> usize {
+        self.message.payload.len() + self.message.topic.len()
+    }
+}
+
+/// One session.
+#[derive(Debug)]
+pub struct Session {
+    /// The client identifier.
+    pub client_id: String,
+    /// The connection attached to it, if online.
+    pub conn: Option<Key>,
+    /// The protocol version of its last connection.
+    pub version: ProtocolVersion,
+    /// Its subscriptions (also in the topic tree, keyed by this session).
+    pub subscriptions: Vec<(TopicFilter, SubOptions)>,
+    /// Outbound QoS 1/2.
+    pub outbound: Outbound<Pending>,
+    /// Inbound QoS 2 awaiting PUBREL.
+    pub inbound_qos2: InboundQos2,
+    /// The will of the current connection.
+    pub will: Option<Will>,
+    /// Session Expiry Interval in force (0: ends with the connection).
+    pub expiry_secs: u32,
+    /// When the connection went away, for session expiry.
+    pub offline_since_ms: Option<u64>,
+}

@@ -1,0 +1,489 @@
+//! The shard driven byte for byte by simulated clients, with time passed in: MQTT behaviour
+//! without sockets. Tests are named after the normative statement or FlashMQ test they mirror.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use brokkr_codec::*;
+use brokkr_core::limits::Limits;
+use brokkr_core::shard::{ConnId, Shard};
+use brokkr_testkit::build::{self, encode};
+use bytes::{Bytes, BytesMut};
+
+use ProtocolVersion::{V3_1 as V31, V3_1_1 as V311, V5};
+
+struct World {
+    shard: Shard,
+    now: u64,
+}
+
+struct Client {
+    id: ConnId,
+    v: ProtocolVersion,
+    inbox: BytesMut,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            shard: Shard::new(Limits::default(), 42),
+            now: 1_000,
+        }
+    }
+
+    fn open(&mut self, v: ProtocolVersion) -> Client {
+        Client {
+            id: self.shard.accept(self.now),
+            v,
+            inbox: BytesMut::new(),
+        }
+    }
+
+    fn send(&mut self, c: &Client, p: Packet) {
+        let bytes = encode(&p, c.v);
+        self.shard.bytes_received(self.now, c.id, &bytes);
+    }
+
+    fn send_raw(&mut self, c: &Client, bytes: &[u8]) {
+        self.shard.bytes_received(self.now, c.id, bytes);
+    }
+
+    /// Everything the shard wrote to `c` since the last call, decoded.
+    fn recv(&mut self, c: &mut Client) -> Vec<Packet> {
+        let out = self.shard.write_buffer(c.id).to_vec();
+        self.shard.consumed(c.id, out.len());
+        c.inbox.extend_from_slice(&out);
+        let mut packets = Vec::new();
+        while let Some(raw) = framer::next_packet(&mut c.inbox, usize::MAX).unwrap() {
+            packets.push(Packet::decode(raw, c.v).unwrap());
+        }
+        packets
+    }
+
+    fn connect(&mut self, v: ProtocolVersion, id: &str, clean: bool) -> Client {
+        let mut c = self.open(v);
+        let mut connect = build::connect(v, id);
+        connect.clean_start = clean;
+        if v.is_v5() && !clean {
+            connect.properties.session_expiry_interval_secs = Some(3600);
+        }
+        self.send(&c, Packet::Connect(Box::new(connect)));
+        let got = self.recv(&mut c);
+        assert!(
+            matches!(&got[..], [Packet::ConnAck(a)] if a.reason == ReasonCode::Success),
+            "{got:?}"
+        );
+        c
+    }
+
+    fn closed(&mut self) -> Vec<ConnId> {
+        self.shard.take_closed()
+    }
+}
+
+fn connack(p: &[Packet]) -> &ConnAck {
+    match p {
+        [Packet::ConnAck(a), ..] => a,
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+}
+
+fn publishes(p: &[Packet]) -> Vec<&Publish> {
+    p.iter()
+        .filter_map(|p| {
+            if let Packet::Publish(x) = p {
+                Some(x)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn subscribe(w: &mut World, c: &mut Client, filter: &str, qos: QoS) {
+    w.send(c, Packet::Subscribe(build::subscribe(1, &[filter], qos)));
+    let got = w.recv(c);
+    assert!(matches!(got.first(), Some(Packet::SubAck(_))), "{got:?}");
+}
+
+fn publish(w: &mut World, c: &Client, topic: &str, payload: &[u8], qos: QoS, retain: bool) {
+    let mut p = build::publish(topic, payload, qos, retain);
+    if qos != QoS::AtMostOnce {
+        p.qos_pid = QosPid::from_parts(qos, build::pid(77));
+    }
+    w.send(c, Packet::Publish(p));
+}
+
+#[test]
+fn mqtt_3_1_0_1_first_packet_must_be_connect() {
+    let mut w = World::new();
+    let mut c = w.open(V311);
+    w.send(&c, Packet::PingReq);
+    assert!(w.recv(&mut c).is_empty(), "nothing is sent before CONNECT");
+    assert_eq!(w.closed(), vec![c.id]);
+}
+
+#[test]
+fn mqtt_3_1_0_2_second_connect_is_a_protocol_error() {
+    let mut w = World::new();
+    let mut c = w.connect(V5, "twice", true);
+    w.send(&c, Packet::Connect(Box::new(build::connect(V5, "twice"))));
+    let got = w.recv(&mut c);
+    assert!(matches!(&got[..], [Packet::Disconnect(d)] if d.reason == ReasonCode::ProtocolError));
+    assert_eq!(w.closed(), vec![c.id]);
+}
+
+#[test]
+fn mqtt_3_1_2_2_unsupported_level_answered_in_its_layout() {
+    let mut w = World::new();
+    let mut c = w.open(V311);
+    let mut bytes = encode(&Packet::Connect(Box::new(build::connect(V311, "x"))), V311);
+    bytes[8] = 9; // protocol level 9
+    w.send_raw(&c, &bytes);
+    c.v = V5;
+    let got = w.recv(&mut c);
+    assert_eq!(connack(&got).reason, ReasonCode::UnsupportedProtocolVersion);
+    let mut c3 = w.open(V311);
+    bytes[8] = 2;
+    w.send_raw(&c3, &bytes);
+    let raw = w.shard.write_buffer(c3.id).to_vec();
+    assert_eq!(raw, [0x20, 0x02, 0x00, 0x01], "3.x CONNACK return code 1");
+    let _ = w.recv(&mut c3);
+}
+
+#[test]
+fn mqtt_3_1_3_client_id_rules_per_version() {
+    let mut w = World::new();
+    // 3.1: an empty client id is refused (identifier rejected).
+    let mut c = w.open(V31);
+    w.send(&c, Packet::Connect(Box::new(build::connect(V31, ""))));
+    assert_eq!(
+        connack(&w.recv(&mut c)).reason,
+        ReasonCode::ClientIdentifierNotValid
+    );
+    // 3.1.1: empty with clean session is accepted; without it, refused (MQTT-3.1.3-8).
+    let mut c = w.open(V311);
+    w.send(&c, Packet::Connect(Box::new(build::connect(V311, ""))));
+    assert_eq!(connack(&w.recv(&mut c)).reason, ReasonCode::Success);
+    let mut c = w.open(V311);
+    let mut persistent = build::connect(V311, "");
+    persistent.clean_start = false;
+    w.send(&c, Packet::Connect(Box::new(persistent)));
+    assert_eq!(
+        connack(&w.recv(&mut c)).reason,
+        ReasonCode::ClientIdentifierNotValid
+    );
+    // 5.0: an Assigned Client Identifier of 23 characters (MQTT-3.2.2-16).
+    let mut c = w.open(V5);
+    w.send(&c, Packet::Connect(Box::new(build::connect(V5, ""))));
+    let got = w.recv(&mut c);
+    let assigned = connack(&got)
+        .properties
+        .assigned_client_identifier
+        .clone()
+        .unwrap();
+    assert_eq!(assigned.len(), 23);
+}
+
+#[test]
+fn qos0_pub_sub_across_versions() {
+    let mut w = World::new();
+    let mut sub3 = w.connect(V311, "sub3", true);
+    let mut sub5 = w.connect(V5, "sub5", true);
+    let publisher = w.connect(V5, "pub", true);
+    subscribe(&mut w, &mut sub3, "a/+", QoS::AtMostOnce);
+    subscribe(&mut w, &mut sub5, "a/#", QoS::AtMostOnce);
+    publish(&mut w, &publisher, "a/b", b"hello", QoS::AtMostOnce, false);
+    for c in [&mut sub3, &mut sub5] {
+        let got = w.recv(c);
+        let p = publishes(&got);
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (p[0].topic.as_str(), &p[0].payload[..]),
+            ("a/b", &b"hello"[..])
+        );
+    }
+}
+
+#[test]
+fn mqtt_3_8_4_8_delivery_qos_is_the_minimum_and_acks_flow() {
+    let mut w = World::new();
+    let mut sub = w.connect(V311, "sub", true);
+    let mut publisher = w.connect(V311, "pub", true);
+    subscribe(&mut w, &mut sub, "t", QoS::AtLeastOnce);
+    publish(&mut w, &publisher, "t", b"x", QoS::ExactlyOnce, false);
+    let got = w.recv(&mut publisher);
+    assert!(matches!(&got[..], [Packet::PubRec(r)] if r.packet_id.get() == 77));
+    w.send(&publisher, Packet::PubRel(PubRel::new(build::pid(77))));
+    assert!(matches!(&w.recv(&mut publisher)[..], [Packet::PubComp(_)]));
+    let got = w.recv(&mut sub);
+    let p = publishes(&got);
+    assert_eq!(p[0].qos_pid.qos(), QoS::AtLeastOnce, "min(2, granted 1)");
+    w.send(
+        &sub,
+        Packet::PubAck(PubAck::new(p[0].qos_pid.packet_id().unwrap())),
+    );
+    assert!(w.closed().is_empty());
+}
+
+#[test]
+fn mqtt_4_3_3_inbound_qos2_duplicates_are_not_delivered_twice() {
+    let mut w = World::new();
+    let mut sub = w.connect(V5, "sub", true);
+    let mut publisher = w.connect(V5, "pub", true);
+    subscribe(&mut w, &mut sub, "t", QoS::ExactlyOnce);
+    publish(&mut w, &publisher, "t", b"once", QoS::ExactlyOnce, false);
+    publish(&mut w, &publisher, "t", b"once", QoS::ExactlyOnce, false);
+    let acks = w.recv(&mut publisher);
+    assert_eq!(
+        acks.iter()
+            .filter(|p| matches!(p, Packet::PubRec(_)))
+            .count(),
+        2
+    );
+    assert_eq!(publishes(&w.recv(&mut sub)).len(), 1);
+}
+
+#[test]
+fn mqtt_3_3_1_retained_set_delivered_and_deleted() {
+    let mut w = World::new();
+    let publisher = w.connect(V311, "pub", true);
+    publish(&mut w, &publisher, "r/1", b"kept", QoS::AtMostOnce, true);
+    publish(&mut w, &publisher, "r/2", b"gone", QoS::AtMostOnce, true);
+    publish(&mut w, &publisher, "r/2", b"", QoS::AtMostOnce, true);
+    assert_eq!(w.shard.retained_count(), 1);
+    let mut sub = w.connect(V311, "sub", true);
+    w.send(
+        &sub,
+        Packet::Subscribe(build::subscribe(1, &["r/#"], QoS::AtMostOnce)),
+    );
+    let got = w.recv(&mut sub);
+    let p = publishes(&got);
+    assert_eq!(p.len(), 1);
+    assert!(
+        p[0].retain,
+        "MQTT-3.3.1-8 (3.1.1): retained on subscribe carries RETAIN"
+    );
+    assert_eq!(&p[0].payload[..], b"kept");
+    // A live publish to an existing subscription has RETAIN cleared (MQTT-3.3.1-9 in 3.1.1).
+    publish(&mut w, &publisher, "r/1", b"new", QoS::AtMostOnce, true);
+    assert!(!publishes(&w.recv(&mut sub))[0].retain);
+}
+
+#[test]
+fn mqtt_3_1_2_8_will_on_abnormal_close_not_on_disconnect() {
+    let mut w = World::new();
+    let mut sub = w.connect(V311, "sub", true);
+    subscribe(&mut w, &mut sub, "wills/#", QoS::AtMostOnce);
+    for (id, normal) in [("normal", true), ("crash", false)] {
+        let mut c = w.open(V311);
+        let mut connect = build::connect(V311, id);
+        connect.will = Some(Will {
+            topic: build::topic(&format!("wills/{id}")),
+            payload: Bytes::from_static(b"offline"),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Default::default(),
+        });
+        w.send(&c, Packet::Connect(Box::new(connect)));
+        let _ = w.recv(&mut c);
+        if normal {
+            w.send(&c, Packet::Disconnect(Disconnect::default()));
+        } else {
+            w.shard.connection_lost(w.now, c.id);
+        }
+    }
+    let got = w.recv(&mut sub);
+    let p = publishes(&got);
+    assert_eq!(p.len(), 1, "{got:?}");
+    assert_eq!(p[0].topic.as_str(), "wills/crash");
+}
+
+#[test]
+fn session_takeover_disconnects_the_old_client_with_0x8e() {
+    let mut w = World::new();
+    let mut first = w.connect(V5, "same", true);
+    let _second = w.connect(V5, "same", true);
+    let got = w.recv(&mut first);
+    assert!(
+        matches!(&got[..], [Packet::Disconnect(d)] if d.reason == ReasonCode::SessionTakenOver)
+    );
+    assert_eq!(w.closed(), vec![first.id]);
+    assert_eq!(w.shard.session_count(), 1);
+}
+
+#[test]
+fn persistent_session_queues_qos1_and_resumes_with_session_present() {
+    let mut w = World::new();
+    let mut sub = w.connect(V311, "keeper", false);
+    subscribe(&mut w, &mut sub, "q", QoS::AtLeastOnce);
+    w.shard.connection_lost(w.now, sub.id);
+    let publisher = w.connect(V311, "pub", true);
+    publish(
+        &mut w,
+        &publisher,
+        "q",
+        b"while away",
+        QoS::AtLeastOnce,
+        false,
+    );
+    publish(
+        &mut w,
+        &publisher,
+        "q",
+        b"qos0 dropped",
+        QoS::AtMostOnce,
+        false,
+    );
+    let mut back = w.open(V311);
+    let mut connect = build::connect(V311, "keeper");
+    connect.clean_start = false;
+    w.send(&back, Packet::Connect(Box::new(connect)));
+    let got = w.recv(&mut back);
+    assert!(connack(&got).session_present, "MQTT-3.2.2-2");
+    let p = publishes(&got);
+    assert_eq!(p.len(), 1);
+    assert_eq!(&p[0].payload[..], b"while away");
+}
+
+#[test]
+fn mqtt_4_4_0_1_unacknowledged_messages_are_resent_with_dup() {
+    let mut w = World::new();
+    let mut sub = w.connect(V5, "resend", false);
+    subscribe(&mut w, &mut sub, "q", QoS::AtLeastOnce);
+    let publisher = w.connect(V5, "pub", true);
+    publish(&mut w, &publisher, "q", b"m", QoS::AtLeastOnce, false);
+    let first = w.recv(&mut sub);
+    let pid = publishes(&first)[0].qos_pid.packet_id();
+    w.shard.connection_lost(w.now, sub.id);
+    let mut back = w.open(V5);
+    let mut connect = build::connect(V5, "resend");
+    connect.clean_start = false;
+    connect.properties.session_expiry_interval_secs = Some(3600);
+    w.send(&back, Packet::Connect(Box::new(connect)));
+    let got = w.recv(&mut back);
+    let p = publishes(&got);
+    assert_eq!(p.len(), 1);
+    assert!(p[0].dup);
+    assert_eq!(p[0].qos_pid.packet_id(), pid);
+}
+
+#[test]
+fn mqtt_3_1_2_22_keep_alive_timeout_closes_after_one_and_a_half_periods() {
+    let mut w = World::new();
+    let mut c = w.open(V5);
+    let mut connect = build::connect(V5, "sleepy");
+    connect.keep_alive_secs = 10;
+    w.send(&c, Packet::Connect(Box::new(connect)));
+    let _ = w.recv(&mut c);
+    assert_eq!(w.shard.next_deadline_ms(), Some(w.now + 15_000));
+    w.now += 14_999;
+    w.shard.tick(w.now);
+    assert!(w.closed().is_empty());
+    w.now += 1;
+    w.shard.tick(w.now);
+    assert_eq!(w.closed(), vec![c.id]);
+    let got = w.recv(&mut c);
+    assert!(
+        matches!(&got[..], [Packet::Disconnect(d)] if d.reason == ReasonCode::KeepAliveTimeout)
+    );
+}
+
+#[test]
+fn connect_timeout_closes_silent_connections() {
+    let mut w = World::new();
+    let c = w.open(V311);
+    w.now += 10_000;
+    w.shard.tick(w.now);
+    assert_eq!(w.closed(), vec![c.id]);
+}
+
+#[test]
+fn mqtt_3_8_3_3_no_local() {
+    let mut w = World::new();
+    let mut c = w.connect(V5, "me", true);
+    let mut sub = build::subscribe(1, &["echo"], QoS::AtMostOnce);
+    sub.filters[0].1.no_local = true;
+    w.send(&c, Packet::Subscribe(sub));
+    let _ = w.recv(&mut c);
+    publish(&mut w, &c, "echo", b"x", QoS::AtMostOnce, false);
+    assert!(publishes(&w.recv(&mut c)).is_empty());
+}
+
+#[test]
+fn unsubscribe_reports_what_existed() {
+    let mut w = World::new();
+    let mut c = w.connect(V5, "u", true);
+    subscribe(&mut w, &mut c, "a", QoS::AtMostOnce);
+    w.send(
+        &c,
+        Packet::Unsubscribe(build::unsubscribe(2, &["a", "never"])),
+    );
+    let got = w.recv(&mut c);
+    assert!(matches!(&got[..], [Packet::UnsubAck(u)]
+        if u.reasons == [ReasonCode::Success, ReasonCode::NoSubscriptionExisted]));
+}
+
+#[test]
+fn inbound_topic_alias_routes_by_the_aliased_topic() {
+    let mut w = World::new();
+    let mut sub = w.connect(V311, "sub", true);
+    subscribe(&mut w, &mut sub, "long/topic", QoS::AtMostOnce);
+    let c = w.connect(V5, "aliaser", true);
+    let mut p = build::publish("long/topic", b"1", QoS::AtMostOnce, false);
+    p.properties.topic_alias = std::num::NonZeroU16::new(1);
+    w.send(&c, Packet::Publish(p.clone()));
+    p.topic = TopicName::default();
+    p.payload = Bytes::from_static(b"2");
+    w.send(&c, Packet::Publish(p));
+    let got = w.recv(&mut sub);
+    let topics: Vec<_> = publishes(&got)
+        .iter()
+        .map(|p| p.topic.as_str().to_string())
+        .collect();
+    assert_eq!(topics, ["long/topic", "long/topic"]);
+}
+
+#[test]
+fn payload_format_invalid_disconnects_with_0x99() {
+    let mut w = World::new();
+    let mut c = w.connect(V5, "pfi", true);
+    let mut p = build::publish("t", &[0xFF, 0xFE], QoS::AtMostOnce, false);
+    p.properties.payload_format_indicator = Some(PayloadFormat::Utf8);
+    w.send(&c, Packet::Publish(p));
+    let got = w.recv(&mut c);
+    assert!(
+        matches!(&got[..], [Packet::Disconnect(d)] if d.reason == ReasonCode::PayloadFormatInvalid)
+    );
+}
+
+#[test]
+fn dollar_topics_from_clients_are_not_routed_and_wildcards_skip_them() {
+    let mut w = World::new();
+    let mut sub = w.connect(V311, "sub", true);
+    subscribe(&mut w, &mut sub, "#", QoS::AtMostOnce);
+    subscribe(&mut w, &mut sub, "$SYS/#", QoS::AtMostOnce);
+    let c = w.connect(V311, "pub", true);
+    publish(&mut w, &c, "$SYS/fake", b"x", QoS::AtMostOnce, false);
+    assert!(publishes(&w.recv(&mut sub)).is_empty());
+}
+
+#[test]
+fn shared_subscription_delivers_to_one_member() {
+    let mut w = World::new();
+    let mut a = w.connect(V5, "a", true);
+    let mut b = w.connect(V5, "b", true);
+    subscribe(&mut w, &mut a, "$share/g/jobs/+", QoS::AtMostOnce);
+    subscribe(&mut w, &mut b, "$share/g/jobs/+", QoS::AtMostOnce);
+    let c = w.connect(V5, "pub", true);
+    for i in 0..10u8 {
+        publish(&mut w, &c, "jobs/x", &[i], QoS::AtMostOnce, false);
+    }
+    let na = publishes(&w.recv(&mut a)).len();
+    let nb = publishes(&w.recv(&mut b)).len();
+    assert_eq!(na + nb, 10, "each message to exactly one member");
+}
