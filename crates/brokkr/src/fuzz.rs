@@ -14,8 +14,10 @@
 //! | 0x06 | topic name and filter validation against a naive implementation |
 //! | other | the rest of the file as a plain MQTT connection |
 //!
-//! Until the broker core exists this drives the codec: framing, decoding, validation and the
-//! re-encode oracle (every decoded packet encodes and decodes back to itself). A panic or a failed
+//! A plain connection runs twice: through the codec alone (framing, decoding, validation, the
+//! re-encode oracle: every decoded packet encodes and decodes back to itself), and through the
+//! production broker [`brokkr_core::shard::Shard`] with two `#` sink subscribers whose every
+//! received byte must decode (`fuzz_shard.rs`). A panic or a failed
 //! assertion aborts the process, which is the crash AFL looks for; rejected input is handled and
 //! exits 0.
 
@@ -132,6 +134,8 @@ pub struct Outcome {
     pub version: Option<ProtocolVersion>,
     /// Why the connection would be closed, if it would.
     pub error: Option<DecodeError>,
+    /// PUBLISH packets the broker delivered to the two `#` sink subscribers.
+    pub delivered: usize,
 }
 
 /// A plain MQTT connection: the first packet must be CONNECT (MQTT-3.1.0-1), which fixes the
@@ -142,8 +146,9 @@ pub fn mqtt_connection(bytes: &[u8]) -> Outcome {
     let chunk = 1 + bytes.len() % 7;
     let chunked = connection_packets(bytes, chunk);
     assert_eq!(whole, chunked, "framing depends on how the bytes arrived");
-    let (packets, outcome) = whole;
+    let (packets, mut outcome) = whole;
     debug_assert_eq!(packets.len(), outcome.packets);
+    outcome.delivered = crate::fuzz_shard::run(bytes, chunk);
     outcome
 }
 

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod fuzz;
+mod fuzz_shard;
 mod fuzz_transport;
 pub mod placeholder;
 
