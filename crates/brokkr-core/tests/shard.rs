@@ -487,3 +487,32 @@ fn shared_subscription_delivers_to_one_member() {
     let nb = publishes(&w.recv(&mut b)).len();
     assert_eq!(na + nb, 10, "each message to exactly one member");
 }
+
+#[test]
+fn generated_client_ids_route_like_any_other() {
+    let mut w = World::new();
+    let mut sub = w.connect(V311, "", true);
+    subscribe(&mut w, &mut sub, "a/#", QoS::AtLeastOnce);
+    let mut publisher = w.connect(V5, "", true);
+    publish(&mut w, &publisher, "a/b", b"hello", QoS::AtLeastOnce, false);
+    w.send(&publisher, Packet::Disconnect(Disconnect::default()));
+    let _ = w.recv(&mut publisher);
+    let got = w.recv(&mut sub);
+    assert_eq!(publishes(&got).len(), 1, "{got:?}");
+}
+
+#[test]
+fn regression_dirty_list_names_every_connection_written_to() {
+    // The server only flushes connections in the dirty list: a delivery that is written but not
+    // listed never leaves the broker.
+    let mut w = World::new();
+    let mut sub = w.connect(V311, "sub", true);
+    subscribe(&mut w, &mut sub, "t", QoS::AtLeastOnce);
+    let publisher = w.connect(V311, "pub", true);
+    let _ = w.shard.take_dirty();
+    publish(&mut w, &publisher, "t", b"x", QoS::AtLeastOnce, false);
+    let dirty = w.shard.take_dirty();
+    assert!(dirty.contains(&sub.id), "subscriber not flushed: {dirty:?}");
+    assert!(dirty.contains(&publisher.id), "PUBACK not flushed: {dirty:?}");
+    assert!(w.shard.take_dirty().is_empty());
+}

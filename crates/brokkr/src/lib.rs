@@ -1,5 +1,5 @@
-//! The `brokkr` binary's library half: command line, `--fuzz-file` mode and, until the broker
-//! core lands, a placeholder listener that answers CONNECT honestly with a refusal.
+//! The `brokkr` binary's library half: command line, `--fuzz-file` mode, and start-up of the
+//! server with the embedded default configuration.
 //!
 //! `main.rs` only wires these together, so every path the binary takes is testable.
 
@@ -9,7 +9,7 @@ pub mod cli;
 pub mod fuzz;
 mod fuzz_shard;
 mod fuzz_transport;
-pub mod placeholder;
+pub mod serve;
 
 /// The version string printed by `--version`.
 pub fn version_text() -> String {

@@ -58,7 +58,7 @@ fn run(command: Command) -> i32 {
             print_err(&no_config_support(&path));
             EXIT_CONFIG
         }
-        Command::Run { config_file: None } => match brokkr::placeholder::serve_default() {
+        Command::Run { config_file: None } => match brokkr::serve::run_default() {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("brokkr: {e}");

@@ -48,6 +48,8 @@ pub struct Conn {
     pub accepted_ms: u64,
     /// When the last packet arrived (keep alive).
     pub last_packet_ms: u64,
+    /// Listed in the shard's dirty list (written to since the server last looked).
+    pub dirty: bool,
 }
 
 impl Conn {

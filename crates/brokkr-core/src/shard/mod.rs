@@ -43,6 +43,7 @@ pub struct Shard {
     tree: TopicTree<Key, SubOptions>,
     retained: RetainedStore<Arc<Message>>,
     closed: Vec<ConnId>,
+    dirty: Vec<ConnId>,
     scratch: MatchScratch,
 }
 
@@ -58,6 +59,7 @@ impl Shard {
             tree: TopicTree::new(),
             retained: RetainedStore::new(),
             closed: Vec::new(),
+            dirty: Vec::new(),
             scratch: MatchScratch::default(),
         }
     }
@@ -70,6 +72,7 @@ impl Shard {
             phase: Phase::AwaitingConnect,
             accepted_ms: now_ms,
             last_packet_ms: now_ms,
+            dirty: false,
         })
     }
 
@@ -164,6 +167,7 @@ impl Shard {
 
     /// Encode `packet` into `conn`'s write buffer.
     fn send(&mut self, conn: ConnId, packet: &Packet, v: ProtocolVersion) {
+        self.mark_dirty(conn);
         if let Some(c) = self.conns.get_mut(conn) {
             // Our own packets always encode; a failure would be a bug, not peer input.
             let ok = packet.encode(v, &mut c.write).is_ok();
@@ -196,6 +200,36 @@ impl Shard {
     /// Bytes waiting to be written to `conn`'s socket.
     pub fn write_buffer(&self, conn: ConnId) -> &[u8] {
         self.conns.get(conn).map_or(&[], |c| &c.write[..])
+    }
+
+    /// Remember that `conn` has bytes to write (once per batch).
+    pub(super) fn mark_dirty(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(conn)
+            && !c.dirty
+        {
+            c.dirty = true;
+            self.dirty.push(conn);
+        }
+    }
+
+    /// Connections written to since the last call, each once: the server flushes each once per
+    /// loop turn (writes are coalesced).
+    pub fn take_dirty(&mut self) -> Vec<ConnId> {
+        let dirty = std::mem::take(&mut self.dirty);
+        for &conn in &dirty {
+            if let Some(c) = self.conns.get_mut(conn) {
+                c.dirty = false;
+            }
+        }
+        dirty
+    }
+
+    /// Take the whole write buffer of `conn` (no copy), for the server to write out.
+    pub fn take_write(&mut self, conn: ConnId) -> bytes::Bytes {
+        self.conns
+            .get_mut(conn)
+            .map(|c| c.write.split().freeze())
+            .unwrap_or_default()
     }
 
     /// `n` bytes of the write buffer were written.

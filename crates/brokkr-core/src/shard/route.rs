@@ -104,6 +104,7 @@ impl Shard {
         cache: &mut EncodeCache,
     ) -> bool {
         let write_max = self.limits.write_buffer_bytes_max;
+        self.mark_dirty(conn);
         let Some(c) = self.conns.get_mut(conn) else {
             return false;
         };

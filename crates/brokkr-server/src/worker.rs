@@ -1,0 +1,243 @@
+//! One worker: a current-thread tokio runtime owning a [`Shard`] and its connections.
+//!
+//! Each connection has a reader task (socket to shard) and a writer task (shard to socket,
+//! woken when the shard wrote to that connection). After every input the worker collects the
+//! shard's outputs once: connections written to (each writer woken once: writes are coalesced
+//! per turn) and connections to close. A timer task runs [`Shard::tick`] at the shard's next
+//! deadline.
+
+use brokkr_core::limits::Limits;
+use brokkr_core::shard::{ConnId, Shard};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// A listener to open.
+#[derive(Debug, Clone)]
+pub struct ListenerSpec {
+    /// Address and port.
+    pub addr: SocketAddr,
+}
+
+/// What the server needs to run.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Listeners.
+    pub listeners: Vec<ListenerSpec>,
+    /// Bounds.
+    pub limits: Limits,
+    /// Seed for the shard's randomness (client ids, shared-subscription picks).
+    pub seed: u64,
+}
+
+/// Read at most this much per socket read.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+struct Conn {
+    /// Wakes the writer task.
+    wake: Rc<Notify>,
+    /// Stops the reader task when the shard closes the connection.
+    stop: Rc<Notify>,
+    closing: bool,
+}
+
+struct Worker {
+    shard: Shard,
+    conns: HashMap<ConnId, Conn>,
+    epoch: Instant,
+    timer: Rc<Notify>,
+}
+
+type Shared = Rc<RefCell<Worker>>;
+
+impl Worker {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Wake the writers of every connection the shard wrote to or wants closed.
+    fn flush_outputs(&mut self) {
+        for conn in self.shard.take_dirty() {
+            if let Some(c) = self.conns.get(&conn) {
+                c.wake.notify_one();
+            }
+        }
+        for conn in self.shard.take_closed() {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.closing = true;
+                c.wake.notify_one();
+                c.stop.notify_one();
+            }
+        }
+        self.timer.notify_one();
+    }
+}
+
+/// Run the broker until SIGINT or SIGTERM. Logs to stderr.
+pub fn run(config: ServerConfig) -> std::io::Result<()> {
+    run_until(config, shutdown_signal())
+}
+
+/// Run the broker until `stop` resolves (tests use this instead of a signal).
+pub fn run_until(
+    config: ServerConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, serve(config, stop))
+}
+
+async fn serve(
+    config: ServerConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let worker = Rc::new(RefCell::new(Worker {
+        shard: Shard::new(config.limits.clone(), config.seed),
+        conns: HashMap::new(),
+        epoch: Instant::now(),
+        timer: Rc::new(Notify::new()),
+    }));
+    let mut opened = 0;
+    for spec in &config.listeners {
+        match TcpListener::bind(spec.addr).await {
+            Ok(listener) => {
+                eprintln!("brokkr: listening on {}", spec.addr);
+                opened += 1;
+                tokio::task::spawn_local(accept_loop(listener, Rc::clone(&worker)));
+            }
+            Err(e) => eprintln!("brokkr: cannot listen on {}: {e}", spec.addr),
+        }
+    }
+    if opened == 0 {
+        return Err(std::io::Error::other("no listener could be opened"));
+    }
+    tokio::task::spawn_local(timer_loop(Rc::clone(&worker)));
+    stop.await;
+    eprintln!("brokkr: shutting down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn accept_loop(listener: TcpListener, worker: Shared) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                let _ = stream.set_nodelay(true);
+                let wake = Rc::new(Notify::new());
+                let stop = Rc::new(Notify::new());
+                let id = {
+                    let mut w = worker.borrow_mut();
+                    let now = w.now_ms();
+                    let id = w.shard.accept(now);
+                    let conn = Conn {
+                        wake: Rc::clone(&wake),
+                        stop: Rc::clone(&stop),
+                        closing: false,
+                    };
+                    w.conns.insert(id, conn);
+                    w.flush_outputs();
+                    id
+                };
+                tokio::task::spawn_local(connection(stream, id, wake, stop, Rc::clone(&worker)));
+            }
+            Err(e) => {
+                eprintln!("brokkr: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    id: ConnId,
+    wake: Rc<Notify>,
+    stop: Rc<Notify>,
+    worker: Shared,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let writer_worker = Rc::clone(&worker);
+    let writing = tokio::task::spawn_local(async move {
+        loop {
+            wake.notified().await;
+            let (bytes, closing) = {
+                let mut w = writer_worker.borrow_mut();
+                let bytes = w.shard.take_write(id);
+                (bytes, w.conns.get(&id).is_none_or(|c| c.closing))
+            };
+            if !bytes.is_empty() && writer.write_all(&bytes).await.is_err() {
+                return;
+            }
+            if closing {
+                let _ = writer.shutdown().await;
+                return;
+            }
+        }
+    });
+    let mut buf = vec![0u8; READ_CHUNK_BYTES];
+    loop {
+        tokio::select! {
+            read = reader.read(&mut buf) => {
+                let n = match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let mut w = worker.borrow_mut();
+                let now = w.now_ms();
+                w.shard.bytes_received(now, id, buf.get(..n).unwrap_or_default());
+                w.flush_outputs();
+                if w.conns.get(&id).is_some_and(|c| c.closing) {
+                    break;
+                }
+            }
+            () = stop.notified() => break,
+        }
+    }
+    // Let the writer flush what is left (bounded by the shard's buffer caps), then free.
+    let _ = tokio::time::timeout(Duration::from_secs(5), writing).await;
+    let mut w = worker.borrow_mut();
+    let now = w.now_ms();
+    w.shard.connection_lost(now, id);
+    w.conns.remove(&id);
+    w.flush_outputs();
+}
+
+async fn timer_loop(worker: Shared) {
+    loop {
+        let (sleep_ms, timer) = {
+            let w = worker.borrow();
+            let now = w.now_ms();
+            let next = w.shard.next_deadline_ms().unwrap_or(now + 1000);
+            (next.saturating_sub(now).clamp(1, 1000), Rc::clone(&w.timer))
+        };
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
+            () = timer.notified() => continue,
+        }
+        let mut w = worker.borrow_mut();
+        let now = w.now_ms();
+        w.shard.tick(now);
+        w.flush_outputs();
+    }
+}
