@@ -513,6 +513,9 @@ fn regression_dirty_list_names_every_connection_written_to() {
     publish(&mut w, &publisher, "t", b"x", QoS::AtLeastOnce, false);
     let dirty = w.shard.take_dirty();
     assert!(dirty.contains(&sub.id), "subscriber not flushed: {dirty:?}");
-    assert!(dirty.contains(&publisher.id), "PUBACK not flushed: {dirty:?}");
+    assert!(
+        dirty.contains(&publisher.id),
+        "PUBACK not flushed: {dirty:?}"
+    );
     assert!(w.shard.take_dirty().is_empty());
 }

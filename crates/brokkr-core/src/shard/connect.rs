@@ -73,9 +73,14 @@ impl Shard {
             p.assigned_client_identifier = assigned.and_then(|id| MqttString::new(&id).ok());
             p.receive_maximum = NonZeroU16::new(self.limits.qos_pending_messages_max);
             p.topic_alias_maximum = Some(inbound_alias_max);
-            p.maximum_packet_size = u32::try_from(self.limits.packet_bytes_max)
-                .ok()
-                .and_then(std::num::NonZeroU32::new);
+            // No property means "no limit"; clients such as paho refuse values above
+            // 268,435,455, so a limit at or above the protocol's own is not advertised.
+            if self.limits.packet_bytes_max < 268_435_455 {
+                p.maximum_packet_size = u32::try_from(self.limits.packet_bytes_max)
+                    .ok()
+                    .and_then(std::num::NonZeroU32::new);
+            }
+
             p.retain_available = Some(true);
             p.wildcard_subscription_available = Some(true);
             p.subscription_identifiers_available = Some(true);

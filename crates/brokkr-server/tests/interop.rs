@@ -1,0 +1,149 @@
+//! Real clients against the real server: Debian's mosquitto_pub and mosquitto_sub (MQTT 3.1.1
+//! and 5.0, QoS 0/1/2, retained) and Python paho-mqtt (tests/interop/paho_roundtrip.py). The
+//! test command installs them (scripts/install-deps.sh); a missing client fails the test.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use brokkr_core::limits::Limits;
+use brokkr_server::{ListenerSpec, ServerConfig, run_until};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Broker {
+    port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let config = ServerConfig {
+            listeners: vec![ListenerSpec { addr }],
+            limits: Limits::default(),
+            seed: 1,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            run_until(config, async move {
+                let _ = rx.await;
+            })
+            .unwrap();
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "broker did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Broker {
+            port,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn mosquitto(bin: &str, port: u16, args: &[&str]) -> std::process::Child {
+    Command::new("timeout")
+        .arg("10")
+        .arg(bin)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{bin} not runnable ({e}): run scripts/install-deps.sh"))
+}
+
+fn wait_output(child: std::process::Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn mosquitto_clients_publish_and_subscribe_in_every_version_and_qos() {
+    let broker = Broker::start();
+    for version in ["mqttv311", "mqttv5", "mqttv31"] {
+        for qos in ["0", "1", "2"] {
+            let topic = format!("interop/{version}/{qos}");
+            let sub = mosquitto(
+                "mosquitto_sub",
+                broker.port,
+                &["-V", version, "-q", qos, "-t", &topic, "-C", "1"],
+            );
+            std::thread::sleep(Duration::from_millis(300));
+            let publisher = mosquitto(
+                "mosquitto_pub",
+                broker.port,
+                &["-V", version, "-q", qos, "-t", &topic, "-m", "hello"],
+            );
+            wait_output(publisher);
+            assert_eq!(wait_output(sub).trim(), "hello", "{version} QoS {qos}");
+        }
+    }
+}
+
+#[test]
+fn mosquitto_retained_message_reaches_a_later_subscriber() {
+    let broker = Broker::start();
+    let p = mosquitto(
+        "mosquitto_pub",
+        broker.port,
+        &["-t", "interop/retained", "-m", "kept", "-r", "-q", "1"],
+    );
+    wait_output(p);
+    let sub = mosquitto(
+        "mosquitto_sub",
+        broker.port,
+        &["-V", "mqttv5", "-t", "interop/#", "-C", "1", "-v"],
+    );
+    assert_eq!(wait_output(sub).trim(), "interop/retained kept");
+}
+
+#[test]
+fn paho_mqtt_v311_and_v5() {
+    let broker = Broker::start();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/interop/paho_roundtrip.py"
+    );
+    let out = Command::new("timeout")
+        .args(["60", "python3", script, &broker.port.to_string()])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "paho checks failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("ok ").count(), 7, "{text}");
+}
