@@ -519,3 +519,14 @@ fn regression_dirty_list_names_every_connection_written_to() {
     );
     assert!(w.shard.take_dirty().is_empty());
 }
+
+#[test]
+fn authentication_method_is_refused_with_0x8c_until_auth_plugins_exist() {
+    let mut w = World::new();
+    let mut c = w.open(V5);
+    let mut connect = build::connect(V5, "enhanced");
+    connect.properties.authentication_method = Some(build::string("SCRAM-SHA-1"));
+    w.send(&c, Packet::Connect(Box::new(connect)));
+    assert_eq!(connack(&w.recv(&mut c)).reason, ReasonCode::BadAuthenticationMethod);
+    assert_eq!(w.closed(), vec![c.id]);
+}

@@ -19,6 +19,10 @@ use std::num::NonZeroU16;
 impl Shard {
     pub(super) fn handle_connect(&mut self, now_ms: u64, conn: ConnId, connect: Connect) {
         let v = connect.protocol.0;
+        if connect.properties.authentication_method.is_some() {
+            // Enhanced authentication needs an auth plugin, which does not exist yet.
+            return self.refuse(now_ms, conn, v, ReasonCode::BadAuthenticationMethod);
+        }
         let mut assigned = None;
         let client_id = if connect.client_id.is_empty() {
             // MQTT 3.1 refuses an empty id; 3.1.1 needs clean session for one (MQTT-3.1.3-8).
