@@ -527,6 +527,64 @@ fn authentication_method_is_refused_with_0x8c_until_auth_plugins_exist() {
     let mut connect = build::connect(V5, "enhanced");
     connect.properties.authentication_method = Some(build::string("SCRAM-SHA-1"));
     w.send(&c, Packet::Connect(Box::new(connect)));
-    assert_eq!(connack(&w.recv(&mut c)).reason, ReasonCode::BadAuthenticationMethod);
+    assert_eq!(
+        connack(&w.recv(&mut c)).reason,
+        ReasonCode::BadAuthenticationMethod
+    );
     assert_eq!(w.closed(), vec![c.id]);
+}
+
+fn delayed_will_client(w: &mut World, id: &str, delay_secs: u32, expiry_secs: u32) -> Client {
+    let mut c = w.open(V5);
+    let mut connect = build::connect(V5, id);
+    connect.clean_start = false;
+    connect.properties.session_expiry_interval_secs = Some(expiry_secs);
+    let mut will = Will {
+        topic: build::topic("wills/delayed"),
+        payload: Bytes::from_static(b"late"),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        properties: Default::default(),
+    };
+    will.properties.will_delay_interval_secs = Some(delay_secs);
+    connect.will = Some(will);
+    w.send(&c, Packet::Connect(Box::new(connect)));
+    let _ = w.recv(&mut c);
+    c
+}
+
+#[test]
+fn will_delay_fires_at_the_earlier_of_delay_and_session_end() {
+    let mut w = World::new();
+    let mut sub = w.connect(V5, "watcher", true);
+    subscribe(&mut w, &mut sub, "wills/#", QoS::AtMostOnce);
+    // Delay 5 s, session 60 s: fires after 5 s.
+    let c = delayed_will_client(&mut w, "delayed", 5, 60);
+    w.shard.connection_lost(w.now, c.id);
+    assert!(publishes(&w.recv(&mut sub)).is_empty(), "not before the delay");
+    assert_eq!(w.shard.next_deadline_ms(), Some(w.now + 5_000));
+    w.now += 5_000;
+    w.shard.tick(w.now);
+    assert_eq!(publishes(&w.recv(&mut sub)).len(), 1);
+    // Delay 30 s, session 2 s: fires when the session ends.
+    let c = delayed_will_client(&mut w, "short-session", 30, 2);
+    w.shard.connection_lost(w.now, c.id);
+    w.now += 2_000;
+    w.shard.tick(w.now);
+    assert_eq!(publishes(&w.recv(&mut sub)).len(), 1);
+    assert_eq!(w.shard.session_count(), 2, "watcher and \"delayed\" (60 s) remain; the 2 s session ended");
+}
+
+#[test]
+fn mqtt_3_1_3_9_reconnecting_before_the_delay_cancels_the_will() {
+    let mut w = World::new();
+    let mut sub = w.connect(V5, "watcher", true);
+    subscribe(&mut w, &mut sub, "wills/#", QoS::AtMostOnce);
+    let c = delayed_will_client(&mut w, "flaky", 10, 60);
+    w.shard.connection_lost(w.now, c.id);
+    w.now += 3_000;
+    let _back = delayed_will_client(&mut w, "flaky", 10, 60);
+    w.now += 20_000;
+    w.shard.tick(w.now);
+    assert!(publishes(&w.recv(&mut sub)).is_empty());
 }

@@ -148,7 +148,7 @@ impl Shard {
             self.close(now_ms, old, true);
         }
         if clean_start {
-            self.end_session(key);
+            self.end_session(now_ms, key);
             return false;
         }
         self.sessions.get(key).is_some()
@@ -172,6 +172,9 @@ impl Shard {
             s.conn = Some(conn);
             s.version = v;
             s.will = will;
+            // A new connection before the will delay ran out: the will is not sent
+            // (MQTT-3.1.3-9).
+            s.pending_will = None;
             s.expiry_secs = expiry_secs;
             s.offline_since_ms = None;
             return key;
@@ -189,6 +192,7 @@ impl Shard {
             ),
             inbound_qos2: InboundQos2::default(),
             will,
+            pending_will: None,
             expiry_secs,
             offline_since_ms: None,
         });
@@ -196,8 +200,9 @@ impl Shard {
         key
     }
 
-    /// Remove a session and its subscriptions.
-    pub(super) fn end_session(&mut self, key: crate::slab::Key) {
+    /// Remove a session and its subscriptions; a will still waiting for its delay fires now
+    /// (it fires at the earlier of its delay and the session's end).
+    pub(super) fn end_session(&mut self, now_ms: u64, key: crate::slab::Key) {
         let Some(session) = self.sessions.remove(key) else {
             return;
         };
@@ -205,9 +210,13 @@ impl Shard {
         for (filter, _) in &session.subscriptions {
             self.tree.remove(filter, &key);
         }
+        if let Some((will, _)) = session.pending_will {
+            self.publish_will(now_ms, will);
+        }
     }
 
-    /// The connection of session `key` went away: publish the will if the close was abnormal,
+    /// The connection of session `key` went away: publish the will if the close was abnormal
+    /// (after its Will Delay Interval, if it has one and the session outlives the connection),
     /// then end the session or keep it for its expiry.
     pub(super) fn detach_session(
         &mut self,
@@ -227,10 +236,42 @@ impl Shard {
         let expiry = s.expiry_secs;
         s.offline_since_ms = Some(now_ms);
         if abnormal && let Some(will) = will {
-            self.publish_will(now_ms, will);
+            let delay_secs = will
+                .properties
+                .will_delay_interval_secs
+                .unwrap_or(0)
+                .min(expiry);
+            if delay_secs == 0 {
+                self.publish_will(now_ms, will);
+            } else if let Some(s) = self.sessions.get_mut(key) {
+                s.pending_will = Some((will, now_ms + u64::from(delay_secs) * 1000));
+            }
         }
         if expiry == 0 {
-            self.end_session(key);
+            self.end_session(now_ms, key);
+        }
+    }
+
+    /// Fire wills whose delay ran out.
+    pub(super) fn fire_delayed_wills(&mut self, now_ms: u64) {
+        let due: Vec<_> = self
+            .sessions
+            .keys()
+            .filter(|&k| {
+                self.sessions
+                    .get(k)
+                    .and_then(|s| s.pending_will.as_ref())
+                    .is_some_and(|(_, at)| *at <= now_ms)
+            })
+            .collect();
+        for key in due {
+            if let Some((will, _)) = self
+                .sessions
+                .get_mut(key)
+                .and_then(|s| s.pending_will.take())
+            {
+                self.publish_will(now_ms, will);
+            }
         }
     }
 
@@ -247,7 +288,7 @@ impl Shard {
             })
             .collect();
         for key in expired {
-            self.end_session(key);
+            self.end_session(now_ms, key);
         }
     }
 

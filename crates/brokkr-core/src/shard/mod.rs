@@ -261,7 +261,8 @@ impl Shard {
         self.retained.len()
     }
 
-    /// Time passes: CONNECT timeouts, keep alive (1.5x, MQTT-3.1.2-22), session expiry.
+    /// Time passes: CONNECT timeouts, keep alive (1.5x, MQTT-3.1.2-22), delayed wills, session
+    /// expiry.
     pub fn tick(&mut self, now_ms: u64) {
         let conns: Vec<ConnId> = self.conns.keys().collect();
         for conn in conns {
@@ -285,6 +286,7 @@ impl Shard {
                 self.fail(now_ms, conn, version, &e);
             }
         }
+        self.fire_delayed_wills(now_ms);
         self.expire_sessions(now_ms);
     }
 
@@ -309,8 +311,14 @@ impl Shard {
         }
         for key in self.sessions.keys() {
             let due = self.sessions.get(key).and_then(|s| {
-                s.offline_since_ms
-                    .map(|t| t + u64::from(s.expiry_secs) * 1000)
+                let expiry = s
+                    .offline_since_ms
+                    .map(|t| t + u64::from(s.expiry_secs) * 1000);
+                let will = s.pending_will.as_ref().map(|(_, at)| *at);
+                match (expiry, will) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
             });
             next = match (next, due) {
                 (Some(a), Some(b)) => Some(a.min(b)),

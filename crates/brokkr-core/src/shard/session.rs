@@ -60,6 +60,8 @@ pub struct Session {
     pub inbound_qos2: InboundQos2,
     /// The will of the current connection.
     pub will: Option<Will>,
+    /// A will waiting for its Will Delay Interval (or the session's end), with when it fires.
+    pub pending_will: Option<(Will, u64)>,
     /// Session Expiry Interval in force (0: ends with the connection).
     pub expiry_secs: u32,
     /// When the connection went away, for session expiry.
