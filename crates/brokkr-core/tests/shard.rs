@@ -561,7 +561,10 @@ fn will_delay_fires_at_the_earlier_of_delay_and_session_end() {
     // Delay 5 s, session 60 s: fires after 5 s.
     let c = delayed_will_client(&mut w, "delayed", 5, 60);
     w.shard.connection_lost(w.now, c.id);
-    assert!(publishes(&w.recv(&mut sub)).is_empty(), "not before the delay");
+    assert!(
+        publishes(&w.recv(&mut sub)).is_empty(),
+        "not before the delay"
+    );
     assert_eq!(w.shard.next_deadline_ms(), Some(w.now + 5_000));
     w.now += 5_000;
     w.shard.tick(w.now);
@@ -572,7 +575,11 @@ fn will_delay_fires_at_the_earlier_of_delay_and_session_end() {
     w.now += 2_000;
     w.shard.tick(w.now);
     assert_eq!(publishes(&w.recv(&mut sub)).len(), 1);
-    assert_eq!(w.shard.session_count(), 2, "watcher and \"delayed\" (60 s) remain; the 2 s session ended");
+    assert_eq!(
+        w.shard.session_count(),
+        2,
+        "watcher and \"delayed\" (60 s) remain; the 2 s session ended"
+    );
 }
 
 #[test]
@@ -587,4 +594,24 @@ fn mqtt_3_1_3_9_reconnecting_before_the_delay_cancels_the_will() {
     w.now += 20_000;
     w.shard.tick(w.now);
     assert!(publishes(&w.recv(&mut sub)).is_empty());
+}
+
+#[test]
+fn shutdown_sends_0x8b_to_v5_clients_and_publishes_wills() {
+    let mut w = World::new();
+    let mut watcher = w.connect(V311, "watcher", true);
+    subscribe(&mut w, &mut watcher, "wills/#", QoS::AtMostOnce);
+    let mut v5 = delayed_will_client(&mut w, "v5-client", 30, 600);
+    w.shard.shutdown(w.now);
+    let got = w.recv(&mut v5);
+    assert!(
+        matches!(&got[..], [Packet::Disconnect(d)] if d.reason == ReasonCode::ServerShuttingDown)
+    );
+    let wills = w.recv(&mut watcher);
+    assert_eq!(
+        publishes(&wills).len(),
+        1,
+        "the delayed will fires at shutdown"
+    );
+    assert_eq!(w.closed().len(), 2);
 }

@@ -122,6 +122,17 @@ async fn serve(
     tokio::task::spawn_local(timer_loop(Rc::clone(&worker)));
     stop.await;
     eprintln!("brokkr: shutting down");
+    {
+        let mut w = worker.borrow_mut();
+        let now = w.now_ms();
+        w.shard.shutdown(now);
+        w.flush_outputs();
+    }
+    // Give the writers a moment to send the DISCONNECTs and wills (bounded).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !worker.borrow().conns.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     Ok(())
 }
 

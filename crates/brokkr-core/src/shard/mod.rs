@@ -290,6 +290,39 @@ impl Shard {
         self.expire_sessions(now_ms);
     }
 
+    /// The broker is stopping: MQTT 5 clients get DISCONNECT 0x8B (Server shutting down), every
+    /// connection is closed as an abnormal close (wills are published), and wills still waiting
+    /// for their delay fire now, since no session outlives this process yet.
+    pub fn shutdown(&mut self, now_ms: u64) {
+        // Wills first, while every subscriber is still connected to receive them.
+        let sessions: Vec<_> = self.sessions.keys().collect();
+        let mut wills = Vec::new();
+        for &key in &sessions {
+            if let Some(s) = self.sessions.get_mut(key) {
+                wills.extend(s.will.take());
+                wills.extend(s.pending_will.take().map(|(will, _)| will));
+            }
+        }
+        for will in wills {
+            self.publish_will(now_ms, will);
+        }
+        let conns: Vec<ConnId> = self.conns.keys().collect();
+        for conn in conns {
+            if let Some(v) = self.conns.get(conn).and_then(Conn::version)
+                && v.is_v5()
+            {
+                let d = Packet::Disconnect(brokkr_codec::Disconnect::new(
+                    brokkr_codec::ReasonCode::ServerShuttingDown,
+                ));
+                self.send(conn, &d, v);
+            }
+            self.close(now_ms, conn, true);
+        }
+        for key in sessions {
+            self.end_session(now_ms, key);
+        }
+    }
+
     /// When `tick` should next run, if anything is pending.
     pub fn next_deadline_ms(&self) -> Option<u64> {
         let mut next: Option<u64> = None;
