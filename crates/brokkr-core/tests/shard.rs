@@ -615,3 +615,47 @@ fn shutdown_sends_0x8b_to_v5_clients_and_publishes_wills() {
     );
     assert_eq!(w.closed().len(), 2);
 }
+
+#[test]
+fn a_subscriber_that_stops_reading_costs_at_most_its_cap_then_is_disconnected() {
+    let limits = Limits {
+        write_buffer_bytes_max: 10_000,
+        ..Limits::default()
+    };
+    let mut w = World {
+        shard: Shard::new(limits, 1),
+        now: 1_000,
+    };
+    let mut sleeper = w.connect(V311, "sleeper", true);
+    subscribe(&mut w, &mut sleeper, "flood", QoS::AtMostOnce);
+    let _ = w.shard.take_write(sleeper.id); // handed to a socket that never drains
+    let publisher = w.connect(V311, "pub", true);
+    for _ in 0..1_000 {
+        publish(
+            &mut w,
+            &publisher,
+            "flood",
+            &[b'x'; 100],
+            QoS::AtMostOnce,
+            false,
+        );
+    }
+    let buffered = w.shard.write_buffer(sleeper.id).len();
+    assert!(
+        buffered <= 10_000,
+        "buffered {buffered} bytes over a 10,000-byte cap"
+    );
+    w.shard.tick(w.now);
+    assert!(
+        w.closed().iter().all(|c| *c != sleeper.id),
+        "not before the grace time"
+    );
+    w.now += Shard::STUCK_READER_MS;
+    w.shard.tick(w.now);
+    assert!(
+        w.closed().contains(&sleeper.id),
+        "stuck reader disconnected"
+    );
+    // A reader that drains is never disconnected.
+    let _ = w.recv(&mut sleeper);
+}

@@ -197,8 +197,11 @@ async fn connection(
                 let bytes = w.shard.take_write(id);
                 (bytes, w.conns.get(&id).is_none_or(|c| c.closing))
             };
-            if !bytes.is_empty() && writer.write_all(&bytes).await.is_err() {
-                return;
+            if !bytes.is_empty() {
+                if writer.write_all(&bytes).await.is_err() {
+                    return;
+                }
+                writer_worker.borrow_mut().shard.written(id, bytes.len());
             }
             if closing {
                 let _ = writer.shutdown().await;

@@ -50,6 +50,18 @@ pub struct Conn {
     pub last_packet_ms: u64,
     /// Listed in the shard's dirty list (written to since the server last looked).
     pub dirty: bool,
+    /// Bytes handed to the server by `take_write` and not yet reported written.
+    pub in_transit_bytes: usize,
+    /// Since when this client's buffer has been full (a QoS 0 message was dropped for lack of
+    /// room and it has not drained below half the cap since).
+    pub over_cap_since_ms: Option<u64>,
+}
+
+impl Conn {
+    /// Bytes encoded for this client and not yet written to its socket.
+    pub fn pending_bytes(&self) -> usize {
+        self.write.len() + self.in_transit_bytes
+    }
 }
 
 impl Conn {

@@ -73,6 +73,8 @@ impl Shard {
             accepted_ms: now_ms,
             last_packet_ms: now_ms,
             dirty: false,
+            in_transit_bytes: 0,
+            over_cap_since_ms: None,
         })
     }
 
@@ -226,10 +228,18 @@ impl Shard {
 
     /// Take the whole write buffer of `conn` (no copy), for the server to write out.
     pub fn take_write(&mut self, conn: ConnId) -> bytes::Bytes {
-        self.conns
-            .get_mut(conn)
-            .map(|c| c.write.split().freeze())
-            .unwrap_or_default()
+        let Some(c) = self.conns.get_mut(conn) else {
+            return bytes::Bytes::new();
+        };
+        c.in_transit_bytes += c.write.len();
+        c.write.split().freeze()
+    }
+
+    /// The server wrote `n` bytes it had taken with [`Shard::take_write`] to the socket.
+    pub fn written(&mut self, conn: ConnId, n: usize) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.in_transit_bytes = c.in_transit_bytes.saturating_sub(n);
+        }
     }
 
     /// `n` bytes of the write buffer were written.
@@ -261,7 +271,12 @@ impl Shard {
         self.retained.len()
     }
 
-    /// Time passes: CONNECT timeouts, keep alive (1.5x, MQTT-3.1.2-22), delayed wills, session
+    /// Time a client may stay at or over its write cap before it is disconnected as a reader
+    /// that stopped reading.
+    pub const STUCK_READER_MS: u64 = 60_000;
+
+    /// Time passes: stuck readers (full, with QoS 0 dropped, for [`Self::STUCK_READER_MS`]),
+    /// CONNECT timeouts, keep alive (1.5x, MQTT-3.1.2-22), delayed wills, session
     /// expiry.
     pub fn tick(&mut self, now_ms: u64) {
         let conns: Vec<ConnId> = self.conns.keys().collect();
@@ -269,6 +284,22 @@ impl Shard {
             let Some(c) = self.conns.get(conn) else {
                 continue;
             };
+            // Full since a QoS 0 message was dropped for lack of room; drained below half the cap
+            // clears it.
+            let drained = c.pending_bytes() < self.limits.write_buffer_bytes_max / 2;
+            let since = if drained { None } else { c.over_cap_since_ms };
+            if let Some(c) = self.conns.get_mut(conn) {
+                c.over_cap_since_ms = since;
+            }
+            let stuck = since.is_some_and(|t| now_ms.saturating_sub(t) >= Self::STUCK_READER_MS);
+            let Some(c) = self.conns.get(conn) else {
+                continue;
+            };
+            if stuck && !matches!(c.phase, Phase::Closing) {
+                // Nothing more can be written to it: close without a DISCONNECT.
+                self.close(now_ms, conn, true);
+                continue;
+            }
             let expired = match &c.phase {
                 Phase::AwaitingConnect => {
                     now_ms.saturating_sub(c.accepted_ms) >= self.limits.connect_timeout_ms

@@ -111,7 +111,8 @@ impl Shard {
         let super::conn::Phase::Connected(k) = &mut c.phase else {
             return false;
         };
-        if qos_pid == QosPid::AtMostOnce && c.write.len() >= write_max {
+        if qos_pid == QosPid::AtMostOnce && c.write.len() + c.in_transit_bytes >= write_max {
+            c.over_cap_since_ms.get_or_insert(now_ms);
             return false;
         }
         if p.message.remaining_expiry_secs(now_ms).is_err() {
@@ -137,9 +138,20 @@ impl Shard {
         };
         let before = c.write.len();
         match encode_delivery(&p.message, &d, now_ms, cache, &mut c.write) {
-            Ok(n) if n <= k.max_packet_bytes => true,
-            _ => {
+            // QoS 0 never takes the buffer past its cap: a client that reads slowly loses QoS 0
+            // messages, not the broker's memory.
+            Ok(n)
+                if n <= k.max_packet_bytes
+                    && (qos_pid != QosPid::AtMostOnce
+                        || c.write.len() + c.in_transit_bytes <= write_max) =>
+            {
+                true
+            }
+            result => {
                 c.write.truncate(before);
+                if result.is_ok() && qos_pid == QosPid::AtMostOnce {
+                    c.over_cap_since_ms.get_or_insert(now_ms);
+                }
                 false
             }
         }
