@@ -127,13 +127,22 @@ pub(crate) trait PropertySet: Default {
 
 /// Read a property block: a Variable Byte Integer length, then that many bytes of properties.
 pub(crate) fn decode<P: PropertySet>(r: &mut Reader) -> Result<P, DecodeError> {
-    let len = r.vbi("property length truncated")?;
-    let block = r.take(len as usize, "property block longer than packet")?;
-    let mut block = Reader::new(block);
     let mut props = P::default();
+    decode_into(r, &mut props)?;
+    Ok(props)
+}
+
+/// Read a property block into `props`. The block is read in place (no sub-buffer): after each
+/// property the reader must still be inside the block, so a value cannot run past its end.
+fn decode_into<P: PropertySet>(r: &mut Reader, props: &mut P) -> Result<(), DecodeError> {
+    let len = r.vbi("property length truncated")? as usize;
+    let end = r
+        .remaining()
+        .checked_sub(len)
+        .ok_or(DecodeError::malformed("property block longer than packet"))?;
     let mut seen: u64 = 0;
-    while !block.is_empty() {
-        let raw_id = block.vbi("property identifier truncated")?;
+    while r.remaining() > end {
+        let raw_id = r.vbi("property identifier truncated")?;
         let pid = u8::try_from(raw_id)
             .ok()
             .filter(|&p| p < 64)
@@ -144,14 +153,18 @@ pub(crate) fn decode<P: PropertySet>(r: &mut Reader) -> Result<P, DecodeError> {
             return Err(DecodeError::protocol("property included more than once"));
         }
         seen |= bit;
-        let value = read_value(&mut block, pid)?;
+        let value = read_value(r, pid)?;
+        if r.remaining() < end {
+            return Err(DecodeError::malformed("property runs past its block"));
+        }
         props.set(pid, value)?;
         props.wire_order_mut().push(pid);
     }
-    Ok(props)
+    Ok(())
 }
 
-/// Read a property block into a [`Boxed`] set: no allocation when the block is empty.
+/// Read a property block into a [`Boxed`] set: no allocation when the block is empty, and
+/// decoded in place in its box otherwise.
 pub(crate) fn decode_boxed<P: PropertySet + EmptyProperties>(
     r: &mut Reader,
 ) -> Result<Boxed<P>, DecodeError> {
@@ -159,7 +172,9 @@ pub(crate) fn decode_boxed<P: PropertySet + EmptyProperties>(
         r.u8("property length")?;
         return Ok(Boxed::default());
     }
-    decode::<P>(r).map(Boxed::new)
+    let mut boxed = Box::<P>::default();
+    decode_into(r, &mut *boxed)?;
+    Ok(Boxed(Some(boxed)))
 }
 
 /// Bytes the block takes on the wire, its length prefix included.
@@ -499,7 +514,7 @@ pub trait EmptyProperties: Default + PartialEq + 'static {
 /// absent box reads the empty set; writing through it allocates. An absent box and a boxed empty
 /// set are equal and encode the same.
 #[derive(Clone, Default)]
-pub struct Boxed<P>(Option<Box<P>>);
+pub struct Boxed<P>(pub(crate) Option<Box<P>>);
 
 impl<P: EmptyProperties> Boxed<P> {
     /// Box `props`, or store nothing if it is empty.

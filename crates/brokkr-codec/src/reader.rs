@@ -24,6 +24,10 @@ impl Reader {
         Reader { buf }
     }
 
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
