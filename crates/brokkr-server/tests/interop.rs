@@ -147,3 +147,68 @@ fn paho_mqtt_v311_and_v5() {
     );
     assert_eq!(text.matches("ok ").count(), 7, "{text}");
 }
+
+#[test]
+fn rumqttc_v311_and_v5_round_trip() {
+    let broker = Broker::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // MQTT 3.1.1.
+        let mut opts = rumqttc::MqttOptions::new("rumq-311", "127.0.0.1", broker.port);
+        opts.set_keep_alive(Duration::from_secs(5));
+        let (client, mut events) = rumqttc::AsyncClient::new(opts, 10);
+        client
+            .subscribe("rumq/311", rumqttc::QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        client
+            .publish("rumq/311", rumqttc::QoS::AtLeastOnce, false, "hi 311")
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) =
+                    events.poll().await.unwrap()
+                {
+                    return p.payload;
+                }
+            }
+        })
+        .await
+        .expect("3.1.1 publish not received");
+        assert_eq!(&got[..], b"hi 311");
+        // MQTT 5.
+        let mut opts = rumqttc::v5::MqttOptions::new("rumq-5", "127.0.0.1", broker.port);
+        opts.set_keep_alive(Duration::from_secs(5));
+        let (client, mut events) = rumqttc::v5::AsyncClient::new(opts, 10);
+        client
+            .subscribe("rumq/5", rumqttc::v5::mqttbytes::QoS::ExactlyOnce)
+            .await
+            .unwrap();
+        client
+            .publish(
+                "rumq/5",
+                rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
+                false,
+                "hi 5",
+            )
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let rumqttc::v5::Event::Incoming(rumqttc::v5::mqttbytes::v5::Packet::Publish(
+                    p,
+                )) = events.poll().await.unwrap()
+                {
+                    return p.payload;
+                }
+            }
+        })
+        .await
+        .expect("5.0 publish not received");
+        assert_eq!(&got[..], b"hi 5");
+    });
+}
