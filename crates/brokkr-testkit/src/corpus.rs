@@ -49,6 +49,7 @@ pub fn seeds() -> Vec<Seed> {
     malformed(&mut out);
     selectors(&mut out);
     transports(&mut out);
+    scripts(&mut out);
     out
 }
 
@@ -557,6 +558,135 @@ Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
     s.extend_from_slice(handshake);
     s.extend(frame(true, Opcode::Binary, &session));
     out.push(("proxy-v1-then-websocket.dat".into(), s));
+}
+
+/// One step of a multi-client script (selector 0x07, see `brokkr::fuzz_shard::run_script`).
+fn step(out: &mut Vec<u8>, action: u8, client: u8, data: &[u8]) {
+    out.push(action | (client << 2));
+    out.extend_from_slice(&u16::try_from(data.len()).unwrap_or(u16::MAX).to_be_bytes());
+    out.extend_from_slice(data);
+}
+
+fn send(out: &mut Vec<u8>, client: u8, v: ProtocolVersion, p: Packet) {
+    step(out, 0, client, &encode(&p, v));
+}
+
+/// Multi-client scripts that reach states one connection cannot: take-over, shared groups,
+/// delayed wills, resumed sessions, retained delivery, topic aliases.
+fn scripts(out: &mut Vec<Seed>) {
+    let v5 = ProtocolVersion::V5;
+    let v311 = ProtocolVersion::V3_1_1;
+    let connect_packet = |v: ProtocolVersion, id: &str| Packet::Connect(Box::new(connect(v, id)));
+
+    // Take-over: the second connection with the same id kicks the first.
+    let mut s = vec![0x07];
+    send(&mut s, 0, v5, connect_packet(v5, "same"));
+    send(&mut s, 1, v5, connect_packet(v5, "same"));
+    send(
+        &mut s,
+        0,
+        v5,
+        Packet::Publish(publish("late", b"x", QoS::AtMostOnce, false)),
+    );
+    send(
+        &mut s,
+        1,
+        v5,
+        Packet::Publish(publish("t", b"y", QoS::AtLeastOnce, false)),
+    );
+    out.push(("script-takeover.dat".into(), s));
+
+    // Shared group of two, fed by a third client.
+    let mut s = vec![0x07];
+    for (c, id) in [(0u8, "w1"), (1, "w2"), (2, "feeder")] {
+        send(&mut s, c, v5, connect_packet(v5, id));
+    }
+    for c in [0u8, 1] {
+        send(
+            &mut s,
+            c,
+            v5,
+            Packet::Subscribe(subscribe(1, &["$share/g/jobs/+"], QoS::AtLeastOnce)),
+        );
+    }
+    for i in 0..4u8 {
+        let mut p = publish("jobs/x", &[i], QoS::AtLeastOnce, false);
+        p.qos_pid = QosPid::AtLeastOnce(pid(u16::from(i) + 1));
+        send(&mut s, 2, v5, Packet::Publish(p));
+    }
+    out.push(("script-shared-group.dat".into(), s));
+
+    // Delayed will: drop the connection, let 3 s pass.
+    let mut s = vec![0x07];
+    let mut c = connect(v5, "mortal");
+    c.clean_start = false;
+    c.properties.session_expiry_interval_secs = Some(10);
+    let mut will = Will {
+        topic: topic("wills/mortal"),
+        payload: Bytes::from_static(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: true,
+        properties: Default::default(),
+    };
+    will.properties.will_delay_interval_secs = Some(2);
+    c.will = Some(will);
+    send(&mut s, 0, v5, Packet::Connect(Box::new(c)));
+    step(&mut s, 2, 0, &[]);
+    step(&mut s, 1, 0, &[30]);
+    out.push(("script-delayed-will.dat".into(), s));
+
+    // Persistent session: subscribe, vanish, messages queue, come back and get them resent.
+    let mut s = vec![0x07];
+    let mut c = connect(v311, "keeper");
+    c.clean_start = false;
+    send(&mut s, 0, v311, Packet::Connect(Box::new(c.clone())));
+    send(
+        &mut s,
+        0,
+        v311,
+        Packet::Subscribe(subscribe(1, &["q/#"], QoS::ExactlyOnce)),
+    );
+    step(&mut s, 2, 0, &[]);
+    send(&mut s, 1, v311, connect_packet(v311, "sender"));
+    for i in 0..3u8 {
+        let mut p = publish("q/1", &[i], QoS::ExactlyOnce, false);
+        p.qos_pid = QosPid::ExactlyOnce(pid(u16::from(i) + 10));
+        send(&mut s, 1, v311, Packet::Publish(p));
+        send(
+            &mut s,
+            1,
+            v311,
+            Packet::PubRel(PubRel::new(pid(u16::from(i) + 10))),
+        );
+    }
+    step(&mut s, 3, 0, &[]);
+    send(&mut s, 0, v311, Packet::Connect(Box::new(c)));
+    out.push(("script-persistent-session.dat".into(), s));
+
+    // Retained then a late subscriber; aliases on both sides.
+    let mut s = vec![0x07];
+    send(&mut s, 0, v5, connect_packet(v5, "retainer"));
+    send(
+        &mut s,
+        0,
+        v5,
+        Packet::Publish(publish("r/a", b"kept", QoS::AtMostOnce, true)),
+    );
+    let mut c = connect(v5, "aliased");
+    c.properties.topic_alias_maximum = Some(4);
+    send(&mut s, 1, v5, Packet::Connect(Box::new(c)));
+    send(
+        &mut s,
+        1,
+        v5,
+        Packet::Subscribe(subscribe(1, &["r/#"], QoS::AtMostOnce)),
+    );
+    let mut p = publish("r/b", b"1", QoS::AtMostOnce, false);
+    p.properties.topic_alias = NonZeroU16::new(2);
+    send(&mut s, 0, v5, Packet::Publish(p.clone()));
+    p.topic = TopicName::default();
+    send(&mut s, 0, v5, Packet::Publish(p));
+    out.push(("script-retained-and-aliases.dat".into(), s));
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! | 0x02, 0x03, 0x04 | a packet stream decoded as MQTT 3.1, 3.1.1, 5.0 (no CONNECT needed) |
 //! | 0x05 | one MQTT 5 property block, as every packet type |
 //! | 0x06 | topic name and filter validation against a naive implementation |
+//! | 0x07 | a multi-client script against the broker (`fuzz_shard::run_script`) |
 //! | other | the rest of the file as a plain MQTT connection |
 //!
 //! A plain connection runs twice: through the codec alone (framing, decoding, validation, the
@@ -66,6 +67,8 @@ pub enum Transport {
     Properties,
     /// Selector 0x06.
     Topic,
+    /// Selector 0x07.
+    Script,
     /// Anything else: a plain MQTT connection.
     Mqtt,
 }
@@ -90,6 +93,7 @@ pub fn select(data: &[u8]) -> (Transport, &[u8]) {
                 0x04 => Transport::Stream(ProtocolVersion::V5),
                 0x05 => Transport::Properties,
                 0x06 => Transport::Topic,
+                0x07 => Transport::Script,
                 _ => Transport::Mqtt,
             };
             (transport, rest)
@@ -114,6 +118,10 @@ pub fn run_input(data: &[u8]) -> Outcome {
             fuzzing::property_block(bytes);
             Outcome::default()
         }
+        Transport::Script => Outcome {
+            delivered: crate::fuzz_shard::run_script(bytes),
+            ..Default::default()
+        },
         Transport::Topic => {
             fuzzing::topic(bytes);
             Outcome::default()

@@ -108,7 +108,9 @@ fn drain(shard: &mut Shard, sinks: &mut [Sink; 2]) -> usize {
             Packet::PubRel(r) => {
                 acks.push(Packet::PubComp(brokkr_codec::PubComp::new(r.packet_id)))
             }
-            other => panic!("sink received {:?}", other.packet_type()),
+            // Only at shutdown (the end of a script).
+            Packet::Disconnect(d) if d.reason == brokkr_codec::ReasonCode::ServerShuttingDown => {}
+            other => panic!("sink received {other:?}"),
         });
         let mut bytes = BytesMut::new();
         for a in acks {
@@ -159,4 +161,72 @@ fn check_client_output(out: &[u8]) {
         ProtocolVersion::ALL.into_iter().any(decodes),
         "broker wrote undecodable bytes to the client: {out:02x?}"
     );
+}
+
+/// Clients a script can drive.
+const SCRIPT_CLIENTS: usize = 4;
+
+/// A multi-client script (selector 0x07): steps of `[op, len_hi, len_lo, data...]`. The low two
+/// bits of `op` pick the action, the next two the client:
+/// 0 the client sends `data`; 1 the clock advances by `data[0] * 100` ms and the shard ticks;
+/// 2 the client's socket drops (its will fires); 3 the client reconnects on a new connection.
+/// Takeovers, shared groups, wills and will delay, retained delivery, aliases and queues all
+/// arise between clients. The sink checks run after every step. Returns PUBLISH packets the
+/// sinks received.
+pub fn run_script(script: &[u8]) -> usize {
+    let mut now = 1_000_000;
+    let mut shard = Shard::new(Limits::default(), 11);
+    let mut sinks = [
+        sink(&mut shard, now, ProtocolVersion::V3_1_1),
+        sink(&mut shard, now, ProtocolVersion::V5),
+    ];
+    let mut clients: [Option<ConnId>; SCRIPT_CLIENTS] = [None; SCRIPT_CLIENTS];
+    let mut delivered = 0;
+    let mut rest = script;
+    while let Some((&op, tail)) = rest.split_first() {
+        let len = tail
+            .first_chunk::<2>()
+            .map_or(0, |b| usize::from(u16::from_be_bytes(*b)));
+        let body = tail.get(2..).unwrap_or_default();
+        let data = body.get(..len.min(body.len())).unwrap_or_default();
+        rest = body.get(data.len()..).unwrap_or_default();
+        let Some(slot) = clients.get_mut(usize::from(op >> 2) % SCRIPT_CLIENTS) else {
+            continue;
+        };
+        match op & 0b11 {
+            0 => {
+                let id = *slot.get_or_insert_with(|| shard.accept(now));
+                shard.bytes_received(now, id, data);
+            }
+            1 => {
+                now += u64::from(data.first().copied().unwrap_or(1)) * 100;
+                shard.tick(now);
+            }
+            2 => {
+                if let Some(id) = slot.take() {
+                    check_client_output(&shard.take_write(id));
+                    shard.connection_lost(now, id);
+                }
+            }
+            _ => {
+                if let Some(id) = slot.replace(shard.accept(now)) {
+                    shard.connection_lost(now, id);
+                }
+            }
+        }
+        for id in clients.iter().flatten() {
+            let out = shard.take_write(*id);
+            check_client_output(&out);
+            shard.written(*id, out.len());
+        }
+        for id in shard.take_closed() {
+            if let Some(slot) = clients.iter_mut().find(|c| **c == Some(id)) {
+                *slot = None;
+                shard.connection_lost(now, id);
+            }
+        }
+        delivered += drain(&mut shard, &mut sinks);
+    }
+    shard.shutdown(now);
+    delivered + drain(&mut shard, &mut sinks)
 }

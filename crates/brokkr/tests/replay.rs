@@ -64,6 +64,12 @@ fn every_seed_replays_cleanly() {
                 "{name}: the broker delivered nothing to the sinks"
             );
         }
+        if name.starts_with("script-") {
+            assert!(
+                outcome.delivered >= 1,
+                "{name}: the script delivered nothing to the sinks"
+            );
+        }
         if name.starts_with("boundary-client-id") {
             assert_eq!(outcome.packets, 1, "{name}");
         }
