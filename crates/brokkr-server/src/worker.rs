@@ -50,7 +50,6 @@ struct Worker {
     shard: Shard,
     conns: HashMap<ConnId, Conn>,
     epoch: Instant,
-    timer: Rc<Notify>,
 }
 
 type Shared = Rc<RefCell<Worker>>;
@@ -74,7 +73,6 @@ impl Worker {
                 c.stop.notify_one();
             }
         }
-        self.timer.notify_one();
     }
 }
 
@@ -103,7 +101,6 @@ async fn serve(
         shard: Shard::new(config.limits.clone(), config.seed),
         conns: HashMap::new(),
         epoch: Instant::now(),
-        timer: Rc::new(Notify::new()),
     }));
     let mut opened = 0;
     for spec in &config.listeners {
@@ -239,16 +236,16 @@ async fn connection(
 
 async fn timer_loop(worker: Shared) {
     loop {
-        let (sleep_ms, timer) = {
+        // At most a second between ticks, so a deadline added meanwhile (a new connection's
+        // CONNECT timeout, a keep alive) is never missed by more than that; recomputing the
+        // deadline on every packet would cost O(connections) per packet.
+        let sleep_ms = {
             let w = worker.borrow();
             let now = w.now_ms();
             let next = w.shard.next_deadline_ms().unwrap_or(now + 1000);
-            (next.saturating_sub(now).clamp(1, 1000), Rc::clone(&w.timer))
+            next.saturating_sub(now).clamp(1, 1000)
         };
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
-            () = timer.notified() => continue,
-        }
+        tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
         let mut w = worker.borrow_mut();
         let now = w.now_ms();
         w.shard.tick(now);
