@@ -10,7 +10,7 @@
 
 use brokkr_codec::*;
 use brokkr_core::limits::Limits;
-use brokkr_core::shard::{ConnId, Shard};
+use brokkr_core::shard::{ConnId, RETAINED_NODES_PER_SLICE, Shard};
 use brokkr_testkit::build::{self, encode};
 use bytes::{Bytes, BytesMut};
 
@@ -54,6 +54,7 @@ impl World {
 
     /// Everything the shard wrote to `c` since the last call, decoded.
     fn recv(&mut self, c: &mut Client) -> Vec<Packet> {
+        while self.shard.run_background(self.now, 1_000) {}
         let out = self.shard.write_buffer(c.id).to_vec();
         self.shard.consumed(c.id, out.len());
         c.inbox.extend_from_slice(&out);
@@ -658,4 +659,63 @@ fn a_subscriber_that_stops_reading_costs_at_most_its_cap_then_is_disconnected() 
     );
     // A reader that drains is never disconnected.
     let _ = w.recv(&mut sleeper);
+}
+
+#[test]
+fn retained_sets_are_delivered_in_bounded_slices_and_completely() {
+    let mut w = World::new();
+    let publisher = w.connect(V311, "pub", true);
+    for i in 0..5_000 {
+        publish(
+            &mut w,
+            &publisher,
+            &format!("r/{}/{}", i % 50, i),
+            b"v",
+            QoS::AtMostOnce,
+            true,
+        );
+    }
+    assert_eq!(w.shard.retained_count(), 5_000);
+    let mut sub = w.open(V311);
+    w.send(
+        &sub,
+        Packet::Connect(Box::new(build::connect(V311, "late"))),
+    );
+    w.send(
+        &sub,
+        Packet::Subscribe(build::subscribe(1, &["r/#"], QoS::AtMostOnce)),
+    );
+    // Only the first slice went out with the SUBACK.
+    let first = w.shard.write_buffer(sub.id).len();
+    assert!(w.shard.has_background_work());
+    assert!(
+        first < 5_000 * 10,
+        "the whole set went out at once ({first} bytes)"
+    );
+    // The rest in slices, each bounded, until every message arrived exactly once.
+    let mut slices = 0;
+    let mut got = 0;
+    loop {
+        let out = w.shard.write_buffer(sub.id).to_vec();
+        w.shard.consumed(sub.id, out.len());
+        sub.inbox.extend_from_slice(&out);
+        while let Some(raw) = framer::next_packet(&mut sub.inbox, usize::MAX).unwrap() {
+            if let Packet::Publish(p) = Packet::decode(raw, V311).unwrap() {
+                assert!(p.retain);
+                got += 1;
+            }
+        }
+        if !w.shard.run_background(w.now, RETAINED_NODES_PER_SLICE)
+            && w.shard.write_buffer(sub.id).is_empty()
+        {
+            break;
+        }
+        slices += 1;
+        assert!(slices < 1_000, "does not finish");
+    }
+    assert_eq!(got, 5_000);
+    assert!(
+        slices >= 4,
+        "{slices} slices for 5,000 messages and 5,050 nodes"
+    );
 }

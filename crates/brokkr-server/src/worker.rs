@@ -50,6 +50,8 @@ struct Worker {
     shard: Shard,
     conns: HashMap<ConnId, Conn>,
     epoch: Instant,
+    /// Wakes the background task (retained deliveries in slices).
+    background: Rc<Notify>,
 }
 
 type Shared = Rc<RefCell<Worker>>;
@@ -59,8 +61,12 @@ impl Worker {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Wake the writers of every connection the shard wrote to or wants closed.
+    /// Wake the writers of every connection the shard wrote to or wants closed, and the
+    /// background task if the shard has background work.
     fn flush_outputs(&mut self) {
+        if self.shard.has_background_work() {
+            self.background.notify_one();
+        }
         for conn in self.shard.take_dirty() {
             if let Some(c) = self.conns.get(&conn) {
                 c.wake.notify_one();
@@ -101,6 +107,7 @@ async fn serve(
         shard: Shard::new(config.limits.clone(), config.seed),
         conns: HashMap::new(),
         epoch: Instant::now(),
+        background: Rc::new(Notify::new()),
     }));
     let mut opened = 0;
     for spec in &config.listeners {
@@ -117,6 +124,7 @@ async fn serve(
         return Err(std::io::Error::other("no listener could be opened"));
     }
     tokio::task::spawn_local(timer_loop(Rc::clone(&worker)));
+    tokio::task::spawn_local(background_loop(Rc::clone(&worker)));
     stop.await;
     eprintln!("brokkr: shutting down");
     {
@@ -250,5 +258,33 @@ async fn timer_loop(worker: Shared) {
         let now = w.now_ms();
         w.shard.tick(now);
         w.flush_outputs();
+    }
+}
+
+/// Background work in slices, yielding to the connections between slices: a subscriber to `#`
+/// over a large retained set does not stall anyone.
+async fn background_loop(worker: Shared) {
+    let wake = Rc::clone(&worker.borrow().background);
+    loop {
+        wake.notified().await;
+        loop {
+            let (more, waiting) = {
+                let mut w = worker.borrow_mut();
+                let now = w.now_ms();
+                let slice = brokkr_core::shard::RETAINED_NODES_PER_SLICE;
+                let more = w.shard.run_background(now, slice);
+                w.flush_outputs();
+                (more, w.shard.background_waiting())
+            };
+            if !more {
+                break;
+            }
+            if waiting {
+                // Every pending subscriber is still reading what it got: do not spin.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
     }
 }

@@ -89,6 +89,12 @@ fn sink(shard: &mut Shard, now: u64, version: ProtocolVersion) -> Sink {
 /// Decode everything written to the sinks; acknowledge QoS 1/2 so flows continue. Returns the
 /// number of PUBLISH packets seen.
 fn drain(shard: &mut Shard, sinks: &mut [Sink; 2]) -> usize {
+    // Background work (retained deliveries) runs in bounded slices; finish it, boundedly.
+    for _ in 0..10_000 {
+        if !shard.run_background(0, 64) {
+            break;
+        }
+    }
     let mut publishes = 0;
     for s in sinks.iter_mut() {
         let mut acks = Vec::new();

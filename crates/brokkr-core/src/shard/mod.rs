@@ -16,6 +16,7 @@ mod route;
 mod session;
 
 pub use conn::{Conn, Connected, Phase};
+pub use route::RETAINED_NODES_PER_SLICE;
 pub use session::{Pending, Session, SubOptions};
 
 use crate::limits::Limits;
@@ -44,6 +45,8 @@ pub struct Shard {
     retained: RetainedStore<Arc<Message>>,
     closed: Vec<ConnId>,
     dirty: Vec<ConnId>,
+    retained_jobs: std::collections::VecDeque<route::RetainedJob>,
+    background_waiting: usize,
     scratch: MatchScratch,
 }
 
@@ -60,6 +63,8 @@ impl Shard {
             retained: RetainedStore::new(),
             closed: Vec::new(),
             dirty: Vec::new(),
+            retained_jobs: std::collections::VecDeque::new(),
+            background_waiting: 0,
             scratch: MatchScratch::default(),
         }
     }

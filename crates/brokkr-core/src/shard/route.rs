@@ -226,21 +226,86 @@ impl Shard {
         if !send || filter.share().is_some() {
             return; // shared subscriptions get no retained messages (FlashMQ)
         }
+        let walk = RetainedWalk::new(filter.pattern());
+        self.retained_jobs.push_back(RetainedJob {
+            session,
+            walk,
+            opts,
+        });
+        // The first slice goes out at once, with the SUBACK's flush; the rest in later turns.
+        self.run_background(now_ms, RETAINED_NODES_PER_SLICE);
+    }
+}
+
+/// Retained-tree nodes one slice of background work may visit.
+pub const RETAINED_NODES_PER_SLICE: usize = 1_000;
+
+/// A subscriber's pending delivery of retained messages.
+#[derive(Debug)]
+pub(super) struct RetainedJob {
+    session: Key,
+    walk: RetainedWalk,
+    opts: SubOptions,
+}
+
+impl Shard {
+    /// True when retained deliveries are pending; the server then calls
+    /// [`Shard::run_background`] between other work until this is false.
+    pub fn has_background_work(&self) -> bool {
+        !self.retained_jobs.is_empty()
+    }
+
+    /// True when every pending background job is waiting for its client to read (the server
+    /// should wait a little instead of spinning).
+    pub fn background_waiting(&self) -> bool {
+        self.background_waiting >= self.retained_jobs.len() && !self.retained_jobs.is_empty()
+    }
+
+    /// Do one slice of background work: walk at most `budget_nodes` retained-tree nodes for the
+    /// next pending subscriber and deliver what matched. Subscribers take turns; one whose write
+    /// buffer is more than half full waits (its messages are not dropped), so a big retained
+    /// set costs neither a long stall nor unbounded memory. Returns whether work remains.
+    pub fn run_background(&mut self, now_ms: u64, budget_nodes: usize) -> bool {
+        let Some(mut job) = self.retained_jobs.pop_front() else {
+            return false;
+        };
+        let Some(s) = self.sessions.get(job.session) else {
+            return self.has_background_work(); // session gone: drop the job
+        };
+        let Some(conn) = s.conn else {
+            return self.has_background_work();
+        };
+        let half = self.limits.write_buffer_bytes_max / 2;
+        if self
+            .conns
+            .get(conn)
+            .is_some_and(|c| c.pending_bytes() > half)
+        {
+            self.retained_jobs.push_back(job);
+            self.background_waiting += 1;
+            return true;
+        }
+        self.background_waiting = 0;
         let mut found: Vec<Arc<Message>> = Vec::new();
-        let mut walk = RetainedWalk::new(filter.pattern());
-        self.retained
-            .walk(&mut walk, usize::MAX, |m| found.push(Arc::clone(m)));
-        let mut cache = EncodeCache::default();
+        let progress = self
+            .retained
+            .walk(&mut job.walk, budget_nodes, |m| found.push(Arc::clone(m)));
         for message in found {
-            let qos = message.qos.min(opts.qos);
+            if message.remaining_expiry_secs(now_ms).is_err() {
+                continue;
+            }
+            let qos = message.qos.min(job.opts.qos);
             let p = Pending {
                 message,
                 qos,
                 retain: true,
-                subscription_id: opts.subscription_id,
+                subscription_id: job.opts.subscription_id,
             };
-            self.deliver(now_ms, session, p, &mut cache);
-            cache = EncodeCache::default();
+            self.deliver(now_ms, job.session, p, &mut EncodeCache::default());
         }
+        if progress == crate::retained::WalkProgress::Paused {
+            self.retained_jobs.push_back(job);
+        }
+        self.has_background_work()
     }
 }
