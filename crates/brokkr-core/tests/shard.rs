@@ -719,3 +719,24 @@ fn retained_sets_are_delivered_in_bounded_slices_and_completely() {
         "{slices} slices for 5,000 messages and 5,050 nodes"
     );
 }
+
+#[test]
+fn flashmq_takeover_by_another_user_is_refused() {
+    let mut w = World::new();
+    let mut first = w.open(V311);
+    let mut c = build::connect(V311, "device-1");
+    c.username = Some(build::string("alice"));
+    w.send(&first, Packet::Connect(Box::new(c.clone())));
+    let _ = w.recv(&mut first);
+    let mut intruder = w.open(V311);
+    c.username = Some(build::string("mallory"));
+    w.send(&intruder, Packet::Connect(Box::new(c)));
+    assert_eq!(
+        connack(&w.recv(&mut intruder)).reason,
+        ReasonCode::NotAuthorized
+    );
+    assert!(
+        w.recv(&mut first).is_empty(),
+        "the first client keeps its session"
+    );
+}

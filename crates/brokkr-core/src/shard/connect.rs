@@ -46,6 +46,15 @@ impl Shard {
             _ if connect.clean_start => 0,
             _ => self.limits.clamp_session_expiry(u32::MAX),
         };
+        let username = connect.username.as_ref().map(|u| u.as_str().to_string());
+        let owner = self
+            .by_client_id
+            .get(&client_id)
+            .and_then(|&k| self.sessions.get(k));
+        if owner.is_some_and(|s| s.username != username) {
+            // A session is not handed to another user (FlashMQ: NotAuthorized).
+            return self.refuse(now_ms, conn, v, ReasonCode::NotAuthorized);
+        }
         let session_present = self.take_over(now_ms, &client_id, connect.clean_start);
         let session = self.attach_session(&client_id, conn, v, &connect, expiry_secs);
         let keep_alive_ms = u64::from(connect.keep_alive_secs) * 1000;
@@ -182,6 +191,7 @@ impl Shard {
         let limits = &self.limits;
         let key = self.sessions.insert(Session {
             client_id: client_id.to_string(),
+            username: connect.username.as_ref().map(|u| u.as_str().to_string()),
             conn: Some(conn),
             version: v,
             subscriptions: Vec::new(),

@@ -48,6 +48,8 @@ impl Queued for Pending {
 pub struct Session {
     /// The client identifier.
     pub client_id: String,
+    /// The user name the session was created with; another user may not take it over.
+    pub username: Option<String>,
     /// The connection attached to it, if online.
     pub conn: Option<Key>,
     /// The protocol version of its last connection.
