@@ -740,3 +740,58 @@ fn flashmq_takeover_by_another_user_is_refused() {
         "the first client keeps its session"
     );
 }
+
+#[test]
+fn hostile_2000_clients_dying_at_once_deliver_2000_wills() {
+    let mut w = World::new();
+    let mut watcher = w.connect(V5, "watcher", true);
+    subscribe(&mut w, &mut watcher, "wills/#", QoS::AtMostOnce);
+    let mut doomed = Vec::new();
+    for i in 0..2_000 {
+        let mut c = w.open(if i % 2 == 0 { V311 } else { V5 });
+        let mut connect = build::connect(c.v, &format!("d{i}"));
+        connect.will = Some(Will {
+            topic: build::topic(&format!("wills/d{i}")),
+            payload: Bytes::from_static(b"x"),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Default::default(),
+        });
+        w.send(&c, Packet::Connect(Box::new(connect)));
+        let _ = w.recv(&mut c);
+        doomed.push(c);
+    }
+    for c in &doomed {
+        w.shard.connection_lost(w.now, c.id);
+    }
+    let got = w.recv(&mut watcher);
+    assert_eq!(publishes(&got).len(), 2_000);
+    assert_eq!(w.shard.connection_count(), 1);
+    assert_eq!(w.shard.session_count(), 1);
+}
+
+#[test]
+fn hostile_takeover_storm_leaves_exactly_one_live_session() {
+    let mut w = World::new();
+    let mut clients = Vec::new();
+    for _ in 0..500 {
+        let mut c = w.open(V5);
+        w.send(
+            &c,
+            Packet::Connect(Box::new(build::connect(V5, "contested"))),
+        );
+        let _ = w.recv(&mut c);
+        clients.push(c);
+    }
+    let closed = w.closed();
+    assert_eq!(closed.len(), 499, "every earlier connection was taken over");
+    for id in &closed {
+        w.shard.connection_lost(w.now, *id);
+    }
+    assert_eq!(w.shard.session_count(), 1);
+    assert_eq!(w.shard.connection_count(), 1);
+    // The survivor is the last one, and it works.
+    let last = clients.last_mut().unwrap();
+    w.send(last, Packet::PingReq);
+    assert!(matches!(&w.recv(last)[..], [Packet::PingResp]));
+}
