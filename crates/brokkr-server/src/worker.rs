@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
@@ -35,8 +35,8 @@ pub struct ServerConfig {
     pub seed: u64,
 }
 
-/// Read at most this much per socket read.
-const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Read at most this much per socket read (one buffer per worker, shared by its connections).
+const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 struct Conn {
     /// Wakes the writer task.
@@ -50,6 +50,8 @@ struct Worker {
     shard: Shard,
     conns: HashMap<ConnId, Conn>,
     epoch: Instant,
+    /// The one read buffer of this worker (see `connection`).
+    scratch: Vec<u8>,
     /// Wakes the background task (retained deliveries in slices).
     background: Rc<Notify>,
 }
@@ -107,6 +109,7 @@ async fn serve(
         shard: Shard::new(config.limits.clone(), config.seed),
         conns: HashMap::new(),
         epoch: Instant::now(),
+        scratch: vec![0; READ_CHUNK_BYTES],
         background: Rc::new(Notify::new()),
     }));
     let mut opened = 0;
@@ -192,7 +195,7 @@ async fn connection(
     stop: Rc<Notify>,
     worker: Shared,
 ) {
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
     let writer_worker = Rc::clone(&worker);
     let writing = tokio::task::spawn_local(async move {
         loop {
@@ -214,17 +217,25 @@ async fn connection(
             }
         }
     });
-    let mut buf = vec![0u8; READ_CHUNK_BYTES];
+    // No read buffer per connection: wait until the socket is readable, then read into the
+    // worker's one scratch buffer and hand the bytes to the shard at once. An idle connection
+    // holds no read memory here.
     loop {
         tokio::select! {
-            read = reader.read(&mut buf) => {
-                let n = match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
+            ready = reader.readable() => {
+                if ready.is_err() {
+                    break;
+                }
                 let mut w = worker.borrow_mut();
-                let now = w.now_ms();
-                w.shard.bytes_received(now, id, buf.get(..n).unwrap_or_default());
+                let n = match reader.try_read(&mut w.scratch) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(_) => break,
+                };
+                let now = u64::try_from(w.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let Worker { shard, scratch, .. } = &mut *w;
+                shard.bytes_received(now, id, scratch.get(..n).unwrap_or_default());
                 w.flush_outputs();
                 if w.conns.get(&id).is_some_and(|c| c.closing) {
                     break;
