@@ -10,114 +10,14 @@
 
 use brokkr_codec::*;
 use brokkr_core::limits::Limits;
-use brokkr_core::shard::{ConnId, RETAINED_NODES_PER_SLICE, Shard};
+use brokkr_core::shard::{RETAINED_NODES_PER_SLICE, Shard};
 use brokkr_testkit::build::{self, encode};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use ProtocolVersion::{V3_1 as V31, V3_1_1 as V311, V5};
 
-struct World {
-    shard: Shard,
-    now: u64,
-}
-
-struct Client {
-    id: ConnId,
-    v: ProtocolVersion,
-    inbox: BytesMut,
-}
-
-impl World {
-    fn new() -> World {
-        World {
-            shard: Shard::new(Limits::default(), 42),
-            now: 1_000,
-        }
-    }
-
-    fn open(&mut self, v: ProtocolVersion) -> Client {
-        Client {
-            id: self.shard.accept(self.now),
-            v,
-            inbox: BytesMut::new(),
-        }
-    }
-
-    fn send(&mut self, c: &Client, p: Packet) {
-        let bytes = encode(&p, c.v);
-        self.shard.bytes_received(self.now, c.id, &bytes);
-    }
-
-    fn send_raw(&mut self, c: &Client, bytes: &[u8]) {
-        self.shard.bytes_received(self.now, c.id, bytes);
-    }
-
-    /// Everything the shard wrote to `c` since the last call, decoded.
-    fn recv(&mut self, c: &mut Client) -> Vec<Packet> {
-        while self.shard.run_background(self.now, 1_000) {}
-        let out = self.shard.write_buffer(c.id).to_vec();
-        self.shard.consumed(c.id, out.len());
-        c.inbox.extend_from_slice(&out);
-        let mut packets = Vec::new();
-        while let Some(raw) = framer::next_packet(&mut c.inbox, usize::MAX).unwrap() {
-            packets.push(Packet::decode(raw, c.v).unwrap());
-        }
-        packets
-    }
-
-    fn connect(&mut self, v: ProtocolVersion, id: &str, clean: bool) -> Client {
-        let mut c = self.open(v);
-        let mut connect = build::connect(v, id);
-        connect.clean_start = clean;
-        if v.is_v5() && !clean {
-            connect.properties.session_expiry_interval_secs = Some(3600);
-        }
-        self.send(&c, Packet::Connect(Box::new(connect)));
-        let got = self.recv(&mut c);
-        assert!(
-            matches!(&got[..], [Packet::ConnAck(a)] if a.reason == ReasonCode::Success),
-            "{got:?}"
-        );
-        c
-    }
-
-    fn closed(&mut self) -> Vec<ConnId> {
-        self.shard.take_closed()
-    }
-}
-
-fn connack(p: &[Packet]) -> &ConnAck {
-    match p {
-        [Packet::ConnAck(a), ..] => a,
-        other => panic!("expected CONNACK, got {other:?}"),
-    }
-}
-
-fn publishes(p: &[Packet]) -> Vec<&Publish> {
-    p.iter()
-        .filter_map(|p| {
-            if let Packet::Publish(x) = p {
-                Some(x)
-            } else {
-                None
-            }
-        })
-        .collect()
-}
-
-fn subscribe(w: &mut World, c: &mut Client, filter: &str, qos: QoS) {
-    w.send(c, Packet::Subscribe(build::subscribe(1, &[filter], qos)));
-    let got = w.recv(c);
-    assert!(matches!(got.first(), Some(Packet::SubAck(_))), "{got:?}");
-}
-
-fn publish(w: &mut World, c: &Client, topic: &str, payload: &[u8], qos: QoS, retain: bool) {
-    let mut p = build::publish(topic, payload, qos, retain);
-    if qos != QoS::AtMostOnce {
-        p.qos_pid = QosPid::from_parts(qos, build::pid(77));
-    }
-    w.send(c, Packet::Publish(p));
-}
+mod common;
+use common::*;
 
 #[test]
 fn mqtt_3_1_0_1_first_packet_must_be_connect() {
