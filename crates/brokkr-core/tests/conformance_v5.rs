@@ -103,7 +103,10 @@ fn mqtt_3_3_1_5_retain_stores_and_replaces() {
     publish(&mut w, &p, "r", b"one", QoS::AtMostOnce, true);
     publish(&mut w, &p, "r", b"two", QoS::AtMostOnce, true);
     let mut s = w.connect(V5, "s", true);
-    w.send(&s, Packet::Subscribe(build::subscribe(1, &["r"], QoS::AtMostOnce)));
+    w.send(
+        &s,
+        Packet::Subscribe(build::subscribe(1, &["r"], QoS::AtMostOnce)),
+    );
     let got = w.recv(&mut s);
     let payloads: Vec<_> = publishes(&got).iter().map(|p| p.payload.clone()).collect();
     assert_eq!(payloads, [Bytes::from_static(b"two")]);
@@ -132,7 +135,10 @@ fn mqtt_3_3_1_8_retain_0_does_not_touch_the_retained_message() {
     publish(&mut w, &p, "r", b"kept", QoS::AtMostOnce, true);
     publish(&mut w, &p, "r", b"not retained", QoS::AtMostOnce, false);
     let mut s = w.connect(V5, "s", true);
-    w.send(&s, Packet::Subscribe(build::subscribe(1, &["r"], QoS::AtMostOnce)));
+    w.send(
+        &s,
+        Packet::Subscribe(build::subscribe(1, &["r"], QoS::AtMostOnce)),
+    );
     assert_eq!(&publishes(&w.recv(&mut s))[0].payload[..], b"kept");
 }
 
