@@ -105,7 +105,11 @@ fn v311_mqtt_3_1_2_4_and_5_persistent_session_queues_while_offline() {
     let got = w.recv(&mut back);
     assert!(connack(&got).session_present);
     let queued = publishes(&got);
-    assert_eq!(queued.len(), 1, "the QoS 1 message queued while offline is delivered");
+    assert_eq!(
+        queued.len(),
+        1,
+        "the QoS 1 message queued while offline is delivered"
+    );
     assert_eq!(&queued[0].payload[..], b"q1");
 }
 

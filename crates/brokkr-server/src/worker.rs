@@ -44,6 +44,9 @@ struct Conn {
     /// Stops the reader task when the shard closes the connection.
     stop: Rc<Notify>,
     closing: bool,
+    /// What the shard still had for this connection when it was freed; the writer sends it
+    /// last.
+    tail: Option<bytes::Bytes>,
 }
 
 struct Worker {
@@ -173,6 +176,7 @@ async fn accept_loop(listener: TcpListener, worker: Shared) {
                         wake: Rc::clone(&wake),
                         stop: Rc::clone(&stop),
                         closing: false,
+                        tail: None,
                     };
                     w.conns.insert(id, conn);
                     w.flush_outputs();
@@ -202,8 +206,14 @@ async fn connection(
             wake.notified().await;
             let (bytes, closing) = {
                 let mut w = writer_worker.borrow_mut();
-                let bytes = w.shard.take_write(id);
-                (bytes, w.conns.get(&id).is_none_or(|c| c.closing))
+                let mut bytes = w.shard.take_write(id);
+                let closing = w.conns.get(&id).is_none_or(|c| c.closing);
+                if bytes.is_empty()
+                    && let Some(tail) = w.conns.get_mut(&id).and_then(|c| c.tail.take())
+                {
+                    bytes = tail;
+                }
+                (bytes, closing)
             };
             if !bytes.is_empty() {
                 if writer.write_all(&bytes).await.is_err() {
@@ -244,13 +254,25 @@ async fn connection(
             () = stop.notified() => break,
         }
     }
-    // Let the writer flush what is left (bounded by the shard's buffer caps), then free.
+    // The reader is done: the peer closed, the socket failed, or the shard closed the
+    // connection. Tell the shard at once (a will fires now, not after the flush), then let the
+    // writer send what was already encoded, boundedly, and finish.
+    {
+        let mut w = worker.borrow_mut();
+        let now = w.now_ms();
+        let tail = w.shard.take_write(id);
+        w.shard.connection_lost(now, id);
+        if let Some(c) = w.conns.get_mut(&id) {
+            c.closing = true;
+            if !tail.is_empty() {
+                c.tail = Some(tail);
+            }
+            c.wake.notify_one();
+        }
+        w.flush_outputs();
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), writing).await;
-    let mut w = worker.borrow_mut();
-    let now = w.now_ms();
-    w.shard.connection_lost(now, id);
-    w.conns.remove(&id);
-    w.flush_outputs();
+    worker.borrow_mut().conns.remove(&id);
 }
 
 async fn timer_loop(worker: Shared) {

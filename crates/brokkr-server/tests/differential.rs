@@ -1,0 +1,331 @@
+//! Differential test: the same byte-level client scripts against brokkr and against FlashMQ
+//! 1.26.2 (../shared/peers/flashmq), comparing what each client receives, packet by packet,
+//! after normalizing what legitimately differs (generated client ids). A difference fails the
+//! test unless it is listed in `KNOWN_DIFFERENCES` with the reason ours is right, mirrored in
+//! docs/conformance.md. Skipped (with a message) when the FlashMQ binary is not there.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use brokkr_codec::*;
+use brokkr_core::limits::Limits;
+use brokkr_server::{ListenerSpec, ServerConfig, run_until};
+use brokkr_testkit::build::{self, encode};
+use bytes::BytesMut;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ProtocolVersion::{V3_1_1 as V311, V5};
+
+const FLASHMQ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/peers/flashmq");
+
+/// Scenario differences we keep on purpose: (scenario, reason).
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
+    "unsubscribe of a filter never subscribed (v5)",
+    "FlashMQ answers UNSUBACK 0x00; MQTT 5 section 3.11.3 defines 0x11 No subscription existed \
+     for exactly this case, and brokkr sends it",
+)];
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "broker on {port} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Flashmq(Child, std::path::PathBuf);
+
+impl Flashmq {
+    fn start(port: u16) -> Flashmq {
+        let dir = std::env::temp_dir().join(format!("brokkr-diff-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("flashmq.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "thread_count 1\nallow_anonymous true\nlog_level error\n\
+                 listen {{\n protocol mqtt\n inet_protocol ip4\n inet4_bind_address 127.0.0.1\n port {port}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new(FLASHMQ)
+            .arg("--config-file")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_listening(port);
+        Flashmq(child, dir)
+    }
+}
+
+impl Drop for Flashmq {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+struct Brokkr(
+    Option<tokio::sync::oneshot::Sender<()>>,
+    Option<std::thread::JoinHandle<()>>,
+);
+
+impl Brokkr {
+    fn start(port: u16) -> Brokkr {
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let config = ServerConfig {
+            listeners: vec![ListenerSpec { addr }],
+            limits: Limits::default(),
+            seed: 5,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let t = std::thread::spawn(move || {
+            run_until(config, async move {
+                let _ = rx.await;
+            })
+            .unwrap()
+        });
+        wait_listening(port);
+        Brokkr(Some(tx), Some(t))
+    }
+}
+
+impl Drop for Brokkr {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.1.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One step: client `n` (speaking `v`) sends `bytes`, or drops its socket (`None`).
+struct Step(usize, ProtocolVersion, Option<Vec<u8>>);
+
+/// Run `steps` against the broker on `port`; return what each client received, decoded and
+/// normalized as text, one line per packet.
+fn run(port: u16, steps: &[Step]) -> Vec<Vec<String>> {
+    let clients = steps.iter().map(|s| s.0).max().map_or(0, |m| m + 1);
+    let mut socks: Vec<Option<TcpStream>> = (0..clients).map(|_| None).collect();
+    let mut versions = vec![V311; clients];
+    let mut received: Vec<BytesMut> = vec![BytesMut::new(); clients];
+    for Step(n, v, bytes) in steps {
+        versions[*n] = *v;
+        match bytes {
+            Some(b) => {
+                let s = socks[*n].get_or_insert_with(|| {
+                    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    s.set_read_timeout(Some(Duration::from_millis(150)))
+                        .unwrap();
+                    s
+                });
+                let _ = s.write_all(b);
+            }
+            None => {
+                if let Some(s) = socks[*n].take() {
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(120));
+        for (i, s) in socks.iter_mut().enumerate() {
+            if let Some(sock) = s {
+                let mut buf = [0u8; 65536];
+                loop {
+                    match sock.read(&mut buf) {
+                        Ok(0) => {
+                            received[i].extend_from_slice(b"");
+                            *s = None;
+                            break;
+                        }
+                        Ok(k) => received[i].extend_from_slice(&buf[..k]),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+    received
+        .into_iter()
+        .zip(versions)
+        .map(|(mut bytes, v)| {
+            let mut lines = Vec::new();
+            while let Ok(Some(raw)) = framer::next_packet(&mut bytes, usize::MAX) {
+                lines.push(match Packet::decode(raw, v) {
+                    Ok(p) => normalize(p),
+                    Err(e) => format!("undecodable: {e}"),
+                });
+            }
+            lines
+        })
+        .collect()
+}
+
+/// The parts of a packet both brokers must agree on.
+fn normalize(p: Packet) -> String {
+    match p {
+        Packet::ConnAck(a) => format!(
+            "CONNACK present={} reason={:?}",
+            a.session_present, a.reason
+        ),
+        Packet::Publish(p) => format!(
+            "PUBLISH {} {:?} qos={:?} retain={} dup={} subids={:?}",
+            p.topic,
+            String::from_utf8_lossy(&p.payload),
+            p.qos_pid.qos(),
+            p.retain,
+            p.dup,
+            p.properties.subscription_identifiers
+        ),
+        Packet::SubAck(a) => format!("SUBACK {:?}", a.reasons),
+        Packet::UnsubAck(a) => format!("UNSUBACK {:?}", a.reasons),
+        Packet::Disconnect(d) => format!("DISCONNECT {:?}", d.reason),
+        other => format!("{:?}", other.packet_type()),
+    }
+}
+
+fn connect(v: ProtocolVersion, id: &str) -> Vec<u8> {
+    encode(&Packet::Connect(Box::new(build::connect(v, id))), v)
+}
+
+fn sub(v: ProtocolVersion, filter: &str, qos: QoS) -> Vec<u8> {
+    encode(&Packet::Subscribe(build::subscribe(1, &[filter], qos)), v)
+}
+
+fn publish(v: ProtocolVersion, topic: &str, payload: &str, qos: QoS, retain: bool) -> Vec<u8> {
+    let mut p = build::publish(topic, payload.as_bytes(), qos, retain);
+    if qos != QoS::AtMostOnce {
+        p.qos_pid = QosPid::from_parts(qos, build::pid(7));
+    }
+    encode(&Packet::Publish(p), v)
+}
+
+fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
+    let mut will_connect = build::connect(V311, "mortal");
+    will_connect.will = Some(Will {
+        topic: build::topic("w/mortal"),
+        payload: bytes::Bytes::from_static(b"gone"),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    vec![
+        (
+            "pub/sub QoS 0/1/2 across versions",
+            vec![
+                Step(0, V311, Some(connect(V311, "s3"))),
+                Step(1, V5, Some(connect(V5, "s5"))),
+                Step(0, V311, Some(sub(V311, "a/#", QoS::ExactlyOnce))),
+                Step(1, V5, Some(sub(V5, "a/+", QoS::AtLeastOnce))),
+                Step(2, V5, Some(connect(V5, "p"))),
+                Step(
+                    2,
+                    V5,
+                    Some(publish(V5, "a/b", "q0", QoS::AtMostOnce, false)),
+                ),
+                Step(
+                    2,
+                    V5,
+                    Some(publish(V5, "a/c", "q1", QoS::AtLeastOnce, false)),
+                ),
+            ],
+        ),
+        (
+            "retained on subscribe",
+            vec![
+                Step(0, V311, Some(connect(V311, "p"))),
+                Step(
+                    0,
+                    V311,
+                    Some(publish(V311, "r/1", "kept", QoS::AtMostOnce, true)),
+                ),
+                Step(1, V5, Some(connect(V5, "late"))),
+                Step(1, V5, Some(sub(V5, "r/#", QoS::AtMostOnce))),
+            ],
+        ),
+        (
+            "will on abnormal close",
+            vec![
+                Step(0, V311, Some(connect(V311, "watcher"))),
+                Step(0, V311, Some(sub(V311, "w/#", QoS::AtMostOnce))),
+                Step(
+                    1,
+                    V311,
+                    Some(encode(&Packet::Connect(Box::new(will_connect)), V311)),
+                ),
+                Step(1, V311, None),
+            ],
+        ),
+        (
+            "unsubscribe of a filter never subscribed (v5)",
+            vec![
+                Step(0, V5, Some(connect(V5, "u"))),
+                Step(
+                    0,
+                    V5,
+                    Some(encode(
+                        &Packet::Unsubscribe(build::unsubscribe(3, &["never"])),
+                        V5,
+                    )),
+                ),
+            ],
+        ),
+        (
+            "take-over (v5)",
+            vec![
+                Step(0, V5, Some(connect(V5, "same"))),
+                Step(1, V5, Some(connect(V5, "same"))),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn brokkr_and_flashmq_answer_the_same_scripts_alike() {
+    if !Path::new(FLASHMQ).exists() {
+        eprintln!("FlashMQ binary not found at {FLASHMQ}: differential test skipped");
+        return;
+    }
+    let mut differences = Vec::new();
+    for (name, steps) in scenarios() {
+        let fport = free_port();
+        let flash = Flashmq::start(fport);
+        let theirs = run(fport, &steps);
+        drop(flash);
+        let bport = free_port();
+        let ours_broker = Brokkr::start(bport);
+        let ours = run(bport, &steps);
+        drop(ours_broker);
+        if ours != theirs && !KNOWN_DIFFERENCES.iter().any(|(n, _)| *n == name) {
+            differences.push(format!(
+                "{name}:\n  brokkr:  {ours:?}\n  flashmq: {theirs:?}"
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "differences from FlashMQ:\n{}",
+        differences.join("\n")
+    );
+}
