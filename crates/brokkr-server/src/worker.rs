@@ -4,7 +4,7 @@
 //! woken when the shard wrote to that connection). After every input the worker collects the
 //! shard's outputs once: connections written to (each writer woken once: writes are coalesced
 //! per turn) and connections to close. A timer task runs [`Shard::tick`] at the shard's next
-//! deadline.
+//! deadline (at least every second); a background task runs retained deliveries in slices.
 
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::{ConnId, Shard};
