@@ -22,7 +22,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ProtocolVersion::{V3_1_1 as V311, V5};
+use ProtocolVersion::{V3_1 as V31, V3_1_1 as V311, V5};
 
 const FLASHMQ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/peers/flashmq");
 
@@ -221,6 +221,24 @@ fn publish(v: ProtocolVersion, topic: &str, payload: &str, qos: QoS, retain: boo
     encode(&Packet::Publish(p), v)
 }
 
+fn persistent_connect(id: &str) -> Vec<u8> {
+    let mut c = build::connect(V311, id);
+    c.clean_start = false;
+    encode(&Packet::Connect(Box::new(c)), V311)
+}
+
+fn sub_with_id(filter: &str, id: u32) -> Vec<u8> {
+    let mut s = build::subscribe(1, &[filter], QoS::AtMostOnce);
+    s.properties.subscription_identifier = std::num::NonZeroU32::new(id);
+    encode(&Packet::Subscribe(s), V5)
+}
+
+fn no_local_sub(filter: &str) -> Vec<u8> {
+    let mut s = build::subscribe(1, &[filter], QoS::AtMostOnce);
+    s.filters[0].1.no_local = true;
+    encode(&Packet::Subscribe(s), V5)
+}
+
 fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
     let mut will_connect = build::connect(V311, "mortal");
     will_connect.will = Some(Will {
@@ -296,6 +314,110 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
             vec![
                 Step(0, V5, Some(connect(V5, "same"))),
                 Step(1, V5, Some(connect(V5, "same"))),
+            ],
+        ),
+        (
+            "QoS 2 both ways with PUBREL",
+            vec![
+                Step(0, V5, Some(connect(V5, "s"))),
+                Step(0, V5, Some(sub(V5, "q", QoS::ExactlyOnce))),
+                Step(1, V5, Some(connect(V5, "p"))),
+                Step(
+                    1,
+                    V5,
+                    Some(publish(V5, "q", "exactly", QoS::ExactlyOnce, false)),
+                ),
+                Step(
+                    1,
+                    V5,
+                    Some(encode(&Packet::PubRel(PubRel::new(build::pid(7))), V5)),
+                ),
+                Step(
+                    0,
+                    V5,
+                    Some(encode(&Packet::PubRec(PubRec::new(build::pid(1))), V5)),
+                ),
+            ],
+        ),
+        (
+            "persistent session resumes with queued QoS 1 (3.1.1)",
+            vec![
+                Step(0, V311, Some(persistent_connect("keeper"))),
+                Step(0, V311, Some(sub(V311, "k", QoS::AtLeastOnce))),
+                Step(0, V311, None),
+                Step(1, V311, Some(connect(V311, "p"))),
+                Step(
+                    1,
+                    V311,
+                    Some(publish(V311, "k", "while away", QoS::AtLeastOnce, false)),
+                ),
+                Step(2, V311, Some(persistent_connect("keeper"))),
+            ],
+        ),
+        (
+            "subscription identifiers on overlapping subscriptions",
+            vec![
+                Step(0, V5, Some(connect(V5, "s"))),
+                Step(0, V5, Some(sub_with_id("o/+", 3))),
+                Step(0, V5, Some(sub_with_id("o/#", 4))),
+                Step(1, V5, Some(connect(V5, "p"))),
+                Step(
+                    1,
+                    V5,
+                    Some(publish(V5, "o/x", "twice", QoS::AtMostOnce, false)),
+                ),
+            ],
+        ),
+        (
+            "no local",
+            vec![
+                Step(0, V5, Some(connect(V5, "me"))),
+                Step(0, V5, Some(no_local_sub("echo"))),
+                Step(
+                    0,
+                    V5,
+                    Some(publish(V5, "echo", "not to me", QoS::AtMostOnce, false)),
+                ),
+            ],
+        ),
+        (
+            "retained replaced and deleted",
+            vec![
+                Step(0, V311, Some(connect(V311, "p"))),
+                Step(
+                    0,
+                    V311,
+                    Some(publish(V311, "r/a", "one", QoS::AtMostOnce, true)),
+                ),
+                Step(
+                    0,
+                    V311,
+                    Some(publish(V311, "r/a", "two", QoS::AtMostOnce, true)),
+                ),
+                Step(
+                    0,
+                    V311,
+                    Some(publish(V311, "r/b", "gone", QoS::AtMostOnce, true)),
+                ),
+                Step(
+                    0,
+                    V311,
+                    Some(publish(V311, "r/b", "", QoS::AtMostOnce, true)),
+                ),
+                Step(1, V311, Some(connect(V311, "s"))),
+                Step(1, V311, Some(sub(V311, "r/#", QoS::AtMostOnce))),
+            ],
+        ),
+        (
+            "MQTT 3.1 client",
+            vec![
+                Step(0, V31, Some(connect(V31, "old"))),
+                Step(0, V31, Some(sub(V31, "t", QoS::AtLeastOnce))),
+                Step(
+                    0,
+                    V31,
+                    Some(publish(V31, "t", "hi", QoS::AtLeastOnce, false)),
+                ),
             ],
         ),
     ]

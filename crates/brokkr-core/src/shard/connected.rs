@@ -161,14 +161,16 @@ impl Shard {
                 }
             }
         }
-        let msg = Arc::new(Message::from_publish(publish, topic, now_ms));
-        self.retain(&msg);
-        self.route(now_ms, Some(session), msg);
+        // Acknowledge first, then fan out (as FlashMQ does): a publisher subscribed to its own
+        // topic sees its PUBACK before its copy of the message.
         match qos_pid {
             QosPid::AtMostOnce => {}
             QosPid::AtLeastOnce(id) => self.send(conn, &Packet::PubAck(PubAck::new(id)), v),
             QosPid::ExactlyOnce(id) => self.send(conn, &Packet::PubRec(PubRec::new(id)), v),
         }
+        let msg = Arc::new(Message::from_publish(publish, topic, now_ms));
+        self.retain(&msg);
+        self.route(now_ms, Some(session), msg);
         Ok(())
     }
 
