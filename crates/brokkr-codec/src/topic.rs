@@ -34,6 +34,11 @@ impl TopicName {
     /// Validate raw bytes as a topic name: one scan for U+0000 and wildcards, one UTF-8 check.
     /// This is the PUBLISH hot path.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, DecodeError> {
+        if bytes.len() > crate::string::STRING_LEN_MAX {
+            // Found by the `topic` fuzz target: this public path skipped the length check that
+            // the PUBLISH decoder gets from its two-byte length prefix.
+            return Err(DecodeError::malformed("string longer than 65535 bytes"));
+        }
         if let Some(i) = memchr::memchr3(0, b'+', b'#', &bytes) {
             if bytes.get(i) == Some(&0) || memchr::memchr(0, &bytes).is_some() {
                 return Err(DecodeError::malformed("string contains U+0000").rule("MQTT-1.5.4-2"));
@@ -198,6 +203,14 @@ str_debug!(TopicName, TopicFilter);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regression_topic_name_from_bytes_refuses_more_than_65535_bytes() {
+        // fuzz/regressions/topic-over-65535-bytes: a debug assertion fired on this path.
+        let long = Bytes::from(vec![b'a'; 65_536]);
+        assert!(TopicName::from_bytes(long).is_err());
+        assert!(TopicName::from_bytes(Bytes::from(vec![b'a'; 65_535])).is_ok());
+    }
 
     #[test]
     fn mqtt_3_3_2_2_topic_names_have_no_wildcards() {
