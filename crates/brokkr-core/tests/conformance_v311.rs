@@ -17,16 +17,6 @@ use bytes::Bytes;
 
 use ProtocolVersion::V3_1_1 as V311;
 
-fn persistent(w: &mut World, id: &str) -> (Client, bool) {
-    let mut c = w.open(V311);
-    let mut connect = build::connect(V311, id);
-    connect.clean_start = false;
-    w.send(&c, Packet::Connect(Box::new(connect)));
-    let got = w.recv(&mut c);
-    let present = connack(&got).session_present;
-    (c, present)
-}
-
 fn raw_answer(w: &mut World, bytes: &[u8]) -> (Vec<u8>, bool) {
     let c = w.open(V311);
     w.send_raw(&c, bytes);
@@ -93,7 +83,7 @@ fn v311_mqtt_3_1_2_3_reserved_flag_closes_without_connack() {
 #[test]
 fn v311_mqtt_3_1_2_4_and_5_persistent_session_queues_while_offline() {
     let mut w = World::new();
-    let (mut c, _) = persistent(&mut w, "s");
+    let (mut c, _) = persistent(&mut w, V311, "s");
     subscribe(&mut w, &mut c, "t", QoS::ExactlyOnce);
     w.shard.connection_lost(w.now, c.id);
     let p = w.connect(V311, "p", true);
@@ -119,7 +109,7 @@ fn v311_mqtt_3_1_2_6_clean_session_state_is_never_reused() {
     let mut c = w.connect(V311, "s", true);
     subscribe(&mut w, &mut c, "t", QoS::AtMostOnce);
     w.shard.connection_lost(w.now, c.id);
-    let (_, present) = persistent(&mut w, "s");
+    let (_, present) = persistent(&mut w, V311, "s");
     assert!(!present);
 }
 
@@ -278,10 +268,10 @@ fn v311_mqtt_3_2_2_1_to_3_session_present() {
     let mut w = World::new();
     let c = w.connect(V311, "x", true);
     w.shard.connection_lost(w.now, c.id);
-    let (c, present) = persistent(&mut w, "x");
+    let (c, present) = persistent(&mut w, V311, "x");
     assert!(!present, "MQTT-3.2.2-3");
     w.shard.connection_lost(w.now, c.id);
-    let (_, present) = persistent(&mut w, "x");
+    let (_, present) = persistent(&mut w, V311, "x");
     assert!(present, "MQTT-3.2.2-2");
 }
 

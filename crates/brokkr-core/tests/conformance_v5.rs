@@ -17,21 +17,10 @@ use bytes::Bytes;
 
 use ProtocolVersion::V5;
 
-fn persistent(w: &mut World, id: &str) -> (Client, bool) {
-    let mut c = w.open(V5);
-    let mut connect = build::connect(V5, id);
-    connect.clean_start = false;
-    connect.properties.session_expiry_interval_secs = Some(300);
-    w.send(&c, Packet::Connect(Box::new(connect)));
-    let got = w.recv(&mut c);
-    let present = connack(&got).session_present;
-    (c, present)
-}
-
 #[test]
 fn mqtt_3_1_2_4_clean_start_discards_the_session() {
     let mut w = World::new();
-    let (mut c, _) = persistent(&mut w, "s");
+    let (mut c, _) = persistent(&mut w, V5, "s");
     subscribe(&mut w, &mut c, "t", QoS::AtLeastOnce);
     w.shard.connection_lost(w.now, c.id);
     let mut fresh = w.connect(V5, "s", true);
@@ -46,17 +35,17 @@ fn mqtt_3_1_2_4_clean_start_discards_the_session() {
 #[test]
 fn mqtt_3_1_2_5_and_6_session_resumed_or_created() {
     let mut w = World::new();
-    let (c, present) = persistent(&mut w, "s");
+    let (c, present) = persistent(&mut w, V5, "s");
     assert!(!present, "MQTT-3.1.2-6: no session existed");
     w.shard.connection_lost(w.now, c.id);
-    let (_, present) = persistent(&mut w, "s");
+    let (_, present) = persistent(&mut w, V5, "s");
     assert!(present, "MQTT-3.1.2-5: the session is resumed");
 }
 
 #[test]
 fn mqtt_3_2_2_2_clean_start_gets_session_present_0() {
     let mut w = World::new();
-    let (c, _) = persistent(&mut w, "s");
+    let (c, _) = persistent(&mut w, V5, "s");
     w.shard.connection_lost(w.now, c.id);
     let mut again = w.open(V5);
     w.send(&again, Packet::Connect(Box::new(build::connect(V5, "s"))));
@@ -67,7 +56,7 @@ fn mqtt_3_2_2_2_clean_start_gets_session_present_0() {
 #[test]
 fn mqtt_3_2_2_6_refusal_has_session_present_0() {
     let mut w = World::new();
-    let (c, _) = persistent(&mut w, "s");
+    let (c, _) = persistent(&mut w, V5, "s");
     w.shard.connection_lost(w.now, c.id);
     let mut bad = w.open(V5);
     let mut connect = build::connect(V5, "s");
@@ -231,7 +220,7 @@ fn mqtt_3_3_2_17_and_18_user_properties_forwarded_in_order() {
 #[test]
 fn mqtt_3_3_2_5_expired_messages_are_not_delivered() {
     let mut w = World::new();
-    let (mut s, _) = persistent(&mut w, "s");
+    let (mut s, _) = persistent(&mut w, V5, "s");
     subscribe(&mut w, &mut s, "t", QoS::AtLeastOnce);
     w.shard.connection_lost(w.now, s.id);
     let p = w.connect(V5, "p", true);
@@ -239,7 +228,7 @@ fn mqtt_3_3_2_5_expired_messages_are_not_delivered() {
     msg.properties.message_expiry_interval_secs = Some(5);
     w.send(&p, Packet::Publish(msg));
     w.now += 6_000;
-    let (mut back, _) = persistent(&mut w, "s");
+    let (mut back, _) = persistent(&mut w, V5, "s");
     assert!(publishes(&w.recv(&mut back)).is_empty());
 }
 

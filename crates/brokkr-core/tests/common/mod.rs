@@ -116,3 +116,18 @@ pub fn publish(w: &mut World, c: &Client, topic: &str, payload: &[u8], qos: QoS,
     }
     w.send(c, Packet::Publish(p));
 }
+
+/// Connect `id` with a session that outlives the connection (Clean Start 0; for MQTT 5 a
+/// five-minute Session Expiry Interval). Returns the client and CONNACK's Session Present.
+pub fn persistent(w: &mut World, v: ProtocolVersion, id: &str) -> (Client, bool) {
+    let mut c = w.open(v);
+    let mut connect = build::connect(v, id);
+    connect.clean_start = false;
+    if v.is_v5() {
+        connect.properties.session_expiry_interval_secs = Some(300);
+    }
+    w.send(&c, Packet::Connect(Box::new(connect)));
+    let got = w.recv(&mut c);
+    let present = connack(&got).session_present;
+    (c, present)
+}
