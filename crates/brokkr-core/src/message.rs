@@ -45,7 +45,12 @@ impl Message {
             payload: publish.payload,
             qos: publish.qos_pid.qos(),
             retain: publish.retain,
-            properties: Boxed::new(std::mem::take(&mut *properties)),
+            // No allocation for the common PUBLISH without properties (DerefMut would box one).
+            properties: if properties.is_empty() {
+                Boxed::default()
+            } else {
+                properties
+            },
             received_ms: now_ms,
         }
     }
