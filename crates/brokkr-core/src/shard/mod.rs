@@ -47,6 +47,7 @@ pub struct Shard {
     dirty: Vec<ConnId>,
     retained_jobs: std::collections::VecDeque<route::RetainedJob>,
     background_waiting: usize,
+    route_targets: Vec<(Key, SubOptions)>,
     scratch: MatchScratch,
 }
 
@@ -65,6 +66,7 @@ impl Shard {
             dirty: Vec::new(),
             retained_jobs: std::collections::VecDeque::new(),
             background_waiting: 0,
+            route_targets: Vec::new(),
             scratch: MatchScratch::default(),
         }
     }
