@@ -309,13 +309,12 @@ fn mqtt_3_14_4_3_normal_disconnect_discards_the_will() {
     subscribe(&mut w, &mut watcher, "w", QoS::AtMostOnce);
     let mut c = w.open(V5);
     let mut connect = build::connect(V5, "c");
-    connect.will = Some(Will {
-        topic: build::topic("w"),
-        payload: Bytes::from_static(b"x"),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        properties: Default::default(),
-    });
+    connect.will = Some(build::will(
+        build::topic("w"),
+        Bytes::from_static(b"x"),
+        QoS::AtMostOnce,
+        false,
+    ));
     w.send(&c, Packet::Connect(Box::new(connect)));
     let _ = w.recv(&mut c);
     w.send(&c, Packet::Disconnect(Disconnect::default()));
@@ -332,13 +331,12 @@ fn mqtt_4_7_2_1_leading_wildcards_do_not_match_dollar_topics() {
     // The broker's own $-topics are routed (a will is published by the broker).
     let mut d = w.open(V5);
     let mut connect = build::connect(V5, "d");
-    connect.will = Some(Will {
-        topic: build::topic("$internal/x"),
-        payload: Bytes::from_static(b"x"),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        properties: Default::default(),
-    });
+    connect.will = Some(build::will(
+        build::topic("$internal/x"),
+        Bytes::from_static(b"x"),
+        QoS::AtMostOnce,
+        false,
+    ));
     w.send(&d, Packet::Connect(Box::new(connect)));
     let _ = w.recv(&mut d);
     w.shard.connection_lost(w.now, d.id);

@@ -183,13 +183,12 @@ fn mqtt_3_1_2_8_will_on_abnormal_close_not_on_disconnect() {
     for (id, normal) in [("normal", true), ("crash", false)] {
         let mut c = w.open(V311);
         let mut connect = build::connect(V311, id);
-        connect.will = Some(Will {
-            topic: build::topic(&format!("wills/{id}")),
-            payload: Bytes::from_static(b"offline"),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            properties: Default::default(),
-        });
+        connect.will = Some(build::will(
+            build::topic(&format!("wills/{id}")),
+            Bytes::from_static(b"offline"),
+            QoS::AtMostOnce,
+            false,
+        ));
         w.send(&c, Packet::Connect(Box::new(connect)));
         let _ = w.recv(&mut c);
         if normal {
@@ -440,13 +439,12 @@ fn delayed_will_client(w: &mut World, id: &str, delay_secs: u32, expiry_secs: u3
     let mut connect = build::connect(V5, id);
     connect.clean_start = false;
     connect.properties.session_expiry_interval_secs = Some(expiry_secs);
-    let mut will = Will {
-        topic: build::topic("wills/delayed"),
-        payload: Bytes::from_static(b"late"),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        properties: Default::default(),
-    };
+    let mut will = build::will(
+        build::topic("wills/delayed"),
+        Bytes::from_static(b"late"),
+        QoS::AtMostOnce,
+        false,
+    );
     will.properties.will_delay_interval_secs = Some(delay_secs);
     connect.will = Some(will);
     w.send(&c, Packet::Connect(Box::new(connect)));
@@ -650,13 +648,12 @@ fn hostile_2000_clients_dying_at_once_deliver_2000_wills() {
     for i in 0..2_000 {
         let mut c = w.open(if i % 2 == 0 { V311 } else { V5 });
         let mut connect = build::connect(c.v, &format!("d{i}"));
-        connect.will = Some(Will {
-            topic: build::topic(&format!("wills/d{i}")),
-            payload: Bytes::from_static(b"x"),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            properties: Default::default(),
-        });
+        connect.will = Some(build::will(
+            build::topic(&format!("wills/d{i}")),
+            Bytes::from_static(b"x"),
+            QoS::AtMostOnce,
+            false,
+        ));
         w.send(&c, Packet::Connect(Box::new(connect)));
         let _ = w.recv(&mut c);
         doomed.push(c);

@@ -241,13 +241,12 @@ fn no_local_sub(filter: &str) -> Vec<u8> {
 
 fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
     let mut will_connect = build::connect(V311, "mortal");
-    will_connect.will = Some(Will {
-        topic: build::topic("w/mortal"),
-        payload: bytes::Bytes::from_static(b"gone"),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        properties: Default::default(),
-    });
+    will_connect.will = Some(build::will(
+        build::topic("w/mortal"),
+        bytes::Bytes::from_static(b"gone"),
+        QoS::AtMostOnce,
+        false,
+    ));
     vec![
         (
             "pub/sub QoS 0/1/2 across versions",

@@ -83,3 +83,14 @@ pub fn unsubscribe(id: u16, filters: &[&str]) -> Unsubscribe {
         filters: filters.iter().map(|f| filter(f)).collect(),
     }
 }
+
+/// A will without properties.
+pub fn will(topic: TopicName, payload: Bytes, qos: QoS, retain: bool) -> Will {
+    Will {
+        topic,
+        payload,
+        qos,
+        retain,
+        properties: Default::default(),
+    }
+}

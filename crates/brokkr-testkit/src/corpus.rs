@@ -143,13 +143,12 @@ fn sessions(out: &mut Vec<Seed>) {
         c.clean_start = false;
         c.username = Some(string("user"));
         c.password = Some(Bytes::from_static(b"secret"));
-        c.will = Some(Will {
-            topic: topic("clients/will-client/status"),
-            payload: Bytes::from_static(b"offline"),
-            qos: QoS::AtLeastOnce,
-            retain: true,
-            properties: Default::default(),
-        });
+        c.will = Some(will(
+            topic("clients/will-client/status"),
+            Bytes::from_static(b"offline"),
+            QoS::AtLeastOnce,
+            true,
+        ));
         if v.is_v5() {
             c.properties.session_expiry_interval_secs = Some(3600);
             if let Some(w) = c.will.as_mut() {
@@ -621,13 +620,12 @@ fn scripts(out: &mut Vec<Seed>) {
     let mut c = connect(v5, "mortal");
     c.clean_start = false;
     c.properties.session_expiry_interval_secs = Some(10);
-    let mut will = Will {
-        topic: topic("wills/mortal"),
-        payload: Bytes::from_static(b"gone"),
-        qos: QoS::AtLeastOnce,
-        retain: true,
-        properties: Default::default(),
-    };
+    let mut will = will(
+        topic("wills/mortal"),
+        Bytes::from_static(b"gone"),
+        QoS::AtLeastOnce,
+        true,
+    );
     will.properties.will_delay_interval_secs = Some(2);
     c.will = Some(will);
     send(&mut s, 0, v5, Packet::Connect(Box::new(c)));
