@@ -55,6 +55,8 @@ pub struct Conn {
     /// Since when this client's buffer has been full (a QoS 0 message was dropped for lack of
     /// room and it has not drained below half the cap since).
     pub over_cap_since_ms: Option<u64>,
+    /// Handed over by another shard: it stays here whatever its CONNECT says.
+    pub handed_in: bool,
 }
 
 impl Conn {

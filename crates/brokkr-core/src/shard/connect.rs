@@ -133,7 +133,10 @@ impl Shard {
     fn unique_client_id(&mut self) -> String {
         loop {
             let id = generate_client_id(&mut self.rng);
-            if !self.by_client_id.contains_key(&id) {
+            // Homed here, so that a later CONNECT with this id finds its session here (one
+            // try in `count` succeeds).
+            let home = super::home_shard(id.as_bytes(), self.place.count);
+            if home == self.place.index && !self.by_client_id.contains_key(&id) {
                 return id;
             }
         }
@@ -217,8 +220,9 @@ impl Shard {
             return;
         };
         self.by_client_id.remove(&session.client_id);
+        let sref = self.session_ref(key);
         for (filter, _) in &session.subscriptions {
-            self.tree.remove(filter, &key);
+            self.shared.tree_mut().remove(filter, &sref);
         }
         if let Some((will, _)) = session.pending_will {
             self.publish_will(now_ms, will);

@@ -206,7 +206,8 @@ impl Shard {
                 subscription_id,
             };
             let filter = filter.compact();
-            let existed = self.tree.insert(&filter, session, opts).is_some();
+            let sref = self.session_ref(session);
+            let existed = self.shared.tree_mut().insert(&filter, sref, opts).is_some();
             if let Some(s) = self.sessions.get_mut(session) {
                 match s.subscriptions.iter_mut().find(|(f, _)| *f == filter) {
                     Some(entry) => entry.1 = opts,
@@ -241,7 +242,8 @@ impl Shard {
     ) {
         let mut reasons = Vec::new();
         for filter in &unsub.filters {
-            let removed = self.tree.remove(filter, &session).is_some();
+            let sref = self.session_ref(session);
+            let removed = self.shared.tree_mut().remove(filter, &sref).is_some();
             if let Some(s) = self.sessions.get_mut(session) {
                 s.subscriptions.retain(|(f, _)| f != filter);
             }

@@ -6,62 +6,106 @@
 //! connections to close ([`Shard::take_closed`]) and the next time `tick` is due
 //! ([`Shard::next_deadline_ms`]). The shard never reads a clock or touches a socket.
 //!
-//! This first version is a single-shard world: subscriptions, retained messages and sessions
-//! are all local. Cross-shard hand-off and delivery batches come next (ARCHITECTURE.md).
+//! A broker is one or more shards. A session lives on the home shard of its client id
+//! ([`home_shard`]): a connection whose CONNECT names another shard's client id is handed there
+//! before CONNACK ([`Shard::take_handoffs`], [`Shard::accept_handoff`]). Subscriptions and
+//! retained messages are shared by all shards ([`SharedState`]); a delivery to a session on
+//! another shard leaves in a batch ([`Shard::take_outbox`]) and arrives through
+//! [`Shard::deliver_remote`]. Batches between two shards keep their order, so each publisher's
+//! messages reach each subscriber in order.
 
 mod conn;
 mod connect;
 mod connected;
 mod route;
 mod session;
+mod shared;
 
 pub use conn::{Conn, Connected, Phase};
 pub use route::RETAINED_NODES_PER_SLICE;
 pub use session::{Pending, Session, SubOptions};
+pub use shared::{Placement, SessionRef, SharedState, home_shard};
 
 use crate::limits::Limits;
 use crate::message::Message;
 use crate::reject::{Phase as RejectPhase, decode_rejection};
-use crate::retained::RetainedStore;
 use crate::slab::{Key, Slab};
-use crate::subscriptions::{MatchScratch, TopicTree};
+use crate::subscriptions::MatchScratch;
 use brokkr_codec::{DecodeError, Packet, PacketType, ProtocolVersion, framer};
-use bytes::BytesMut;
+use bytes::{BufMut, Bytes, BytesMut};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// A connection handle, as the server knows it.
 pub type ConnId = Key;
 
+/// A delivery for a session on another shard.
+#[derive(Debug)]
+pub struct RemoteDelivery {
+    /// The session's key on its home shard.
+    pub session: Key,
+    /// The message, with the subscriber's QoS, RETAIN and subscription identifier.
+    pub pending: Pending,
+}
+
+/// A connection whose CONNECT names a session homed on another shard: the server moves the
+/// socket there and that shard starts over from `bytes` ([`Shard::accept_handoff`]).
+#[derive(Debug)]
+pub struct Handoff {
+    /// The connection on this shard; it is already forgotten here.
+    pub conn: ConnId,
+    /// The home shard.
+    pub shard: u32,
+    /// Every byte received so far, CONNECT first.
+    pub bytes: Bytes,
+    /// When the connection was accepted (its CONNECT timeout keeps running).
+    pub accepted_ms: u64,
+}
+
 /// One worker's broker.
 #[derive(Debug)]
 pub struct Shard {
     limits: Limits,
     rng: fastrand::Rng,
+    place: Placement,
+    shared: Arc<SharedState>,
     conns: Slab<Conn>,
     sessions: Slab<Session>,
     by_client_id: FxHashMap<String, Key>,
-    tree: TopicTree<Key, SubOptions>,
-    retained: RetainedStore<Arc<Message>>,
+    /// Deliveries for other shards, by shard index.
+    outbox: Vec<Vec<RemoteDelivery>>,
+    handoffs: Vec<Handoff>,
     closed: Vec<ConnId>,
     dirty: Vec<ConnId>,
     retained_jobs: std::collections::VecDeque<route::RetainedJob>,
     background_waiting: usize,
-    route_targets: Vec<(Key, SubOptions)>,
+    route_targets: Vec<(SessionRef, SubOptions)>,
     scratch: MatchScratch,
 }
 
 impl Shard {
-    /// A shard with `limits`, its randomness seeded with `seed`.
+    /// The only shard of a broker, with `limits`, its randomness seeded with `seed`.
     pub fn new(limits: Limits, seed: u64) -> Shard {
+        Shard::with_placement(limits, seed, Placement::SOLE, SharedState::new())
+    }
+
+    /// Shard `place` of a broker whose shards all share `shared`.
+    pub fn with_placement(
+        limits: Limits,
+        seed: u64,
+        place: Placement,
+        shared: Arc<SharedState>,
+    ) -> Shard {
         Shard {
             limits,
             rng: fastrand::Rng::with_seed(seed),
+            place,
+            shared,
             conns: Slab::default(),
             sessions: Slab::default(),
             by_client_id: FxHashMap::default(),
-            tree: TopicTree::new(),
-            retained: RetainedStore::new(),
+            outbox: (0..place.count).map(|_| Vec::new()).collect(),
+            handoffs: Vec::new(),
             closed: Vec::new(),
             dirty: Vec::new(),
             retained_jobs: std::collections::VecDeque::new(),
@@ -82,7 +126,107 @@ impl Shard {
             dirty: false,
             in_transit_bytes: 0,
             over_cap_since_ms: None,
+            handed_in: false,
         })
+    }
+
+    /// A connection handed over by another shard ([`Handoff`]): accepted at `accepted_ms`,
+    /// with `bytes` already received. It is never handed on again.
+    pub fn accept_handoff(&mut self, now_ms: u64, accepted_ms: u64, bytes: &[u8]) -> ConnId {
+        let conn = self.accept(accepted_ms.min(now_ms));
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.handed_in = true;
+        }
+        self.bytes_received(now_ms, conn, bytes);
+        conn
+    }
+
+    /// This shard's place among its peers.
+    pub fn placement(&self) -> Placement {
+        self.place
+    }
+
+    /// The state this shard shares with its peers.
+    pub fn shared(&self) -> &Arc<SharedState> {
+        &self.shared
+    }
+
+    /// Connections to move to another shard, taken once.
+    pub fn take_handoffs(&mut self) -> Vec<Handoff> {
+        std::mem::take(&mut self.handoffs)
+    }
+
+    /// Deliveries waiting for shard `shard`, taken once; empty for this shard itself.
+    pub fn take_outbox(&mut self, shard: u32) -> Vec<RemoteDelivery> {
+        usize::try_from(shard)
+            .ok()
+            .and_then(|i| self.outbox.get_mut(i))
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// True if any delivery waits for another shard.
+    pub fn has_outbox(&self) -> bool {
+        self.outbox.iter().any(|b| !b.is_empty())
+    }
+
+    /// A batch of deliveries from another shard, in the order that shard routed them.
+    pub fn deliver_remote(&mut self, now_ms: u64, batch: Vec<RemoteDelivery>) {
+        let mut cache = crate::message::EncodeCache::default();
+        let mut last: Option<Arc<Message>> = None;
+        for d in batch {
+            // Deliveries of one message are adjacent in a batch: they share one encode cache.
+            if !last
+                .as_ref()
+                .is_some_and(|m| Arc::ptr_eq(m, &d.pending.message))
+            {
+                cache = crate::message::EncodeCache::default();
+                last = Some(Arc::clone(&d.pending.message));
+            }
+            self.deliver(now_ms, d.session, d.pending, &mut cache);
+        }
+    }
+
+    /// Move `conn`, whose CONNECT (`first_byte`, `body`) names a session homed on `home`, to
+    /// that shard: everything it sent so far goes along, nothing was answered here.
+    fn hand_off(&mut self, conn: ConnId, home: u32, first_byte: u8, body: &Bytes) {
+        let Some(c) = self.conns.remove(conn) else {
+            return;
+        };
+        let Ok(len) = u32::try_from(body.len()) else {
+            return; // the framer's cap keeps every body far below this
+        };
+        let mut bytes = BytesMut::with_capacity(5 + body.len() + c.read.len());
+        bytes.put_u8(first_byte);
+        brokkr_codec::vbi::write_vbi(&mut bytes, len);
+        bytes.extend_from_slice(body);
+        bytes.extend_from_slice(&c.read);
+        self.handoffs.push(Handoff {
+            conn,
+            shard: home,
+            bytes: bytes.freeze(),
+            accepted_ms: c.accepted_ms,
+        });
+    }
+
+    /// The home of `client_id` if it is another shard and `conn` may still move.
+    fn foreign_home(&self, conn: ConnId, client_id: &str) -> Option<u32> {
+        if self.place.count <= 1 || client_id.is_empty() {
+            return None; // an empty id gets a generated one homed here
+        }
+        if self.conns.get(conn).is_none_or(|c| c.handed_in) {
+            return None;
+        }
+        let home = home_shard(client_id.as_bytes(), self.place.count);
+        (home != self.place.index).then_some(home)
+    }
+
+    /// This shard's reference to its session `key`.
+    pub(super) fn session_ref(&self, key: Key) -> SessionRef {
+        SessionRef {
+            shard: self.place.index,
+            key,
+        }
     }
 
     /// Bytes arrived on `conn`.
@@ -122,8 +266,13 @@ impl Shard {
                 }
                 None => {
                     let level = brokkr_codec::connect_level(&raw.body);
+                    let (first_byte, body) = (raw.first_byte, raw.body.clone());
                     match Packet::decode(raw, ProtocolVersion::V3_1_1) {
                         Ok(Packet::Connect(connect)) => {
+                            if let Some(home) = self.foreign_home(conn, connect.client_id.as_str())
+                            {
+                                return self.hand_off(conn, home, first_byte, &body);
+                            }
                             self.handle_connect(now_ms, conn, *connect);
                             continue;
                         }
@@ -273,9 +422,9 @@ impl Shard {
         self.sessions.len()
     }
 
-    /// Retained messages.
+    /// Retained messages (of the whole broker: the store is shared).
     pub fn retained_count(&self) -> usize {
-        self.retained.len()
+        self.shared.retained_count()
     }
 
     /// Time a client may stay at or over its write cap before it is disconnected as a reader
@@ -332,7 +481,14 @@ impl Shard {
     /// connection is closed as an abnormal close (wills are published), and wills still waiting
     /// for their delay fire now, since no session outlives this process yet.
     pub fn shutdown(&mut self, now_ms: u64) {
-        // Wills first, while every subscriber is still connected to receive them.
+        self.shutdown_wills(now_ms);
+        self.shutdown_close(now_ms);
+    }
+
+    /// The first half of [`Shard::shutdown`]: publish every will (current and delayed) while
+    /// every subscriber is still connected. A broker of several shards runs this on all of them,
+    /// exchanges the deliveries, then runs [`Shard::shutdown_close`].
+    pub fn shutdown_wills(&mut self, now_ms: u64) {
         let sessions: Vec<_> = self.sessions.keys().collect();
         let mut wills = Vec::new();
         for &key in &sessions {
@@ -344,6 +500,11 @@ impl Shard {
         for will in wills {
             self.publish_will(now_ms, will);
         }
+    }
+
+    /// The second half of [`Shard::shutdown`]: DISCONNECT 0x8B to MQTT 5 clients, every
+    /// connection closed, every session ended.
+    pub fn shutdown_close(&mut self, now_ms: u64) {
         let conns: Vec<ConnId> = self.conns.keys().collect();
         for conn in conns {
             if let Some(v) = self.conns.get(conn).and_then(Conn::version)
@@ -356,6 +517,7 @@ impl Shard {
             }
             self.close(now_ms, conn, true);
         }
+        let sessions: Vec<_> = self.sessions.keys().collect();
         for key in sessions {
             self.end_session(now_ms, key);
         }

@@ -23,11 +23,14 @@ impl Shard {
         if publisher.is_some() && msg.topic.is_dollar() {
             return;
         }
+        let publisher = publisher.map(|k| self.session_ref(k));
         // Reuse one target list across publishes: matching allocates nothing in steady state.
         let mut targets = std::mem::take(&mut self.route_targets);
         targets.clear();
         let mut share_pick = self.rng.usize(..);
-        self.tree
+        // The tree's read lock is held for the match only, never while delivering.
+        self.shared
+            .tree()
             .for_each_match(msg.topic.as_str(), &mut self.scratch, |m| match m {
                 Match::Direct(k, o) => targets.push((*k, *o)),
                 Match::Shared(group) => {
@@ -49,13 +52,29 @@ impl Shard {
                 retain: opts.retain_as_published && msg.retain,
                 subscription_id: opts.subscription_id,
             };
-            self.deliver(now_ms, session, pending, &mut cache);
+            if session.shard == self.place.index {
+                self.deliver(now_ms, session.key, pending, &mut cache);
+            } else if let Some(batch) = usize::try_from(session.shard)
+                .ok()
+                .and_then(|i| self.outbox.get_mut(i))
+            {
+                batch.push(super::RemoteDelivery {
+                    session: session.key,
+                    pending,
+                });
+            }
         }
         self.route_targets = targets;
     }
 
     /// One delivery to one session.
-    fn deliver(&mut self, now_ms: u64, session: Key, p: Pending, cache: &mut EncodeCache) {
+    pub(super) fn deliver(
+        &mut self,
+        now_ms: u64,
+        session: Key,
+        p: Pending,
+        cache: &mut EncodeCache,
+    ) {
         let Some(s) = self.sessions.get_mut(session) else {
             return;
         };
@@ -205,9 +224,10 @@ impl Shard {
             return;
         }
         if msg.payload.is_empty() {
-            self.retained.remove(&msg.topic);
+            self.shared.retained_mut().remove(&msg.topic);
         } else if msg.payload.len() <= self.limits.retained_payload_bytes_max {
-            self.retained.set(&msg.topic, Arc::new(msg.compact()));
+            let compact = Arc::new(msg.compact());
+            self.shared.retained_mut().set(&msg.topic, compact);
         }
     }
 
@@ -291,7 +311,8 @@ impl Shard {
         self.background_waiting = 0;
         let mut found: Vec<Arc<Message>> = Vec::new();
         let progress = self
-            .retained
+            .shared
+            .retained()
             .walk(&mut job.walk, budget_nodes, |m| found.push(Arc::clone(m)));
         for message in found {
             if message.remaining_expiry_secs(now_ms).is_err() {

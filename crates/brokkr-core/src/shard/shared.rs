@@ -1,0 +1,141 @@
+//! What the shards of one broker share: the subscription tree and the retained store.
+//!
+//! Sessions live on a home shard chosen from their client id ([`home_shard`]), so everything
+//! about a session (takeover, resume, will delay, expiry) happens inside one shard. Matching
+//! and retained messages must see every shard's subscribers, so those two structures are shared
+//! behind read-mostly locks, as FlashMQ shares its tree. A lock is only ever held for one match,
+//! one insert or removal, or one bounded slice of a retained walk, never while delivering, and
+//! never both locks at once, so no deadlock is possible and no shard waits long.
+//!
+//! With one shard the locks are never contended; under `--fuzz-file` and in the tests every
+//! shard runs on one thread, so the whole broker stays deterministic.
+
+use super::session::SubOptions;
+use crate::message::Message;
+use crate::retained::RetainedStore;
+use crate::slab::Key;
+use crate::subscriptions::TopicTree;
+use std::hash::Hasher;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// A session anywhere in the broker: its home shard and its key there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionRef {
+    /// Index of the home shard.
+    pub shard: u32,
+    /// The session's key in that shard.
+    pub key: Key,
+}
+
+/// Where a shard sits among its peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// This shard's index, below `count`.
+    pub index: u32,
+    /// How many shards the broker has (at least 1).
+    pub count: u32,
+}
+
+impl Placement {
+    /// The only shard of a one-shard broker.
+    pub const SOLE: Placement = Placement { index: 0, count: 1 };
+
+    /// Shard `index` of `count`; `None` if `index` is out of range.
+    pub fn new(index: u32, count: u32) -> Option<Placement> {
+        (index < count).then_some(Placement { index, count })
+    }
+}
+
+/// The home shard of a client id: a fixed hash (the same on every shard and every run) modulo
+/// the shard count.
+pub fn home_shard(client_id: &[u8], count: u32) -> u32 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(client_id);
+    let count = u64::from(count.max(1));
+    // Fold the high bits in: FxHash's low bits are weak for short keys.
+    let hash = h.finish();
+    u32::try_from((hash ^ (hash >> 32)) % count).unwrap_or(0)
+}
+
+/// The state all shards of one broker share.
+#[derive(Debug, Default)]
+pub struct SharedState {
+    tree: RwLock<TopicTree<SessionRef, SubOptions>>,
+    retained: RwLock<RetainedStore<Arc<Message>>>,
+}
+
+impl SharedState {
+    /// An empty state, ready to be handed to every shard.
+    pub fn new() -> Arc<SharedState> {
+        Arc::new(SharedState::default())
+    }
+
+    /// The subscription tree, for matching. A panic while a lock is held aborts the process
+    /// (release builds abort on panic), so a poisoned lock only happens in tests; the data is
+    /// still consistent then, because every write is one call into the tree.
+    pub(super) fn tree(&self) -> RwLockReadGuard<'_, TopicTree<SessionRef, SubOptions>> {
+        self.tree.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The subscription tree, for a change.
+    pub(super) fn tree_mut(&self) -> RwLockWriteGuard<'_, TopicTree<SessionRef, SubOptions>> {
+        self.tree.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The retained store, for a walk.
+    pub(super) fn retained(&self) -> RwLockReadGuard<'_, RetainedStore<Arc<Message>>> {
+        self.retained.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The retained store, for a change.
+    pub(super) fn retained_mut(&self) -> RwLockWriteGuard<'_, RetainedStore<Arc<Message>>> {
+        self.retained
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Retained messages stored.
+    pub fn retained_count(&self) -> usize {
+        self.retained().len()
+    }
+
+    /// Subscriptions in the tree.
+    pub fn subscription_count(&self) -> usize {
+        self.tree().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_shard_is_stable_and_in_range() {
+        for count in 1..9 {
+            for id in ["a", "client-1", "", "\u{e9}t\u{e9}", "x/y/z"] {
+                let home = home_shard(id.as_bytes(), count);
+                assert!(home < count);
+                assert_eq!(home, home_shard(id.as_bytes(), count));
+            }
+        }
+    }
+
+    #[test]
+    fn home_shard_spreads_client_ids() {
+        let mut seen = [0u32; 4];
+        for i in 0..4000 {
+            let home = home_shard(format!("client-{i}").as_bytes(), 4);
+            seen[home as usize] += 1;
+        }
+        // A fair spread: no shard gets less than a sixth or more than a third.
+        for n in seen {
+            assert!((666..=1333).contains(&n), "uneven spread {seen:?}");
+        }
+    }
+
+    #[test]
+    fn placement_refuses_an_index_out_of_range() {
+        assert!(Placement::new(3, 3).is_none());
+        assert_eq!(Placement::new(2, 3), Some(Placement { index: 2, count: 3 }));
+    }
+}
