@@ -1,4 +1,5 @@
 //! One worker: a current-thread tokio runtime owning a [`Shard`] and its connections.
+//! (The threads and their inboxes are in `cluster.rs`.)
 //!
 //! Each connection has a reader task (socket to shard) and a writer task (shard to socket,
 //! woken when the shard wrote to that connection). After every input the worker collects the
@@ -6,33 +7,57 @@
 //! per turn) and connections to close. A timer task runs [`Shard::tick`] at the shard's next
 //! deadline (at least every second); a background task runs retained deliveries in slices.
 
+use crate::cluster::Peers;
 use brokkr_core::limits::Limits;
-use brokkr_core::shard::{ConnId, Shard};
+use brokkr_core::shard::{ConnId, Placement, RemoteDelivery, Shard, SharedState};
+use bytes::Bytes;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, watch};
 
-/// A listener to open.
-#[derive(Debug, Clone)]
-pub struct ListenerSpec {
-    /// Address and port.
-    pub addr: SocketAddr,
+/// What one worker sends another.
+#[derive(Debug)]
+pub(crate) enum Inbox {
+    /// Deliveries for sessions homed on the receiving worker, in routing order.
+    Deliveries(Vec<RemoteDelivery>),
+    /// A socket just accepted, for the receiving worker to serve.
+    Accepted(std::net::TcpStream),
+    /// A connection whose CONNECT names a session homed on the receiving worker.
+    HandedOver {
+        stream: std::net::TcpStream,
+        bytes: Bytes,
+        accepted_ms: u64,
+    },
 }
 
-/// What the server needs to run.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Listeners.
-    pub listeners: Vec<ListenerSpec>,
-    /// Bounds.
+/// Where the broker is in its life; every worker watches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    Running,
+    /// Publish every will and pass the deliveries on.
+    PublishWills,
+    /// Close every connection and stop.
+    Close,
+}
+
+/// Everything one worker starts from.
+pub(crate) struct WorkerSetup {
+    pub index: usize,
+    pub count: usize,
     pub limits: Limits,
-    /// Seed for the shard's randomness (client ids, shared-subscription picks).
     pub seed: u64,
+    pub shared: Arc<SharedState>,
+    pub peers: Vec<mpsc::Sender<Inbox>>,
+    pub inbox: mpsc::Receiver<Inbox>,
+    pub phase: watch::Receiver<Phase>,
+    /// The clock origin, the same for all workers (hand-offs carry times).
+    pub epoch: Instant,
 }
 
 /// Read at most this much per socket read (one buffer per worker, shared by its connections).
@@ -47,6 +72,11 @@ struct Conn {
     /// What the shard still had for this connection when it was freed; the writer sends it
     /// last.
     tail: Option<bytes::Bytes>,
+    /// The shard handed the connection to another worker: (worker, bytes, accepted_ms), until
+    /// the reader task takes it.
+    handoff: Option<(usize, Bytes, u64)>,
+    /// The connection is moving to another worker: its writer gives its half back.
+    moving: bool,
 }
 
 struct Worker {
@@ -57,6 +87,9 @@ struct Worker {
     scratch: Vec<u8>,
     /// Wakes the background task (retained deliveries in slices).
     background: Rc<Notify>,
+    peers: Peers,
+    /// Deliveries dropped because a peer's inbox was full.
+    dropped_deliveries: u64,
 }
 
 type Shared = Rc<RefCell<Worker>>;
@@ -66,8 +99,8 @@ impl Worker {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Wake the writers of every connection the shard wrote to or wants closed, and the
-    /// background task if the shard has background work.
+    /// Wake the writers of every connection the shard wrote to or wants closed, the background
+    /// task if the shard has background work; send hand-offs and delivery batches to peers.
     fn flush_outputs(&mut self) {
         if self.shard.has_background_work() {
             self.background.notify_one();
@@ -84,59 +117,107 @@ impl Worker {
                 c.stop.notify_one();
             }
         }
-    }
-}
-
-/// Run the broker until SIGINT or SIGTERM. Logs to stderr.
-pub fn run(config: ServerConfig) -> std::io::Result<()> {
-    run_until(config, shutdown_signal())
-}
-
-/// Run the broker until `stop` resolves (tests use this instead of a signal).
-pub fn run_until(
-    config: ServerConfig,
-    stop: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(config, stop))
-}
-
-async fn serve(
-    config: ServerConfig,
-    stop: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
-    let worker = Rc::new(RefCell::new(Worker {
-        shard: Shard::new(config.limits.clone(), config.seed),
-        conns: HashMap::new(),
-        epoch: Instant::now(),
-        scratch: vec![0; READ_CHUNK_BYTES],
-        background: Rc::new(Notify::new()),
-    }));
-    let mut opened = 0;
-    for spec in &config.listeners {
-        match TcpListener::bind(spec.addr).await {
-            Ok(listener) => {
-                eprintln!("brokkr: listening on {}", spec.addr);
-                opened += 1;
-                tokio::task::spawn_local(accept_loop(listener, Rc::clone(&worker)));
+        for h in self.shard.take_handoffs() {
+            if let Some(c) = self.conns.get_mut(&h.conn) {
+                c.handoff = Some((h.shard as usize, h.bytes, h.accepted_ms));
+                c.moving = true;
+                c.wake.notify_one();
+                c.stop.notify_one();
             }
-            Err(e) => eprintln!("brokkr: cannot listen on {}: {e}", spec.addr),
+        }
+        if self.shard.has_outbox() {
+            self.send_batches();
         }
     }
-    if opened == 0 {
-        return Err(std::io::Error::other("no listener could be opened"));
+
+    /// One batch per peer with deliveries waiting; a full inbox drops the batch (counted).
+    fn send_batches(&mut self) {
+        for (index, peer) in self.peers.iter().enumerate() {
+            let batch = self.shard.take_outbox(u32::try_from(index).unwrap_or(u32::MAX));
+            if batch.is_empty() {
+                continue;
+            }
+            let n = batch.len() as u64;
+            if peer.try_send(Inbox::Deliveries(batch)).is_err() {
+                if self.dropped_deliveries == 0 {
+                    eprintln!("brokkr: worker {index}'s inbox is full: dropping deliveries");
+                }
+                self.dropped_deliveries += n;
+            }
+        }
     }
-    tokio::task::spawn_local(timer_loop(Rc::clone(&worker)));
-    tokio::task::spawn_local(background_loop(Rc::clone(&worker)));
-    stop.await;
-    eprintln!("brokkr: shutting down");
+
+    /// Serve `stream` on this worker: the shard already knows it as `id`.
+    fn register(worker: &Shared, stream: TcpStream, id: ConnId) {
+        let _ = stream.set_nodelay(true);
+        let wake = Rc::new(Notify::new());
+        let stop = Rc::new(Notify::new());
+        {
+            let mut w = worker.borrow_mut();
+            let conn = Conn {
+                wake: Rc::clone(&wake),
+                stop: Rc::clone(&stop),
+                closing: false,
+                tail: None,
+                handoff: None,
+                moving: false,
+            };
+            w.conns.insert(id, conn);
+            w.flush_outputs();
+        }
+        tokio::task::spawn_local(connection(stream, id, wake, stop, Rc::clone(worker)));
+    }
+}
+
+/// One worker's life: serve until the broker closes, then shut the shard down in two phases.
+pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<std::net::TcpListener>) {
+    let place = Placement::new(
+        u32::try_from(setup.index).unwrap_or(0),
+        u32::try_from(setup.count).unwrap_or(1),
+    )
+    .unwrap_or(Placement::SOLE);
+    let worker = Rc::new(RefCell::new(Worker {
+        shard: Shard::with_placement(setup.limits, setup.seed, place, setup.shared),
+        conns: HashMap::new(),
+        epoch: setup.epoch,
+        scratch: vec![0; READ_CHUNK_BYTES],
+        background: Rc::new(Notify::new()),
+        peers: Rc::new(setup.peers),
+        dropped_deliveries: 0,
+    }));
+    let mut accepting = Vec::new();
+    for listener in listeners {
+        match TcpListener::from_std(listener) {
+            Ok(l) => accepting.push(tokio::task::spawn_local(accept_loop(
+                l,
+                setup.index,
+                Rc::clone(&worker),
+            ))),
+            Err(e) => eprintln!("brokkr: cannot use a listener: {e}"),
+        }
+    }
+    let mut tasks = vec![tokio::task::spawn_local(inbox_loop(
+        setup.inbox,
+        Rc::clone(&worker),
+    ))];
+    tasks.push(tokio::task::spawn_local(timer_loop(Rc::clone(&worker))));
+    tasks.push(tokio::task::spawn_local(background_loop(Rc::clone(&worker))));
+    let mut phase = setup.phase;
+    let _ = phase.wait_for(|p| *p >= Phase::PublishWills).await;
+    for t in accepting {
+        t.abort(); // stop accepting
+    }
     {
         let mut w = worker.borrow_mut();
         let now = w.now_ms();
-        w.shard.shutdown(now);
+        w.shard.shutdown_wills(now);
+        w.flush_outputs();
+    }
+    let _ = phase.wait_for(|p| *p >= Phase::Close).await;
+    {
+        let mut w = worker.borrow_mut();
+        let now = w.now_ms();
+        w.shard.shutdown_close(now);
         w.flush_outputs();
     }
     // Give the writers a moment to send the DISCONNECTs and wills (bounded).
@@ -144,49 +225,80 @@ async fn serve(
     while !worker.borrow().conns.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    for t in tasks {
+        t.abort();
     }
 }
 
-async fn accept_loop(listener: TcpListener, worker: Shared) {
+/// Accept and spread connections over the workers in turn.
+async fn accept_loop(listener: TcpListener, own: usize, worker: Shared) {
+    let mut next = own;
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
-                let _ = stream.set_nodelay(true);
-                let wake = Rc::new(Notify::new());
-                let stop = Rc::new(Notify::new());
-                let id = {
-                    let mut w = worker.borrow_mut();
-                    let now = w.now_ms();
-                    let id = w.shard.accept(now);
-                    let conn = Conn {
-                        wake: Rc::clone(&wake),
-                        stop: Rc::clone(&stop),
-                        closing: false,
-                        tail: None,
+                let count = worker.borrow().peers.len().max(1);
+                next = (next + 1) % count;
+                if next == own {
+                    let id = {
+                        let mut w = worker.borrow_mut();
+                        let now = w.now_ms();
+                        w.shard.accept(now)
                     };
-                    w.conns.insert(id, conn);
-                    w.flush_outputs();
-                    id
-                };
-                tokio::task::spawn_local(connection(stream, id, wake, stop, Rc::clone(&worker)));
+                    Worker::register(&worker, stream, id);
+                    continue;
+                }
+                let peer = worker.borrow().peers.get(next).cloned();
+                if let (Some(peer), Ok(std)) = (peer, stream.into_std()) {
+                    // A full inbox means that worker is far behind: the socket is closed
+                    // (dropped) and the client retries.
+                    let _ = peer.try_send(Inbox::Accepted(std));
+                }
             }
             Err(e) => {
                 eprintln!("brokkr: accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Deliveries and connections from the other workers.
+async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
+    while let Some(msg) = inbox.recv().await {
+        match msg {
+            Inbox::Deliveries(batch) => {
+                let mut w = worker.borrow_mut();
+                let now = w.now_ms();
+                w.shard.deliver_remote(now, batch);
+                w.flush_outputs();
+            }
+            Inbox::Accepted(std) => {
+                let Ok(stream) = TcpStream::from_std(std) else {
+                    continue;
+                };
+                let id = {
+                    let mut w = worker.borrow_mut();
+                    let now = w.now_ms();
+                    w.shard.accept(now)
+                };
+                Worker::register(&worker, stream, id);
+            }
+            Inbox::HandedOver {
+                stream,
+                bytes,
+                accepted_ms,
+            } => {
+                let Ok(stream) = TcpStream::from_std(stream) else {
+                    continue;
+                };
+                let id = {
+                    let mut w = worker.borrow_mut();
+                    let now = w.now_ms();
+                    // The CONNECT is handled here, before the connection's tasks exist; the
+                    // writer finds the CONNACK in the shard when it starts.
+                    w.shard.accept_handoff(now, accepted_ms, &bytes)
+                };
+                Worker::register(&worker, stream, id);
             }
         }
     }
@@ -204,26 +316,32 @@ async fn connection(
     let writing = tokio::task::spawn_local(async move {
         loop {
             wake.notified().await;
-            let (bytes, closing) = {
+            let (bytes, closing, handoff) = {
                 let mut w = writer_worker.borrow_mut();
                 let mut bytes = w.shard.take_write(id);
-                let closing = w.conns.get(&id).is_none_or(|c| c.closing);
+                let conn = w.conns.get(&id);
+                let closing = conn.is_none_or(|c| c.closing);
+                let handoff = conn.is_some_and(|c| c.moving);
                 if bytes.is_empty()
                     && let Some(tail) = w.conns.get_mut(&id).and_then(|c| c.tail.take())
                 {
                     bytes = tail;
                 }
-                (bytes, closing)
+                (bytes, closing, handoff)
             };
+            if handoff {
+                // Nothing was written before CONNACK: the socket moves on intact.
+                return Some(writer);
+            }
             if !bytes.is_empty() {
                 if writer.write_all(&bytes).await.is_err() {
-                    return;
+                    return None;
                 }
                 writer_worker.borrow_mut().shard.written(id, bytes.len());
             }
             if closing {
                 let _ = writer.shutdown().await;
-                return;
+                return None;
             }
         }
     });
@@ -247,12 +365,37 @@ async fn connection(
                 let Worker { shard, scratch, .. } = &mut *w;
                 shard.bytes_received(now, id, scratch.get(..n).unwrap_or_default());
                 w.flush_outputs();
-                if w.conns.get(&id).is_some_and(|c| c.closing) {
+                if w.conns.get(&id).is_some_and(|c| c.closing || c.moving) {
                     break;
                 }
             }
             () = stop.notified() => break,
         }
+    }
+    let handoff = worker
+        .borrow_mut()
+        .conns
+        .get_mut(&id)
+        .and_then(|c| c.handoff.take());
+    if let Some((to, bytes, accepted_ms)) = handoff {
+        // The shard already forgot the connection; move the socket to the session's home.
+        let half: Option<OwnedWriteHalf> = writing.await.ok().flatten();
+        let peer = {
+            let mut w = worker.borrow_mut();
+            w.conns.remove(&id);
+            w.peers.get(to).cloned()
+        };
+        if let (Some(half), Some(peer)) = (half, peer)
+            && let Ok(stream) = reader.reunite(half)
+            && let Ok(stream) = stream.into_std()
+        {
+            let _ = peer.try_send(Inbox::HandedOver {
+                stream,
+                bytes,
+                accepted_ms,
+            });
+        }
+        return;
     }
     // The reader is done: the peer closed, the socket failed, or the shard closed the
     // connection. Tell the shard at once (a will fires now, not after the flush), then let the

@@ -96,6 +96,7 @@ impl Brokkr {
             listeners: vec![ListenerSpec { addr }],
             limits: Limits::default(),
             seed: 5,
+            workers: 2,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let t = std::thread::spawn(move || {

@@ -33,6 +33,7 @@ impl Broker {
             listeners: vec![ListenerSpec { addr }],
             limits: Limits::default(),
             seed: 1,
+            workers: 4,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {

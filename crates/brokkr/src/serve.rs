@@ -19,6 +19,7 @@ pub fn default_config() -> ServerConfig {
             .collect(),
         limits: Limits::default(),
         seed: seed(),
+        workers: 0,
     }
 }
 
@@ -39,8 +40,8 @@ pub fn run_default() -> std::io::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     eprintln!(
-        "brokkr: one worker thread (multi-worker routing is not built yet); no authentication, \
-         no persistence, no TLS or websockets yet."
+        "brokkr: no authentication, no persistence, no TLS or websockets yet (config files are \
+         not read yet either)."
     );
     brokkr_server::run(default_config())
 }

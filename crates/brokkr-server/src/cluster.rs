@@ -1,0 +1,172 @@
+//! The broker process: `workers` threads, each a current-thread tokio runtime owning one
+//! [`Shard`](brokkr_core::shard::Shard), joined by bounded inboxes.
+//!
+//! Worker 0 runs on the calling thread and also accepts: each accepted socket goes to the next
+//! worker in turn. A worker hands a connection to the home shard of its client id before
+//! CONNACK, and sends deliveries for sessions homed elsewhere in one batch per peer per loop
+//! turn (one wake-up per batch). Shutdown has two phases so that wills published by one worker
+//! still reach subscribers on the others: every worker publishes its wills and flushes its
+//! batches, then every worker closes its connections.
+
+use crate::worker::{self, Inbox, Phase, WorkerSetup};
+use brokkr_core::limits::Limits;
+use brokkr_core::shard::SharedState;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// A listener to open.
+#[derive(Debug, Clone)]
+pub struct ListenerSpec {
+    /// Address and port.
+    pub addr: SocketAddr,
+}
+
+/// What the server needs to run.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Listeners.
+    pub listeners: Vec<ListenerSpec>,
+    /// Bounds.
+    pub limits: Limits,
+    /// Seed for the shards' randomness (client ids, shared-subscription picks); worker `i`
+    /// uses a seed derived from it and `i`.
+    pub seed: u64,
+    /// Worker threads (FlashMQ's `thread_count`); 0 means one per CPU.
+    pub workers: usize,
+}
+
+/// Delivery batches and hand-offs one worker's inbox holds before a sender has to drop.
+pub const INBOX_CAPACITY: usize = 4096;
+
+/// Time the workers get, between publishing wills and closing connections at shutdown, to pass
+/// the wills' deliveries to each other.
+const WILL_EXCHANGE: Duration = Duration::from_millis(100);
+
+/// Run the broker until SIGINT or SIGTERM. Logs to stderr.
+pub fn run(config: ServerConfig) -> std::io::Result<()> {
+    run_until(config, shutdown_signal())
+}
+
+/// The number of workers `config` asks for.
+pub fn worker_count(config: &ServerConfig) -> usize {
+    match config.workers {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        n => n,
+    }
+    .clamp(1, 1024)
+}
+
+/// Run the broker until `stop` resolves (tests use this instead of a signal).
+pub fn run_until(
+    config: ServerConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let count = worker_count(&config);
+    let listeners = bind_all(&config.listeners)?;
+    let shared = SharedState::new();
+    let epoch = Instant::now();
+    let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..count)
+        .map(|_| mpsc::channel::<Inbox>(INBOX_CAPACITY))
+        .unzip();
+    let mut threads = Vec::new();
+    let mut own = None;
+    for (index, inbox) in receivers.into_iter().enumerate() {
+        let setup = WorkerSetup {
+            index,
+            count,
+            limits: config.limits.clone(),
+            seed: config.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            shared: shared.clone(),
+            peers: senders.clone(),
+            inbox,
+            phase: phase_rx.clone(),
+            epoch,
+        };
+        if index == 0 {
+            own = Some(setup);
+            continue;
+        }
+        let thread = std::thread::Builder::new()
+            .name(format!("brokkr-worker-{index}"))
+            .spawn(move || run_worker(setup, Vec::new()))?;
+        threads.push(thread);
+    }
+    drop(senders);
+    let own = own.ok_or_else(|| std::io::Error::other("no worker"))?;
+    eprintln!("brokkr: {count} worker thread(s)");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    let result = local.block_on(&runtime, async move {
+        let first = tokio::task::spawn_local(worker::serve(own, listeners));
+        stop.await;
+        eprintln!("brokkr: shutting down");
+        let _ = phase_tx.send(Phase::PublishWills);
+        tokio::time::sleep(WILL_EXCHANGE).await;
+        let _ = phase_tx.send(Phase::Close);
+        first.await.map_err(std::io::Error::other)
+    });
+    for t in threads {
+        if t.join().is_err() {
+            return Err(std::io::Error::other("a worker thread failed"));
+        }
+    }
+    result
+}
+
+/// One worker on its own thread.
+fn run_worker(setup: WorkerSetup, listeners: Vec<std::net::TcpListener>) {
+    let index = setup.index;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("brokkr: worker {index} cannot start: {e}");
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, worker::serve(setup, listeners));
+}
+
+/// Bind every listener now, so that a port in use is reported before any thread starts.
+fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut out = Vec::new();
+    for spec in specs {
+        match std::net::TcpListener::bind(spec.addr) {
+            Ok(l) => {
+                l.set_nonblocking(true)?;
+                eprintln!("brokkr: listening on {}", spec.addr);
+                out.push(l);
+            }
+            Err(e) => eprintln!("brokkr: cannot listen on {}: {e}", spec.addr),
+        }
+    }
+    if out.is_empty() {
+        return Err(std::io::Error::other("no listener could be opened"));
+    }
+    Ok(out)
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Shared by the worker tasks of one thread.
+pub(crate) type Peers = Rc<Vec<mpsc::Sender<Inbox>>>;
