@@ -133,7 +133,9 @@ impl Worker {
     /// One batch per peer with deliveries waiting; a full inbox drops the batch (counted).
     fn send_batches(&mut self) {
         for (index, peer) in self.peers.iter().enumerate() {
-            let batch = self.shard.take_outbox(u32::try_from(index).unwrap_or(u32::MAX));
+            let batch = self
+                .shard
+                .take_outbox(u32::try_from(index).unwrap_or(u32::MAX));
             if batch.is_empty() {
                 continue;
             }
@@ -201,7 +203,9 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<std::net::TcpListen
         Rc::clone(&worker),
     ))];
     tasks.push(tokio::task::spawn_local(timer_loop(Rc::clone(&worker))));
-    tasks.push(tokio::task::spawn_local(background_loop(Rc::clone(&worker))));
+    tasks.push(tokio::task::spawn_local(background_loop(Rc::clone(
+        &worker,
+    ))));
     let mut phase = setup.phase;
     let _ = phase.wait_for(|p| *p >= Phase::PublishWills).await;
     for t in accepting {

@@ -11,16 +11,17 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use brokkr_codec::*;
-use brokkr_core::limits::Limits;
-use brokkr_server::{ListenerSpec, ServerConfig, run_until};
 use brokkr_testkit::build::{self, encode};
 use bytes::BytesMut;
+use common::{Broker, free_port, wait_listening};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ProtocolVersion::{V3_1 as V31, V3_1_1 as V311, V5};
 
@@ -32,22 +33,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
     "FlashMQ answers UNSUBACK 0x00; MQTT 5 section 3.11.3 defines 0x11 No subscription existed \
      for exactly this case, and brokkr sends it",
 )];
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "broker on {port} did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 struct Flashmq(Child, std::path::PathBuf);
 
@@ -81,43 +66,6 @@ impl Drop for Flashmq {
         let _ = self.0.kill();
         let _ = self.0.wait();
         let _ = std::fs::remove_dir_all(&self.1);
-    }
-}
-
-struct Brokkr(
-    Option<tokio::sync::oneshot::Sender<()>>,
-    Option<std::thread::JoinHandle<()>>,
-);
-
-impl Brokkr {
-    fn start(port: u16) -> Brokkr {
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let config = ServerConfig {
-            listeners: vec![ListenerSpec { addr }],
-            limits: Limits::default(),
-            seed: 5,
-            workers: 2,
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let t = std::thread::spawn(move || {
-            run_until(config, async move {
-                let _ = rx.await;
-            })
-            .unwrap()
-        });
-        wait_listening(port);
-        Brokkr(Some(tx), Some(t))
-    }
-}
-
-impl Drop for Brokkr {
-    fn drop(&mut self) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -436,7 +384,7 @@ fn brokkr_and_flashmq_answer_the_same_scripts_alike() {
         let theirs = run(fport, &steps);
         drop(flash);
         let bport = free_port();
-        let ours_broker = Brokkr::start(bport);
+        let ours_broker = Broker::start_on(bport, 2);
         let ours = run(bport, &steps);
         drop(ours_broker);
         if ours != theirs && !KNOWN_DIFFERENCES.iter().any(|(n, _)| *n == name) {

@@ -9,62 +9,11 @@
     clippy::indexing_slicing
 )]
 
-use brokkr_core::limits::Limits;
-use brokkr_server::{ListenerSpec, ServerConfig, run_until};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
+use common::Broker;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Broker {
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Broker {
-    fn start() -> Broker {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let config = ServerConfig {
-            listeners: vec![ListenerSpec { addr }],
-            limits: Limits::default(),
-            seed: 1,
-            workers: 4,
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            run_until(config, async move {
-                let _ = rx.await;
-            })
-            .unwrap();
-        });
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "broker did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Broker {
-            port,
-            stop: Some(tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use std::time::Duration;
 
 fn mosquitto(bin: &str, port: u16, args: &[&str]) -> std::process::Child {
     Command::new("timeout")
@@ -91,7 +40,7 @@ fn wait_output(child: std::process::Child) -> String {
 
 #[test]
 fn mosquitto_clients_publish_and_subscribe_in_every_version_and_qos() {
-    let broker = Broker::start();
+    let broker = Broker::start(4);
     for version in ["mqttv311", "mqttv5", "mqttv31"] {
         for qos in ["0", "1", "2"] {
             let topic = format!("interop/{version}/{qos}");
@@ -114,7 +63,7 @@ fn mosquitto_clients_publish_and_subscribe_in_every_version_and_qos() {
 
 #[test]
 fn mosquitto_retained_message_reaches_a_later_subscriber() {
-    let broker = Broker::start();
+    let broker = Broker::start(4);
     let p = mosquitto(
         "mosquitto_pub",
         broker.port,
@@ -131,7 +80,7 @@ fn mosquitto_retained_message_reaches_a_later_subscriber() {
 
 #[test]
 fn paho_mqtt_v311_and_v5() {
-    let broker = Broker::start();
+    let broker = Broker::start(4);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/interop/paho_roundtrip.py"
@@ -151,7 +100,7 @@ fn paho_mqtt_v311_and_v5() {
 
 #[test]
 fn rumqttc_v311_and_v5_round_trip() {
-    let broker = Broker::start();
+    let broker = Broker::start(4);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
