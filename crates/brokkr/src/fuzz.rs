@@ -118,10 +118,14 @@ pub fn run_input(data: &[u8]) -> Outcome {
             fuzzing::property_block(bytes);
             Outcome::default()
         }
-        Transport::Script => Outcome {
-            delivered: crate::fuzz_shard::run_script(bytes),
-            ..Default::default()
-        },
+        Transport::Script => {
+            let (delivered, handoffs) = crate::fuzz_shard::run_script(bytes);
+            Outcome {
+                delivered,
+                handoffs,
+                ..Default::default()
+            }
+        }
         Transport::Topic => {
             fuzzing::topic(bytes);
             Outcome::default()
@@ -144,6 +148,8 @@ pub struct Outcome {
     pub error: Option<DecodeError>,
     /// PUBLISH packets the broker delivered to the two `#` sink subscribers.
     pub delivered: usize,
+    /// Connections handed from one shard to the other (multi-client scripts).
+    pub handoffs: usize,
 }
 
 /// A plain MQTT connection: the first packet must be CONNECT (MQTT-3.1.0-1), which fixes the

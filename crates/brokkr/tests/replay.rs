@@ -35,6 +35,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn every_seed_replays_cleanly() {
     let seeds = files(&root().join("fuzztests"));
     assert!(seeds.len() >= 150, "only {} seeds", seeds.len());
+    let mut script_handoffs = 0;
     for path in seeds {
         let data = std::fs::read(&path).unwrap();
         let outcome = run_input(&data);
@@ -69,6 +70,7 @@ fn every_seed_replays_cleanly() {
                 outcome.delivered >= 1,
                 "{name}: the script delivered nothing to the sinks"
             );
+            script_handoffs += outcome.handoffs;
         }
         if name.starts_with("boundary-client-id") {
             assert_eq!(outcome.packets, 1, "{name}");
@@ -80,6 +82,10 @@ fn every_seed_replays_cleanly() {
             );
         }
     }
+    assert!(
+        script_handoffs >= 3,
+        "the scripts reach the hand-off between shards only {script_handoffs} times"
+    );
 }
 
 #[test]
