@@ -37,6 +37,9 @@ pub struct Limits {
     pub connect_timeout_ms: u64,
     /// `retained_message_max_payload_size`: largest payload kept as retained.
     pub retained_payload_bytes_max: usize,
+    /// Time a client may stay at or over its write buffer cap (QoS 0 being dropped for it)
+    /// before it is disconnected as a reader that stopped reading.
+    pub stuck_reader_ms: u64,
 }
 
 impl Default for Limits {
@@ -56,6 +59,7 @@ impl Default for Limits {
             session_expiry_secs_max: 1_209_600,
             connect_timeout_ms: 10_000,
             retained_payload_bytes_max: usize::MAX,
+            stuck_reader_ms: 60_000,
         }
     }
 }

@@ -549,7 +549,7 @@ fn a_subscriber_that_stops_reading_costs_at_most_its_cap_then_is_disconnected() 
         w.closed().iter().all(|c| *c != sleeper.id),
         "not before the grace time"
     );
-    w.now += Shard::STUCK_READER_MS;
+    w.now += Limits::default().stuck_reader_ms;
     w.shard.tick(w.now);
     assert!(
         w.closed().contains(&sleeper.id),

@@ -60,6 +60,9 @@ pub(crate) struct WorkerSetup {
     pub epoch: Instant,
 }
 
+/// Time a closing connection's writer gets to send what was already encoded.
+const WRITE_GRACE: Duration = Duration::from_secs(5);
+
 /// Read at most this much per socket read (one buffer per worker, shared by its connections).
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -418,7 +421,15 @@ async fn connection(
         }
         w.flush_outputs();
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), writing).await;
+    // A peer that does not read would keep the writer (and the socket) forever: after the
+    // grace period the writer is dropped, which closes the socket.
+    let mut writing = writing;
+    if tokio::time::timeout(WRITE_GRACE, &mut writing)
+        .await
+        .is_err()
+    {
+        writing.abort();
+    }
     worker.borrow_mut().conns.remove(&id);
 }
 

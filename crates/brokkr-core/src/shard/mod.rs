@@ -427,11 +427,7 @@ impl Shard {
         self.shared.retained_count()
     }
 
-    /// Time a client may stay at or over its write cap before it is disconnected as a reader
-    /// that stopped reading.
-    pub const STUCK_READER_MS: u64 = 60_000;
-
-    /// Time passes: stuck readers (full, with QoS 0 dropped, for [`Self::STUCK_READER_MS`]),
+    /// Time passes: stuck readers (full, with QoS 0 dropped, for `Limits::stuck_reader_ms`),
     /// CONNECT timeouts, keep alive (1.5x, MQTT-3.1.2-22), delayed wills, session
     /// expiry.
     pub fn tick(&mut self, now_ms: u64) {
@@ -447,7 +443,8 @@ impl Shard {
             if let Some(c) = self.conns.get_mut(conn) {
                 c.over_cap_since_ms = since;
             }
-            let stuck = since.is_some_and(|t| now_ms.saturating_sub(t) >= Self::STUCK_READER_MS);
+            let stuck =
+                since.is_some_and(|t| now_ms.saturating_sub(t) >= self.limits.stuck_reader_ms);
             let Some(c) = self.conns.get(conn) else {
                 continue;
             };

@@ -129,6 +129,16 @@ impl Client {
         }
     }
 
+    /// Write bytes as they are.
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// The socket, for tests that read it raw.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     pub fn send(&mut self, p: &Packet) {
         let bytes = brokkr_testkit::build::encode(p, self.v);
         self.stream.write_all(&bytes).unwrap();
