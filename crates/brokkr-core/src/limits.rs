@@ -37,6 +37,10 @@ pub struct Limits {
     pub connect_timeout_ms: u64,
     /// `retained_message_max_payload_size`: largest payload kept as retained.
     pub retained_payload_bytes_max: usize,
+    /// Longest Keep Alive the broker accepts, in seconds; a CONNECT asking for more (or for
+    /// none, 0) gets this value, sent to MQTT 5 clients as Server Keep Alive (MQTT-3.2.2-21).
+    /// `u16::MAX` (the default, as FlashMQ) accepts every client's value.
+    pub keep_alive_secs_max: u16,
     /// Time a client may stay at or over its write buffer cap (QoS 0 being dropped for it)
     /// before it is disconnected as a reader that stopped reading.
     pub stuck_reader_ms: u64,
@@ -60,6 +64,7 @@ impl Default for Limits {
             connect_timeout_ms: 10_000,
             retained_payload_bytes_max: usize::MAX,
             stuck_reader_ms: 60_000,
+            keep_alive_secs_max: u16::MAX,
         }
     }
 }
@@ -71,6 +76,17 @@ impl Limits {
             self.packet_bytes_max
         } else {
             self.packet_bytes_max_before_auth.min(self.packet_bytes_max)
+        }
+    }
+
+    /// The Keep Alive granted for a requested one, and whether it differs (then MQTT 5 clients
+    /// are told with Server Keep Alive).
+    pub fn grant_keep_alive(&self, requested_secs: u16) -> (u16, bool) {
+        let max = self.keep_alive_secs_max;
+        if max == u16::MAX || (requested_secs != 0 && requested_secs <= max) {
+            (requested_secs, false)
+        } else {
+            (max, true)
         }
     }
 
@@ -99,6 +115,19 @@ mod tests {
         assert_eq!(l.string_bytes_max, 4096);
         assert!(l.packet_cap(false) < 1_048_576);
         assert_eq!(l.packet_cap(true), 268_435_460);
+    }
+
+    #[test]
+    fn keep_alive_is_clamped_only_when_configured() {
+        assert_eq!(Limits::default().grant_keep_alive(0), (0, false));
+        assert_eq!(Limits::default().grant_keep_alive(7200), (7200, false));
+        let capped = Limits {
+            keep_alive_secs_max: 600,
+            ..Limits::default()
+        };
+        assert_eq!(capped.grant_keep_alive(60), (60, false));
+        assert_eq!(capped.grant_keep_alive(601), (600, true));
+        assert_eq!(capped.grant_keep_alive(0), (600, true), "0 (none) is over any cap");
     }
 
     #[test]

@@ -294,6 +294,29 @@ fn mqtt_3_1_2_22_keep_alive_timeout_closes_after_one_and_a_half_periods() {
 }
 
 #[test]
+fn mqtt_3_2_2_22_server_keep_alive_is_sent_and_enforced_only_when_the_broker_caps_it() {
+    let limits = Limits {
+        keep_alive_secs_max: 30,
+        ..Limits::default()
+    };
+    let mut w = World {
+        shard: Shard::new(limits, 1),
+        now: 1_000,
+    };
+    for (asked, granted) in [(20u16, None), (300, Some(30u16)), (0, Some(30))] {
+        let mut c = w.open(V5);
+        let mut connect = build::connect(V5, &format!("ka-{asked}"));
+        connect.keep_alive_secs = asked;
+        w.send(&c, Packet::Connect(Box::new(connect)));
+        let got = w.recv(&mut c);
+        assert_eq!(connack(&got).properties.server_keep_alive_secs, granted, "asked {asked}");
+        let enforced_ms = u64::from(granted.unwrap_or(asked)) * 1500;
+        assert_eq!(w.shard.next_deadline_ms(), Some(w.now + enforced_ms));
+        w.shard.connection_lost(w.now, c.id);
+    }
+}
+
+#[test]
 fn connect_timeout_closes_silent_connections() {
     let mut w = World::new();
     let c = w.open(V311);

@@ -57,7 +57,9 @@ impl Shard {
         }
         let session_present = self.take_over(now_ms, &client_id, connect.clean_start);
         let session = self.attach_session(&client_id, conn, v, &connect, expiry_secs);
-        let keep_alive_ms = u64::from(connect.keep_alive_secs) * 1000;
+        let (keep_alive_secs, keep_alive_changed) =
+            self.limits.grant_keep_alive(connect.keep_alive_secs);
+        let keep_alive_ms = u64::from(keep_alive_secs) * 1000;
         let receive_maximum = connect
             .properties
             .receive_maximum
@@ -98,6 +100,9 @@ impl Shard {
             p.wildcard_subscription_available = Some(true);
             p.subscription_identifiers_available = Some(true);
             p.shared_subscription_available = Some(true);
+            if keep_alive_changed {
+                p.server_keep_alive_secs = Some(keep_alive_secs); // MQTT-3.2.2-21
+            }
             if connect.properties.session_expiry_interval_secs != Some(expiry_secs) {
                 p.session_expiry_interval_secs = Some(expiry_secs);
             }
