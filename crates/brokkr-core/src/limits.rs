@@ -127,7 +127,11 @@ mod tests {
         };
         assert_eq!(capped.grant_keep_alive(60), (60, false));
         assert_eq!(capped.grant_keep_alive(601), (600, true));
-        assert_eq!(capped.grant_keep_alive(0), (600, true), "0 (none) is over any cap");
+        assert_eq!(
+            capped.grant_keep_alive(0),
+            (600, true),
+            "0 (none) is over any cap"
+        );
     }
 
     #[test]

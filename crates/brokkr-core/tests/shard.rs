@@ -10,7 +10,7 @@
 
 use brokkr_codec::*;
 use brokkr_core::limits::Limits;
-use brokkr_core::shard::{RETAINED_NODES_PER_SLICE, Shard};
+use brokkr_core::shard::{IDLE_BUFFER_BYTES_MAX, RETAINED_NODES_PER_SLICE, Shard};
 use brokkr_testkit::build::{self, encode};
 use bytes::Bytes;
 
@@ -309,11 +309,42 @@ fn mqtt_3_2_2_22_server_keep_alive_is_sent_and_enforced_only_when_the_broker_cap
         connect.keep_alive_secs = asked;
         w.send(&c, Packet::Connect(Box::new(connect)));
         let got = w.recv(&mut c);
-        assert_eq!(connack(&got).properties.server_keep_alive_secs, granted, "asked {asked}");
+        assert_eq!(
+            connack(&got).properties.server_keep_alive_secs,
+            granted,
+            "asked {asked}"
+        );
         let enforced_ms = u64::from(granted.unwrap_or(asked)) * 1500;
         assert_eq!(w.shard.next_deadline_ms(), Some(w.now + enforced_ms));
         w.shard.connection_lost(w.now, c.id);
     }
+}
+
+#[test]
+fn buffers_shrink_back_when_the_connection_idles() {
+    let mut w = World::new();
+    let mut sub = w.connect(V311, "burst-sub", true);
+    subscribe(&mut w, &mut sub, "big", QoS::AtMostOnce);
+    let publisher = w.connect(V311, "burst-pub", true);
+    let big = vec![1u8; 200_000];
+    // The packet arrives in pieces, so the read buffer has to hold it whole for a while.
+    let bytes = build::encode(
+        &Packet::Publish(build::publish("big", &big, QoS::AtMostOnce, false)),
+        V311,
+    );
+    for piece in bytes.chunks(30_000) {
+        w.send_raw(&publisher, piece);
+    }
+    assert!(w.shard.buffer_capacity_bytes(publisher.id) <= IDLE_BUFFER_BYTES_MAX);
+    let out = w.shard.take_write(sub.id);
+    assert!(out.len() > 200_000);
+    w.shard.written(sub.id, out.len());
+    drop(out);
+    assert!(
+        w.shard.buffer_capacity_bytes(sub.id) <= IDLE_BUFFER_BYTES_MAX,
+        "{} bytes kept",
+        w.shard.buffer_capacity_bytes(sub.id)
+    );
 }
 
 #[test]

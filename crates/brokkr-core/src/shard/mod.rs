@@ -255,7 +255,10 @@ impl Shard {
             let cap = self.limits.packet_cap(connected);
             let raw = match framer::next_packet(&mut c.read, cap) {
                 Ok(Some(raw)) => raw,
-                Ok(None) => return,
+                Ok(None) => {
+                    shrink_when_idle(&mut c.read);
+                    return;
+                }
                 Err(e) => return self.fail(now_ms, conn, version, &e),
             };
             c.last_packet_ms = now_ms;
@@ -395,6 +398,9 @@ impl Shard {
     pub fn written(&mut self, conn: ConnId, n: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
             c.in_transit_bytes = c.in_transit_bytes.saturating_sub(n);
+            if c.in_transit_bytes == 0 {
+                shrink_when_idle(&mut c.write);
+            }
         }
     }
 
@@ -415,6 +421,13 @@ impl Shard {
     /// Connections currently open (including those closing).
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Bytes allocated for `conn`'s read and write buffers (capacity, not content).
+    pub fn buffer_capacity_bytes(&self, conn: ConnId) -> usize {
+        self.conns
+            .get(conn)
+            .map_or(0, |c| c.read.capacity() + c.write.capacity())
     }
 
     /// Sessions, online and offline.
@@ -556,6 +569,17 @@ impl Shard {
             };
         }
         next
+    }
+}
+
+/// Capacity an empty connection buffer may keep; beyond it the allocation is released, so a
+/// burst (a large packet in, a fan-out burst out) does not stay resident while the
+/// connection idles.
+pub const IDLE_BUFFER_BYTES_MAX: usize = 4096;
+
+fn shrink_when_idle(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > IDLE_BUFFER_BYTES_MAX {
+        *buf = BytesMut::new();
     }
 }
 
