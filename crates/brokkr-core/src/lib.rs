@@ -18,5 +18,6 @@ pub mod retained;
 pub mod session;
 pub mod shard;
 pub mod slab;
+pub mod stats;
 pub mod subscriptions;
 pub mod topic_alias;

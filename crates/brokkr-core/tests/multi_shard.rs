@@ -450,3 +450,61 @@ fn a_stale_remote_delivery_reaches_nobody() {
     cl.shards[1].deliver_remote(cl.now, batch);
     assert!(cl.shards[1].write_buffer(next.id).is_empty());
 }
+
+#[test]
+fn sys_topics_count_the_whole_broker() {
+    let mut cl = Cluster::new(2);
+    let now = cl.now;
+    cl.shards[0].enable_sys(now);
+    let watcher_id = cl.id_homed_on("ops", 1);
+    let mut watcher = cl.connect(1, V311, &watcher_id);
+    // `#` never matches `$SYS` (MQTT-4.7.2-1): the watcher asks for it by name.
+    cl.subscribe(&mut watcher, "#", QoS::AtMostOnce);
+    let pub_id = cl.id_homed_on("meter", 0);
+    let mut p = cl.connect(0, V311, &pub_id);
+    for i in 0..5u8 {
+        cl.publish(&mut p, "power/w", &[i], QoS::AtMostOnce, i == 4);
+    }
+    assert_eq!(payloads(&cl.recv(&mut watcher)).len(), 5);
+    cl.subscribe(&mut watcher, "$SYS/#", QoS::AtMostOnce);
+    cl.now += 10_000;
+    let now = cl.now;
+    cl.shards[1].tick(now);
+    cl.shards[0].tick(now);
+    cl.settle();
+    let sys: std::collections::BTreeMap<String, String> = cl
+        .recv(&mut watcher)
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::Publish(x) => Some((
+                x.topic.as_str().to_string(),
+                String::from_utf8(x.payload.to_vec()).unwrap(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let get = |t: &str| sys.get(t).map(String::as_str);
+    assert_eq!(get("$SYS/broker/load/messages/received/total"), Some("5"));
+    assert_eq!(get("$SYS/broker/load/messages/sent/total"), Some("5"));
+    assert_eq!(get("$SYS/broker/clients/mqttconnects/total"), Some("2"));
+    assert_eq!(
+        get("$SYS/broker/load/messages/set_retained/total"),
+        Some("1")
+    );
+    assert_eq!(get("$SYS/broker/clients/total"), Some("2"));
+    assert_eq!(get("$SYS/broker/sessions/total"), Some("2"));
+    assert!(sys.len() >= 8, "{sys:?}");
+    // Retained: a later subscriber gets them too, and the publisher's own $SYS topics are
+    // not counted as client publishes.
+    let late_id = cl.id_homed_on("late", 0);
+    let mut late = cl.connect(0, V311, &late_id);
+    cl.send(
+        &mut late,
+        Packet::Subscribe(build::subscribe(
+            1,
+            &["$SYS/broker/uptime"],
+            QoS::AtMostOnce,
+        )),
+    );
+    assert_eq!(payloads(&cl.recv(&mut late)), vec![b"10 seconds".to_vec()]);
+}

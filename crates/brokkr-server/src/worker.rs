@@ -190,6 +190,12 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<std::net::TcpListen
         peers: Rc::new(setup.peers),
         dropped_deliveries: 0,
     }));
+    if setup.index == 0 {
+        // Worker 0 publishes $SYS, as FlashMQ's thread 0 does.
+        let mut w = worker.borrow_mut();
+        let now = w.now_ms();
+        w.shard.enable_sys(now);
+    }
     let mut accepting = Vec::new();
     for listener in listeners {
         match TcpListener::from_std(listener) {

@@ -120,6 +120,7 @@ impl Shard {
             receive_maximum,
         });
         self.send(conn, &Packet::ConnAck(ack), v);
+        self.stats.mqtt_connects += 1;
         self.resume_session(now_ms, conn, session, receive_maximum);
     }
 

@@ -168,6 +168,7 @@ impl Shard {
             QosPid::AtLeastOnce(id) => self.send(conn, &Packet::PubAck(PubAck::new(id)), v),
             QosPid::ExactlyOnce(id) => self.send(conn, &Packet::PubRec(PubRec::new(id)), v),
         }
+        self.stats.messages_received += 1;
         let msg = Arc::new(Message::from_publish(publish, topic, now_ms));
         self.retain(&msg);
         self.route(now_ms, Some(session), msg);

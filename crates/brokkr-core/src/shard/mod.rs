@@ -20,6 +20,7 @@ mod connected;
 mod route;
 mod session;
 mod shared;
+mod sys;
 
 pub use conn::{Conn, Connected, Phase};
 pub use route::RETAINED_NODES_PER_SLICE;
@@ -81,6 +82,12 @@ pub struct Shard {
     background_waiting: usize,
     route_targets: Vec<(SessionRef, SubOptions)>,
     scratch: MatchScratch,
+    /// What happened on this shard (reported to `shared` on every tick).
+    stats: crate::stats::ShardStats,
+    /// The `$SYS` publisher, once enabled ([`Shard::enable_sys`]; the server does on shard 0).
+    sys: Option<crate::stats::SysState>,
+    /// When `$SYS` is next due (shard 0).
+    sys_due_ms: u64,
 }
 
 impl Shard {
@@ -106,6 +113,9 @@ impl Shard {
             by_client_id: FxHashMap::default(),
             outbox: (0..place.count).map(|_| Vec::new()).collect(),
             handoffs: Vec::new(),
+            stats: crate::stats::ShardStats::default(),
+            sys: None,
+            sys_due_ms: 0,
             closed: Vec::new(),
             dirty: Vec::new(),
             retained_jobs: std::collections::VecDeque::new(),
@@ -117,6 +127,7 @@ impl Shard {
 
     /// A new connection was accepted.
     pub fn accept(&mut self, now_ms: u64) -> ConnId {
+        self.stats.socket_connects += 1;
         self.conns.insert(Conn {
             read: BytesMut::new(),
             write: BytesMut::new(),
@@ -238,6 +249,7 @@ impl Shard {
             return;
         }
         c.read.extend_from_slice(bytes);
+        self.stats.bytes_received += bytes.len() as u64;
         self.process(now_ms, conn);
     }
 
@@ -391,6 +403,7 @@ impl Shard {
             return bytes::Bytes::new();
         };
         c.in_transit_bytes += c.write.len();
+        self.stats.bytes_sent += c.write.len() as u64;
         c.write.split().freeze()
     }
 
@@ -445,10 +458,12 @@ impl Shard {
     /// expiry.
     pub fn tick(&mut self, now_ms: u64) {
         let conns: Vec<ConnId> = self.conns.keys().collect();
+        let mut connected = 0;
         for conn in conns {
             let Some(c) = self.conns.get(conn) else {
                 continue;
             };
+            connected += u64::from(c.connected().is_some());
             // Full since a QoS 0 message was dropped for lack of room; drained below half the cap
             // clears it.
             let drained = c.pending_bytes() < self.limits.write_buffer_bytes_max / 2;
@@ -485,6 +500,15 @@ impl Shard {
         }
         self.fire_delayed_wills(now_ms);
         self.expire_sessions(now_ms);
+        self.stats.clients_connected = connected;
+        self.stats.sessions = self.sessions.len() as u64;
+        self.shared.report(self.place.index, self.stats);
+        self.publish_sys_if_due(now_ms);
+    }
+
+    /// This shard's statistics so far (gauges as of the last tick).
+    pub fn stats(&self) -> crate::stats::ShardStats {
+        self.stats
     }
 
     /// The broker is stopping: MQTT 5 clients get DISCONNECT 0x8B (Server shutting down), every
@@ -535,7 +559,7 @@ impl Shard {
 
     /// When `tick` should next run, if anything is pending.
     pub fn next_deadline_ms(&self) -> Option<u64> {
-        let mut next: Option<u64> = None;
+        let mut next: Option<u64> = self.sys.as_ref().map(|_| self.sys_due_ms);
         for key in self.conns.keys() {
             let Some(c) = self.conns.get(key) else {
                 continue;

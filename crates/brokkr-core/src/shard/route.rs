@@ -86,7 +86,8 @@ impl Shard {
             return;
         }
         if s.outbound.offer(p).is_err() {
-            return; // over the session's caps: dropped and counted by the queue
+            self.stats.messages_dropped += 1;
+            return; // over the session's caps: dropped and counted
         }
         self.pump_with(now_ms, session, cache);
     }
@@ -135,6 +136,7 @@ impl Shard {
         };
         if qos_pid == QosPid::AtMostOnce && c.write.len() + c.in_transit_bytes >= write_max {
             c.over_cap_since_ms.get_or_insert(now_ms);
+            self.stats.messages_dropped += 1;
             return false;
         }
         if p.message.remaining_expiry_secs(now_ms).is_err() {
@@ -167,6 +169,7 @@ impl Shard {
                     && (qos_pid != QosPid::AtMostOnce
                         || c.write.len() + c.in_transit_bytes <= write_max) =>
             {
+                self.stats.messages_sent += 1;
                 true
             }
             result => {
@@ -174,6 +177,7 @@ impl Shard {
                 if result.is_ok() && qos_pid == QosPid::AtMostOnce {
                     c.over_cap_since_ms.get_or_insert(now_ms);
                 }
+                self.stats.messages_dropped += 1;
                 false
             }
         }
@@ -222,6 +226,9 @@ impl Shard {
     pub(super) fn retain(&mut self, msg: &Arc<Message>) {
         if !msg.retain {
             return;
+        }
+        if !msg.topic.is_dollar() {
+            self.stats.retained_sets += 1; // the broker's own $SYS sets are not counted
         }
         if msg.payload.is_empty() {
             self.shared.retained_mut().remove(&msg.topic);

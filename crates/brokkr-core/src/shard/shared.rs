@@ -14,9 +14,10 @@ use super::session::SubOptions;
 use crate::message::Message;
 use crate::retained::RetainedStore;
 use crate::slab::Key;
+use crate::stats::ShardStats;
 use crate::subscriptions::TopicTree;
 use std::hash::Hasher;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A session anywhere in the broker: its home shard and its key there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,6 +63,8 @@ pub fn home_shard(client_id: &[u8], count: u32) -> u32 {
 pub struct SharedState {
     tree: RwLock<TopicTree<SessionRef, SubOptions>>,
     retained: RwLock<RetainedStore<Arc<Message>>>,
+    /// Each shard's latest statistics, by shard index (reported on its ticks).
+    stats: Mutex<Vec<ShardStats>>,
 }
 
 impl SharedState {
@@ -102,6 +105,26 @@ impl SharedState {
     /// Subscriptions in the tree.
     pub fn subscription_count(&self) -> usize {
         self.tree().len()
+    }
+
+    /// Shard `index` reports its statistics.
+    pub(super) fn report(&self, index: u32, stats: ShardStats) {
+        let mut all = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        let Ok(i) = usize::try_from(index) else {
+            return;
+        };
+        if all.len() <= i {
+            all.resize(i + 1, ShardStats::default());
+        }
+        if let Some(slot) = all.get_mut(i) {
+            *slot = stats;
+        }
+    }
+
+    /// The broker-wide statistics as last reported by every shard.
+    pub fn totals(&self) -> ShardStats {
+        let all = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        ShardStats::sum(all.iter())
     }
 }
 
