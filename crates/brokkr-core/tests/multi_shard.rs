@@ -507,4 +507,20 @@ fn sys_topics_count_the_whole_broker() {
         )),
     );
     assert_eq!(payloads(&cl.recv(&mut late)), vec![b"10 seconds".to_vec()]);
+    // A client cannot overwrite a $SYS value: acknowledged, neither retained nor delivered.
+    let mut forged = build::publish("$SYS/broker/uptime", b"forever", QoS::AtLeastOnce, true);
+    forged.qos_pid = QosPid::from_parts(QoS::AtLeastOnce, build::pid(9));
+    cl.send(&mut p, Packet::Publish(forged));
+    assert!(matches!(&cl.recv(&mut p)[..], [Packet::PubAck(_)]));
+    assert!(cl.recv(&mut late).is_empty());
+    let mut again = cl.connect(0, V311, &cl.id_homed_on("again", 0));
+    cl.send(
+        &mut again,
+        Packet::Subscribe(build::subscribe(
+            1,
+            &["$SYS/broker/uptime"],
+            QoS::AtMostOnce,
+        )),
+    );
+    assert_eq!(payloads(&cl.recv(&mut again)), vec![b"10 seconds".to_vec()]);
 }

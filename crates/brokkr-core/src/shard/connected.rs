@@ -170,6 +170,10 @@ impl Shard {
         }
         self.stats.messages_received += 1;
         let msg = Arc::new(Message::from_publish(publish, topic, now_ms));
+        if msg.topic.is_dollar() {
+            // `$` topics belong to the broker: acknowledged above, never retained or routed.
+            return Ok(());
+        }
         self.retain(&msg);
         self.route(now_ms, Some(session), msg);
         Ok(())
