@@ -96,15 +96,17 @@ pub fn run_until(
     }
     drop(senders);
     let own = own.ok_or_else(|| std::io::Error::other("no worker"))?;
-    eprintln!("brokkr: {count} worker thread(s)");
+    log::info!("{count} worker thread(s)");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
     let result = local.block_on(&runtime, async move {
         let first = tokio::task::spawn_local(worker::serve(own, listeners));
+        let usr1 = tokio::task::spawn_local(reopen_log_on_sigusr1());
         stop.await;
-        eprintln!("brokkr: shutting down");
+        usr1.abort();
+        log::info!(target: crate::logging::NOTICE, "shutting down");
         let _ = phase_tx.send(Phase::PublishWills);
         tokio::time::sleep(WILL_EXCHANGE).await;
         let _ = phase_tx.send(Phase::Close);
@@ -121,13 +123,14 @@ pub fn run_until(
 /// One worker on its own thread.
 fn run_worker(setup: WorkerSetup, listeners: Vec<std::net::TcpListener>) {
     let index = setup.index;
+    crate::logging::set_thread_tag(index);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("brokkr: worker {index} cannot start: {e}");
+            log::error!("worker {index} cannot start: {e}");
             return;
         }
     };
@@ -142,16 +145,30 @@ fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<std::net::TcpListener
         match std::net::TcpListener::bind(spec.addr) {
             Ok(l) => {
                 l.set_nonblocking(true)?;
-                eprintln!("brokkr: listening on {}", spec.addr);
+                log::info!("listening on {}", spec.addr);
                 out.push(l);
             }
-            Err(e) => eprintln!("brokkr: cannot listen on {}: {e}", spec.addr),
+            Err(e) => log::error!("cannot listen on {}: {e}", spec.addr),
         }
     }
     if out.is_empty() {
         return Err(std::io::Error::other("no listener could be opened"));
     }
     Ok(out)
+}
+
+/// SIGUSR1 reopens the log file, as FlashMQ (logrotate moves the file, then signals).
+async fn reopen_log_on_sigusr1() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        return;
+    };
+    while usr1.recv().await.is_some() {
+        match crate::logging::reopen() {
+            Ok(()) => log::info!("log file reopened"),
+            Err(e) => log::error!("cannot reopen the log file: {e}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod cluster;
+pub mod logging;
 mod worker;
 
 pub use cluster::{INBOX_CAPACITY, ListenerSpec, ServerConfig, run, run_until, worker_count};

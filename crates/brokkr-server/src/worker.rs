@@ -145,7 +145,7 @@ impl Worker {
             let n = batch.len() as u64;
             if peer.try_send(Inbox::Deliveries(batch)).is_err() {
                 if self.dropped_deliveries == 0 {
-                    eprintln!("brokkr: worker {index}'s inbox is full: dropping deliveries");
+                    log::warn!("worker {index}'s inbox is full: dropping deliveries");
                 }
                 self.dropped_deliveries += n;
             }
@@ -204,7 +204,7 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<std::net::TcpListen
                 setup.index,
                 Rc::clone(&worker),
             ))),
-            Err(e) => eprintln!("brokkr: cannot use a listener: {e}"),
+            Err(e) => log::error!("cannot use a listener: {e}"),
         }
     }
     let mut tasks = vec![tokio::task::spawn_local(inbox_loop(
@@ -268,7 +268,7 @@ async fn accept_loop(listener: TcpListener, own: usize, worker: Shared) {
                 }
             }
             Err(e) => {
-                eprintln!("brokkr: accept failed: {e}");
+                log::error!("accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

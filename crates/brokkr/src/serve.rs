@@ -3,6 +3,7 @@
 //! without a config file, so a broker started by hand is never open to the network.
 
 use brokkr_core::limits::Limits;
+use brokkr_server::logging::{LogSettings, NOTICE};
 use brokkr_server::{ListenerSpec, ServerConfig};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -34,14 +35,17 @@ pub fn seed() -> u64 {
 
 /// Run with the embedded defaults until SIGINT or SIGTERM.
 pub fn run_default() -> std::io::Result<()> {
-    eprintln!(
+    brokkr_server::logging::configure(LogSettings::default())?;
+    log::info!(
+        target: NOTICE,
         "brokkr {}: no config file given, using the embedded defaults: MQTT on 127.0.0.1:1883 \
          and [::1]:1883 (loopback only), anonymous clients allowed.",
         env!("CARGO_PKG_VERSION")
     );
-    eprintln!(
-        "brokkr: no authentication, no persistence, no TLS or websockets yet (config files are \
-         not read yet either)."
+    log::info!(
+        target: NOTICE,
+        "no authentication, no persistence, no TLS or websockets yet (config files are not \
+         read yet either)."
     );
     brokkr_server::run(default_config())
 }
