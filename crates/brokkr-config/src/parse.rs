@@ -159,7 +159,12 @@ impl<'r> Parser<'r> {
             .kind
             .check(first, rest)
             .map_err(|bad| at(bad.col, bad_value(desc, &key.text, bad, None)))?;
-        self.record(key, (desc.name, scope), false, &first.text, origin, line);
+        let shown = if is_secret(desc) {
+            "***"
+        } else {
+            first.text.as_str()
+        };
+        self.record(key, (desc.name, scope), false, shown, origin, line);
         if desc.name == "include_dir" && scope == Scope::Global {
             return self.include(&first.text, origin, line, key.col, depth);
         }
@@ -328,8 +333,13 @@ fn check_count<'t>(
     ))
 }
 
+/// Directives whose values must not appear in errors, provenance or logs.
+fn is_secret(desc: &OptionDesc) -> bool {
+    desc.name == "remote_password"
+}
+
 fn bad_value(desc: &OptionDesc, key: &str, bad: &Token, expected: Option<String>) -> ErrorKind {
-    let secret = desc.name == "remote_password";
+    let secret = is_secret(desc);
     ErrorKind::BadValue {
         key: key.to_owned(),
         value: if secret {
