@@ -343,3 +343,23 @@ fn committed_docs_match_the_option_table() {
         );
     }
 }
+
+#[test]
+fn fuzz_oracle_holds_on_examples_and_edge_cases() {
+    for entry in std::fs::read_dir(workspace().join("docs/examples")).unwrap() {
+        brokkr_config::fuzzing::config_round_trip(&std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    for text in [
+        "include_dir inc\n",
+        "log_file \"{\"\r\nplugin_opt_a '}'\n",
+        "listen {\n}\nlisten {\ninet_protocol unix\nunix_socket_path '/a b'\nunix_socket_mode 0600\n}\n",
+        "persistence_data_to_save !all\n",
+        "bridge {\naddress x\nremote_password \"\\\"\\\\'\"\nconnection_count 0001\n}\n",
+        "websocket_set_real_ip_from ::ffff:1.2.3.4/128\n",
+    ] {
+        brokkr_config::fuzzing::config_round_trip(text.as_bytes());
+    }
+    for text in ["log_file \"{\"\r\n", "persistence_data_to_save !all\n"] {
+        parse(text);
+    }
+}
