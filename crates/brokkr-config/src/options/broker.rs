@@ -1,0 +1,305 @@
+//! Global directives, part two: persistence, QoS queues, topic aliases, threads, wills,
+//! retained messages, the subscription tree, overload protection and `include_dir`.
+
+use super::DefaultValue::{Is, Note};
+use super::Support::{Deprecated, Honoured};
+use super::{I32, OptionDesc, U16, U32, each, int, not_yet, nothing, one, opt};
+use crate::types::{
+    EnforcementMode, OverloadMode, QosExceedAction, RetainedMessagesMode,
+    SharedSubscriptionTargeting, WildcardSubscriptionDenyMode,
+};
+use crate::value::{Unit, ValueKind::*};
+
+const PERSISTENCE: &str = "persistence";
+const RETAINED_LIMITS: &str = "retained message tree limits";
+const TREE_TUNING: &str = "subscription and retained tree tuning";
+const OVERLOAD: &str = "overload protection";
+
+pub(super) static OPTIONS: &[OptionDesc] = &[
+    opt! {
+        name: "storage_dir", kind: Path, default: Note("none: nothing is saved"),
+        example: "/var/lib/brokkr", support: not_yet(PERSISTENCE),
+        doc: "Directory where retained messages, sessions, subscriptions and bridge client ids \
+              are saved, on an interval and at shutdown, and loaded at start-up.",
+        set: Global |c, v| c.storage_dir = Some(v.text()?),
+        get: |c| opt(&c.storage_dir),
+    },
+    opt! {
+        name: "save_state_interval", kind: int(1, I32, Unit::Seconds), default: Is("3623"),
+        example: "600", support: not_yet(PERSISTENCE),
+        doc: "Seconds between background saves of the state to `storage_dir`. Re-read on \
+              reload.",
+        set: Global |c, v| c.save_state_interval_secs = v.num()?,
+        get: |c| one(c.save_state_interval_secs),
+    },
+    opt! {
+        name: "persistence_data_to_save", kind: PersistenceList, default: Is("all"),
+        example: "all !retained_messages", support: not_yet(PERSISTENCE),
+        doc: "Which state is saved: `all`, `sessions_and_subscriptions`, `retained_messages` \
+              and `bridge_info`, each negatable with `!`, applied left to right.",
+        set: Global |c, v| c.persistence_data_to_save = v.persistence()?,
+        get: |c| vec![c.persistence_data_to_save.to_words().iter().map(|w| w.to_string()).collect()],
+    },
+    opt! {
+        name: "max_qos_msg_pending_per_client", kind: int(32, U16, Unit::Count),
+        default: Is("512"), example: "64", support: Honoured,
+        doc: "Most QoS 1 and 2 messages queued or in flight per session; also advertised to \
+              MQTT 5 clients as Receive Maximum. Applies to new connections.",
+        set: Global |c, v| c.max_qos_msg_pending_per_client = v.num()?,
+        get: |c| one(c.max_qos_msg_pending_per_client),
+    },
+    opt! {
+        name: "max_qos_bytes_pending_per_client", kind: int(4096, U32, Unit::Bytes),
+        default: Is("65536"), example: "1048576", support: Honoured,
+        doc: "Most bytes of queued QoS 1 and 2 messages per session; one message is always \
+              allowed whatever its size.",
+        set: Global |c, v| c.max_qos_bytes_pending_per_client = v.num()?,
+        get: |c| one(c.max_qos_bytes_pending_per_client),
+    },
+    opt! {
+        name: "max_qos", kind: int(0, 2, Unit::Count), default: Is("2"), example: "1",
+        support: not_yet("a maximum QoS below 2"),
+        doc: "Highest QoS the broker accepts. Subscriptions are downgraded to it; a publish or \
+              will above it disconnects an MQTT 5 client and follows `mqtt3_qos_exceed_action` \
+              for MQTT 3. Listeners can override it.",
+        set: Global |c, v| c.max_qos = v.num()?,
+        get: |c| one(c.max_qos),
+    },
+    opt! {
+        name: "mqtt3_qos_exceed_action", kind: Keyword(QosExceedAction::NAMES),
+        default: Is("disconnect"), example: "drop", support: not_yet("a maximum QoS below 2"),
+        doc: "What to do with an MQTT 3 publish above `max_qos`: `drop` acknowledges and \
+              discards it, `disconnect` closes the connection.",
+        set: Global |c, v| c.mqtt3_qos_exceed_action = v.keyword(QosExceedAction::from_name)?,
+        get: |c| one(c.mqtt3_qos_exceed_action),
+    },
+    opt! {
+        name: "max_incoming_topic_alias_value", kind: int(0, U16, Unit::Count),
+        default: Is("65535"), example: "10", support: Honoured,
+        doc: "Topic Alias Maximum advertised to MQTT 5 clients: how many aliases a client may \
+              use towards the broker.",
+        set: Global |c, v| c.max_incoming_topic_alias_value = v.num()?,
+        get: |c| one(c.max_incoming_topic_alias_value),
+    },
+    opt! {
+        name: "max_outgoing_topic_alias_value", kind: int(0, U16, Unit::Count),
+        default: Is("65535"), example: "10", support: Honoured,
+        doc: "Most topic aliases the broker assigns per client when sending (bounded by what \
+              the client allows).",
+        set: Global |c, v| c.max_outgoing_topic_alias_value = v.num()?,
+        get: |c| one(c.max_outgoing_topic_alias_value),
+    },
+    opt! {
+        name: "thread_count", kind: int(0, U16, Unit::Count), default: Is("0"), example: "4",
+        support: not_yet("multiple worker threads"),
+        doc: "Number of worker threads; 0 means one per CPU.",
+        set: Global |c, v| c.thread_count = Some(v.num()?).filter(|&n: &u16| n > 0),
+        get: |c| one(c.thread_count.unwrap_or(0)),
+    },
+    opt! {
+        name: "wills_enabled", kind: Bool, default: Is("true"), example: "false",
+        support: not_yet("disabling wills"),
+        doc: "Whether last-will messages are honoured at all.",
+        set: Global |c, v| c.wills_enabled = v.flag()?,
+        get: |c| one(c.wills_enabled),
+    },
+    opt! {
+        name: "retained_messages_mode", kind: Keyword(RetainedMessagesMode::NAMES),
+        default: Is("enabled"), example: "drop", support: Honoured,
+        not_yet_values: &[
+            ("enabled_without_persistence", "retained message modes other than enabled"),
+            ("enabled_without_retaining", "retained message modes other than enabled"),
+            ("downgrade", "retained message modes other than enabled"),
+            ("drop", "retained message modes other than enabled"),
+            ("disconnect_with_error", "retained message modes other than enabled"),
+        ],
+        doc: "`enabled` stores and delivers retained messages; `enabled_without_persistence` \
+              does not save them; `enabled_without_retaining` relays the retain flag without \
+              storing; `downgrade` clears the flag; `drop` discards such publishes; \
+              `disconnect_with_error` disconnects the sender.",
+        set: Global |c, v| c.retained_messages_mode = v.keyword(RetainedMessagesMode::from_name)?,
+        get: |c| one(c.retained_messages_mode),
+    },
+    opt! {
+        name: "expire_retained_messages_after_seconds", kind: int(1, U32, Unit::Seconds),
+        default: Is("4294967295"), example: "86400", support: not_yet("retained message expiry"),
+        doc: "Time to live of every retained message, on top of any message expiry interval.",
+        set: Global |c, v| c.expire_retained_messages_after_seconds = v.num()?,
+        get: |c| one(c.expire_retained_messages_after_seconds),
+    },
+    opt! {
+        name: "retained_messages_delivery_limit", kind: Text, default: Note("none"),
+        example: "100", support: Deprecated { note: "use retained_messages_node_limit" },
+        doc: "Deprecated and ignored, as in FlashMQ; use `retained_messages_node_limit`.",
+        set: Global |_c, v| drop(v),
+        get: |_c| nothing(),
+    },
+    opt! {
+        name: "retained_messages_node_limit", kind: int(1, U32, Unit::Count),
+        default: Note("unlimited"), example: "10000", support: not_yet(RETAINED_LIMITS),
+        doc: "Most retained-tree nodes walked to deliver retained messages for one subscribe.",
+        set: Global |c, v| c.retained_messages_node_limit = Some(v.num()?),
+        get: |c| opt(&c.retained_messages_node_limit),
+    },
+    opt! {
+        name: "retained_messages_node_creation_limit", kind: int(1, U32, Unit::Count),
+        default: Note("unlimited"), example: "1000", support: not_yet(RETAINED_LIMITS),
+        doc: "Most retained-tree nodes that may be created under one node at the enforcement \
+              depth, against clients that flood unique retained topics.",
+        set: Global |c, v| c.retained_messages_node_creation_limit = Some(v.num()?),
+        get: |c| opt(&c.retained_messages_node_creation_limit),
+    },
+    opt! {
+        name: "retained_messages_node_creation_limit_enforcement_depth",
+        kind: int(0, U16, Unit::Count), default: Is("65535"), example: "1",
+        support: not_yet(RETAINED_LIMITS),
+        doc: "Topic depth at which the node creation limit is counted (1: per first-level \
+              topic, such as one per device); 65535 turns it off.",
+        set: Global |c, v| c.retained_messages_node_creation_limit_enforcement_depth = v.num()?,
+        get: |c| one(c.retained_messages_node_creation_limit_enforcement_depth),
+    },
+    opt! {
+        name: "retained_messages_node_creation_limit_enforcement_mode",
+        kind: Keyword(EnforcementMode::NAMES), default: Is("reject"), example: "log",
+        support: not_yet(RETAINED_LIMITS),
+        doc: "`reject` refuses to retain beyond the creation limit (the message is still \
+              delivered); `log` only logs.",
+        set: Global |c, v| {
+            c.retained_messages_node_creation_limit_enforcement_mode =
+                v.keyword(EnforcementMode::from_name)?
+        },
+        get: |c| one(c.retained_messages_node_creation_limit_enforcement_mode),
+    },
+    opt! {
+        name: "retained_message_max_payload_size", kind: int(0, U32, Unit::Bytes),
+        default: Note("unlimited"), example: "65536", support: Honoured,
+        doc: "Largest payload kept as a retained message; larger ones are delivered but not \
+              retained.",
+        set: Global |c, v| c.retained_message_max_payload_size = Some(v.num()?),
+        get: |c| opt(&c.retained_message_max_payload_size),
+    },
+    opt! {
+        name: "set_retained_message_defer_timeout", kind: int(0, I32, Unit::Millis),
+        default: Is("0"), example: "100", support: not_yet(TREE_TUNING),
+        doc: "When the retained tree is busy, defer storing a retained message for up to this \
+              long instead of waiting for the lock; 0 always waits.",
+        set: Global |c, v| c.set_retained_message_defer_timeout_ms = v.num()?,
+        get: |c| one(c.set_retained_message_defer_timeout_ms),
+    },
+    opt! {
+        name: "set_retained_message_defer_timeout_spread", kind: int(0, I32, Unit::Millis),
+        default: Is("1000"), example: "500", support: not_yet(TREE_TUNING),
+        doc: "Random jitter added to the defer timeout, so deferred stores do not retry \
+              together.",
+        set: Global |c, v| c.set_retained_message_defer_timeout_spread_ms = v.num()?,
+        get: |c| one(c.set_retained_message_defer_timeout_spread_ms),
+    },
+    opt! {
+        name: "retained_message_node_lifetime", kind: int(0, I32, Unit::Seconds),
+        default: Is("0"), example: "60", support: not_yet(TREE_TUNING),
+        doc: "Grace time before an empty retained-tree node is removed.",
+        set: Global |c, v| c.retained_message_node_lifetime_secs = v.num()?,
+        get: |c| one(c.retained_message_node_lifetime_secs),
+    },
+    opt! {
+        name: "subscription_node_lifetime", kind: int(0, I32, Unit::Seconds),
+        default: Is("3600"), example: "60", support: not_yet(TREE_TUNING),
+        doc: "Grace time before an empty subscription-tree node is removed.",
+        set: Global |c, v| c.subscription_node_lifetime_secs = v.num()?,
+        get: |c| one(c.subscription_node_lifetime_secs),
+    },
+    opt! {
+        name: "websocket_set_real_ip_from", kind: Cidr, default: Note("none"),
+        example: "10.0.0.0/8", support: not_yet("websockets"),
+        doc: "A network trusted to set `X-Real-IP` (or `X-Forwarded-For`) on websocket \
+              connections; repeat the line for more networks.",
+        set: Global |c, v| c.websocket_set_real_ip_from.push(v.cidr()?),
+        get: |c| each(&c.websocket_set_real_ip_from),
+    },
+    opt! {
+        name: "shared_subscription_targeting", kind: Keyword(SharedSubscriptionTargeting::NAMES),
+        default: Is("round_robin"), example: "sender_hash", support: Honoured,
+        not_yet_values: &[
+            ("sender_hash", "shared subscription targeting other than round_robin"),
+            ("first", "shared subscription targeting other than round_robin"),
+        ],
+        doc: "How a shared subscription picks a member: `round_robin`, `sender_hash` (the same \
+              publisher always reaches the same member) or `first`.",
+        set: Global |c, v| {
+            c.shared_subscription_targeting = v.keyword(SharedSubscriptionTargeting::from_name)?
+        },
+        get: |c| one(c.shared_subscription_targeting),
+    },
+    opt! {
+        name: "minimum_wildcard_subscription_depth", kind: int(0, U16, Unit::Count),
+        default: Is("0"), example: "2", support: not_yet("wildcard depth restrictions"),
+        doc: "Refuse subscriptions with a wildcard above this topic depth (0 allows `#`).",
+        set: Global |c, v| c.minimum_wildcard_subscription_depth = v.num()?,
+        get: |c| one(c.minimum_wildcard_subscription_depth),
+    },
+    opt! {
+        name: "wildcard_subscription_deny_mode",
+        kind: Keyword(WildcardSubscriptionDenyMode::NAMES), default: Is("deny_all"),
+        example: "deny_retained_only", support: not_yet("wildcard depth restrictions"),
+        doc: "What a too-shallow wildcard subscription gets: `deny_all` refuses it, \
+              `deny_retained_only` accepts it but sends no retained messages.",
+        set: Global |c, v| {
+            c.wildcard_subscription_deny_mode =
+                v.keyword(WildcardSubscriptionDenyMode::from_name)?
+        },
+        get: |c| one(c.wildcard_subscription_deny_mode),
+    },
+    opt! {
+        name: "max_topic_split_depth", kind: int(1, U16, Unit::Count), default: Is("128"),
+        example: "32", support: Honoured,
+        doc: "Most levels in a topic name or filter.",
+        set: Global |c, v| c.max_topic_split_depth = v.num()?,
+        get: |c| one(c.max_topic_split_depth),
+    },
+    opt! {
+        name: "overload_mode", kind: Keyword(OverloadMode::NAMES), default: Is("log"),
+        example: "close_new_clients", support: not_yet(OVERLOAD),
+        doc: "What to do when the event loops drift past `max_event_loop_drift`: `log`, or \
+              `close_new_clients`. Listeners can override it.",
+        set: Global |c, v| c.overload_mode = v.keyword(OverloadMode::from_name)?,
+        get: |c| one(c.overload_mode),
+    },
+    opt! {
+        name: "max_event_loop_drift", kind: int(500, I32, Unit::Millis), default: Is("2000"),
+        example: "1000", support: not_yet(OVERLOAD),
+        doc: "Event-loop lateness that counts as overload, checked on the main loop and on the \
+              median of the workers.",
+        set: Global |c, v| c.max_event_loop_drift_ms = v.num()?,
+        get: |c| one(c.max_event_loop_drift_ms),
+    },
+    opt! {
+        name: "include_dir", kind: Path, default: Note("none"), example: "/etc/brokkr/conf.d",
+        support: Honoured,
+        doc: "Read every `*.conf` file in this directory, in name order, as if its lines \
+              stood here. A missing directory is an error; only valid at the top level.",
+        set: Global |_c, v| drop(v),
+        get: |_c| nothing(),
+    },
+    opt! {
+        name: "subscription_identifiers_enabled", kind: Bool, default: Is("true"),
+        example: "false", support: not_yet("disabling subscription identifiers"),
+        doc: "Whether MQTT 5 subscription identifiers are accepted; when off, a client sending \
+              one is disconnected.",
+        set: Global |c, v| c.subscription_identifiers_enabled = v.flag()?,
+        get: |c| one(c.subscription_identifiers_enabled),
+    },
+    opt! {
+        name: "expire_retained_messages_time_budget_ms", kind: Text, default: Note("none"),
+        example: "100", support: Deprecated { note: "it no longer has any effect" },
+        doc: "Deprecated and ignored, as in FlashMQ.",
+        set: Global |_c, v| drop(v),
+        get: |_c| nothing(),
+    },
+    opt! {
+        name: "rebuild_subscription_tree_interval_seconds", kind: Text, default: Note("none"),
+        example: "3600", support: Deprecated { note: "it no longer has any effect" },
+        doc: "Deprecated and ignored, as in FlashMQ.",
+        set: Global |_c, v| drop(v),
+        get: |_c| nothing(),
+    },
+];
