@@ -260,6 +260,13 @@ fn not_yet_names_the_line() {
             .not_yet()
             .is_empty()
     );
+    // A directive brokkr lacks, written with its default value, asks for nothing.
+    assert!(
+        parse("wills_enabled yes\nlog_publishes off\nmax_qos 2\n")
+            .not_yet()
+            .is_empty()
+    );
+    assert_eq!(parse("wills_enabled no\n").not_yet().len(), 1);
 }
 
 #[test]

@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, watch};
 pub struct ListenerSpec {
     /// Address and port.
     pub addr: SocketAddr,
+    /// Set TCP_NODELAY on accepted sockets (FlashMQ's `tcp_nodelay`).
+    pub tcp_nodelay: bool,
 }
 
 /// What the server needs to run.
@@ -121,7 +123,7 @@ pub fn run_until(
 }
 
 /// One worker on its own thread.
-fn run_worker(setup: WorkerSetup, listeners: Vec<std::net::TcpListener>) {
+fn run_worker(setup: WorkerSetup, listeners: Vec<(std::net::TcpListener, bool)>) {
     let index = setup.index;
     crate::logging::set_thread_tag(index);
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -139,14 +141,13 @@ fn run_worker(setup: WorkerSetup, listeners: Vec<std::net::TcpListener>) {
 }
 
 /// Bind every listener now, so that a port in use is reported before any thread starts.
-fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<std::net::TcpListener>> {
+fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<(std::net::TcpListener, bool)>> {
     let mut out = Vec::new();
     for spec in specs {
-        match std::net::TcpListener::bind(spec.addr) {
+        match bind(spec.addr) {
             Ok(l) => {
-                l.set_nonblocking(true)?;
                 log::info!("listening on {}", spec.addr);
-                out.push(l);
+                out.push((l, spec.tcp_nodelay));
             }
             Err(e) => log::error!("cannot listen on {}: {e}", spec.addr),
         }
@@ -155,6 +156,24 @@ fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<std::net::TcpListener
         return Err(std::io::Error::other("no listener could be opened"));
     }
     Ok(out)
+}
+
+/// Connections the kernel queues for accept before refusing more.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A non-blocking listener on `addr`. An IPv6 socket is IPv6-only, so `0.0.0.0:1883` and
+/// `[::]:1883` can both be bound (as FlashMQ's default listener does).
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 /// SIGUSR1 reopens the log file, as FlashMQ (logrotate moves the file, then signals).

@@ -154,7 +154,6 @@ impl Worker {
 
     /// Serve `stream` on this worker: the shard already knows it as `id`.
     fn register(worker: &Shared, stream: TcpStream, id: ConnId) {
-        let _ = stream.set_nodelay(true);
         let wake = Rc::new(Notify::new());
         let stop = Rc::new(Notify::new());
         {
@@ -175,7 +174,7 @@ impl Worker {
 }
 
 /// One worker's life: serve until the broker closes, then shut the shard down in two phases.
-pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<std::net::TcpListener>) {
+pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<(std::net::TcpListener, bool)>) {
     let place = Placement::new(
         u32::try_from(setup.index).unwrap_or(0),
         u32::try_from(setup.count).unwrap_or(1),
@@ -197,10 +196,11 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<std::net::TcpListen
         w.shard.enable_sys(now);
     }
     let mut accepting = Vec::new();
-    for listener in listeners {
+    for (listener, nodelay) in listeners {
         match TcpListener::from_std(listener) {
             Ok(l) => accepting.push(tokio::task::spawn_local(accept_loop(
                 l,
+                nodelay,
                 setup.index,
                 Rc::clone(&worker),
             ))),
@@ -244,11 +244,14 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<std::net::TcpListen
 }
 
 /// Accept and spread connections over the workers in turn.
-async fn accept_loop(listener: TcpListener, own: usize, worker: Shared) {
+async fn accept_loop(listener: TcpListener, nodelay: bool, own: usize, worker: Shared) {
     let mut next = own;
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
+                if nodelay {
+                    let _ = stream.set_nodelay(true);
+                }
                 let count = worker.borrow().peers.len().max(1);
                 next = (next + 1) % count;
                 if next == own {

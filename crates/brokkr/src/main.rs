@@ -47,17 +47,32 @@ fn run(command: Command) -> i32 {
                 print_out("No config file given: brokkr would run on its embedded defaults. OK");
                 0
             }
-            Some(path) => {
-                print_err(&no_config_support(&path));
-                1
-            }
+            Some(path) => match brokkr::serve::load(&path) {
+                Ok(_) => {
+                    print_out(&format!("Config '{}' OK", path.display()));
+                    0
+                }
+                Err(refused) => {
+                    refused.0.iter().for_each(|line| print_err(line));
+                    1
+                }
+            },
         },
         Command::Run {
             config_file: Some(path),
-        } => {
-            print_err(&no_config_support(&path));
-            EXIT_CONFIG
-        }
+        } => match brokkr::serve::load(&path) {
+            Ok((config, server)) => match brokkr::serve::run_with(&config, server, &path) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("brokkr: {e}");
+                    EXIT_STARTUP
+                }
+            },
+            Err(refused) => {
+                refused.0.iter().for_each(|line| print_err(line));
+                EXIT_CONFIG
+            }
+        },
         Command::Run { config_file: None } => match brokkr::serve::run_default() {
             Ok(()) => 0,
             Err(e) => {
@@ -66,14 +81,6 @@ fn run(command: Command) -> i32 {
             }
         },
     }
-}
-
-fn no_config_support(path: &std::path::Path) -> String {
-    format!(
-        "Config '{}': config files are not supported yet (the FlashMQ config parser is \
-         tracked as its own issue); run without --config-file for the embedded defaults.",
-        path.display()
-    )
 }
 
 /// Print to stdout; a closed pipe (`brokkr -h | head`) is not an error worth a panic.

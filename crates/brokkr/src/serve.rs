@@ -1,11 +1,15 @@
-//! Start-up with the embedded default configuration: MQTT on 127.0.0.1:1883 and [::1]:1883,
-//! anonymous clients allowed, FlashMQ's limits otherwise. Loopback only, as Mosquitto 2 does
-//! without a config file, so a broker started by hand is never open to the network.
+//! Start-up: with the embedded default configuration (MQTT on 127.0.0.1:1883 and [::1]:1883,
+//! anonymous clients allowed, FlashMQ's limits otherwise; loopback only, as Mosquitto 2 does
+//! without a config file, so a broker started by hand is never open to the network), or with a
+//! FlashMQ config file, whose defaults then apply (all interfaces, port 1883).
 
+use brokkr_config::Config;
+use brokkr_config::types::{InetProtocol, ListenerProtocol};
 use brokkr_core::limits::Limits;
-use brokkr_server::logging::{LogSettings, NOTICE};
+use brokkr_server::logging::{LogLevel, LogSettings, NOTICE};
 use brokkr_server::{ListenerSpec, ServerConfig};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 /// The embedded default configuration.
 pub fn default_config() -> ServerConfig {
@@ -16,7 +20,10 @@ pub fn default_config() -> ServerConfig {
     ServerConfig {
         listeners: addrs
             .into_iter()
-            .map(|addr| ListenerSpec { addr })
+            .map(|addr| ListenerSpec {
+                addr,
+                tcp_nodelay: true,
+            })
             .collect(),
         limits: Limits::default(),
         seed: seed(),
@@ -44,8 +51,101 @@ pub fn run_default() -> std::io::Result<()> {
     );
     log::info!(
         target: NOTICE,
-        "no authentication, no persistence, no TLS or websockets yet (config files are not \
-         read yet either)."
+        "no authentication, no persistence, no TLS or websockets yet."
     );
     brokkr_server::run(default_config())
+}
+
+/// Why a config file cannot be used: printed as is, then the process exits with 99 at start-up
+/// (1 for `--test-config`), as FlashMQ.
+#[derive(Debug)]
+pub struct Refused(pub Vec<String>);
+
+/// Load and check `path`: every error names its file, line and column; a directive brokkr does
+/// not honour yet is refused with its line, never silently ignored.
+pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
+    let config = brokkr_config::load_file(path).map_err(|e| Refused(vec![e.to_string()]))?;
+    let not_yet: Vec<String> = config.not_yet().iter().map(ToString::to_string).collect();
+    if !not_yet.is_empty() {
+        return Err(Refused(not_yet));
+    }
+    let server = server_config(&config).map_err(|e| Refused(vec![e]))?;
+    let anonymous_everywhere = config.allow_anonymous
+        && config
+            .listeners
+            .iter()
+            .all(|l| l.allow_anonymous != Some(false));
+    if !anonymous_everywhere {
+        // FlashMQ's default is allow_anonymous false; without authentication brokkr would let
+        // everyone in, so it refuses rather than run more open than the file says.
+        return Err(Refused(vec![format!(
+            "{}: allow_anonymous is false (FlashMQ's default) but authentication is not built \
+             into brokkr yet; set `allow_anonymous true` to run without it",
+            path.display()
+        )]));
+    }
+    Ok((config, server))
+}
+
+/// The server settings a checked config asks for.
+pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
+    let mut listeners = Vec::new();
+    for l in &config.listeners {
+        if l.protocol != ListenerProtocol::Mqtt || l.is_tls() {
+            // `not_yet` refuses these first; this is the second line of defence.
+            return Err(format!(
+                "listener on port {} is not supported yet",
+                l.port()
+            ));
+        }
+        let port = l.port();
+        let v4 = SocketAddr::from((l.inet4_bind_address, port));
+        let v6 = SocketAddr::from((l.inet6_bind_address, port));
+        let addrs = match l.inet_protocol {
+            InetProtocol::Ip4Ip6 => vec![v4, v6],
+            InetProtocol::Ip4 => vec![v4],
+            InetProtocol::Ip6 => vec![v6],
+            _ => return Err("unix socket listeners are not supported yet".into()),
+        };
+        listeners.extend(addrs.into_iter().map(|addr| ListenerSpec {
+            addr,
+            tcp_nodelay: l.tcp_nodelay,
+        }));
+    }
+    Ok(ServerConfig {
+        listeners,
+        limits: config.to_limits(&Limits::default()),
+        seed: seed(),
+        workers: config.thread_count.map_or(0, usize::from),
+    })
+}
+
+/// The log settings of `config` (`log_debug` and `quiet` are FlashMQ's deprecated overrides).
+pub fn log_settings(config: &Config) -> LogSettings {
+    let level = if config.log_debug {
+        LogLevel::Debug
+    } else if config.quiet {
+        LogLevel::Warning
+    } else {
+        LogLevel::parse(config.log_level.as_str()).unwrap_or(LogLevel::Info)
+    };
+    LogSettings {
+        file: config.log_file.as_ref().map(PathBuf::from),
+        level,
+    }
+}
+
+/// Run with the config file at `path` until SIGINT or SIGTERM.
+pub fn run_with(config: &Config, server: ServerConfig, path: &Path) -> std::io::Result<()> {
+    brokkr_server::logging::configure(log_settings(config))?;
+    log::info!(
+        target: NOTICE,
+        "brokkr {} starting with config '{}'",
+        env!("CARGO_PKG_VERSION"),
+        path.display()
+    );
+    for warning in config.deprecation_warnings() {
+        log::warn!("{warning}");
+    }
+    brokkr_server::run(server)
 }

@@ -91,7 +91,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "thread_count", kind: int(0, U16, Unit::Count), default: Is("0"), example: "4",
-        support: not_yet("multiple worker threads"),
+        support: Honoured,
         doc: "Number of worker threads; 0 means one per CPU.",
         set: Global |c, v| c.thread_count = Some(v.num()?).filter(|&n: &u16| n > 0),
         get: |c| one(c.thread_count.unwrap_or(0)),

@@ -53,14 +53,14 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "log_file", kind: Path, default: Note("standard output"),
-        example: "/var/log/brokkr/brokkr.log", support: not_yet(LOGGING),
+        example: "/var/log/brokkr/brokkr.log", support: Honoured,
         doc: "File to append the log to. Without it the log goes to standard output.",
         set: Global |c, v| c.log_file = Some(v.text()?),
         get: |c| opt(&c.log_file),
     },
     opt! {
         name: "log_level", kind: Keyword(LogLevel::NAMES), default: Is("info"),
-        example: "debug", support: not_yet(LOGGING),
+        example: "debug", support: Honoured,
         doc: "Least severe level written to the log: debug, info, notice, warning, error or \
               none.",
         set: Global |c, v| c.log_level = v.keyword(LogLevel::from_name)?,
@@ -68,14 +68,14 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "log_debug", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet(LOGGING),
+        support: Honoured,
         doc: "Deprecated: use `log_level debug`. When true it overrides `log_level`.",
         set: Global |c, v| c.log_debug = v.flag()?,
         get: |c| one(c.log_debug),
     },
     opt! {
         name: "quiet", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet(LOGGING),
+        support: Honoured,
         doc: "Deprecated: use `log_level warning`. When true, info and notice lines are not \
               logged.",
         set: Global |c, v| c.quiet = v.flag()?,
@@ -159,7 +159,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "allow_anonymous", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet(AUTH),
+        support: Honoured,
         doc: "Accept clients that send no username. Listeners can override it.",
         set: Global |c, v| c.allow_anonymous = v.flag()?,
         get: |c| one(c.allow_anonymous),

@@ -186,7 +186,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "tcp_nodelay", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet("per-listener TCP_NODELAY"),
+        support: Honoured,
         doc: "Set TCP_NODELAY on accepted sockets, trading bandwidth for latency.",
         set: Listen |l, v| l.tcp_nodelay = v.flag()?,
         get: |l| one(l.tcp_nodelay),

@@ -166,15 +166,34 @@ impl OptionDesc {
         }
     }
 
-    /// The feature this use of the directive needs, if brokkr lacks it.
+    /// The feature this use of the directive needs, if brokkr lacks it. Writing a directive's
+    /// default value asks for nothing brokkr lacks (`log_publishes false`, `wills_enabled
+    /// true`), so it needs no feature.
     pub fn not_yet_feature(&self, first_value: &str) -> Option<&'static str> {
         match self.support {
+            Support::NotYet { .. } if self.is_default_value(first_value) => None,
             Support::NotYet { feature } => Some(feature),
             _ => self
                 .not_yet_values
                 .iter()
                 .find(|(v, _)| v.eq_ignore_ascii_case(first_value))
                 .map(|(_, feature)| *feature),
+        }
+    }
+}
+
+impl OptionDesc {
+    /// True when `value` spells this directive's default.
+    fn is_default_value(&self, value: &str) -> bool {
+        let DefaultValue::Is(default) = self.default else {
+            return false;
+        };
+        match self.kind {
+            ValueKind::Bool => {
+                let v = crate::value::parse_bool(value);
+                v.is_some() && v == crate::value::parse_bool(default)
+            }
+            _ => value.eq_ignore_ascii_case(default),
         }
     }
 }

@@ -58,7 +58,10 @@ impl Broker {
     pub fn start_with(port: u16, workers: usize, limits: Limits) -> Broker {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let config = ServerConfig {
-            listeners: vec![ListenerSpec { addr }],
+            listeners: vec![ListenerSpec {
+                addr,
+                tcp_nodelay: true,
+            }],
             limits,
             seed: 1,
             workers,
