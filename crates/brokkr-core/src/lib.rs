@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod fuzzing;
 pub mod ids;
 pub mod limits;

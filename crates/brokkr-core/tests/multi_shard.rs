@@ -76,7 +76,7 @@ impl Cluster {
             for from in 0..self.shards.len() {
                 for h in self.shards[from].take_handoffs() {
                     let to = h.shard as usize;
-                    let id = self.shards[to].accept_handoff(self.now, h.accepted_ms, &h.bytes);
+                    let id = self.shards[to].accept_handoff(self.now, &h);
                     self.moved.push(((from, h.conn), (to, id)));
                     moved_any = true;
                 }
@@ -201,7 +201,7 @@ fn a_connect_is_handed_to_the_home_shard_of_its_client_id() {
         "{handoffs:?}"
     );
     let h = &handoffs[0];
-    let id2 = cl.shards[2].accept_handoff(cl.now, h.accepted_ms, &h.bytes);
+    let id2 = cl.shards[2].accept_handoff(cl.now, h);
     (c.shard, c.id) = (2, id2);
     assert!(matches!(cl.recv(&mut c).first(), Some(Packet::ConnAck(_))));
     assert_eq!(cl.sessions(), vec![0, 0, 1, 0]);

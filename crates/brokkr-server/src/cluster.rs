@@ -9,10 +9,12 @@
 //! batches, then every worker closes its connections.
 
 use crate::worker::{self, Inbox, Phase, WorkerSetup};
+use brokkr_core::access::AccessPolicy;
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::SharedState;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -37,6 +39,8 @@ pub struct ServerConfig {
     pub seed: u64,
     /// Worker threads (FlashMQ's `thread_count`); 0 means one per CPU.
     pub workers: usize,
+    /// Who may connect, publish and receive; `None`: everyone ([`brokkr_core::access::AllowAll`]).
+    pub access: Option<Arc<dyn AccessPolicy>>,
 }
 
 /// Delivery batches and hand-offs one worker's inbox holds before a sender has to drop.
@@ -68,6 +72,9 @@ pub fn run_until(
     let count = worker_count(&config);
     let listeners = bind_all(&config.listeners)?;
     let shared = SharedState::new();
+    if let Some(policy) = &config.access {
+        shared.set_policy(Arc::clone(policy));
+    }
     let epoch = Instant::now();
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..count)

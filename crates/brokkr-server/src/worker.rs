@@ -9,8 +9,7 @@
 
 use crate::cluster::Peers;
 use brokkr_core::limits::Limits;
-use brokkr_core::shard::{ConnId, Placement, RemoteDelivery, Shard, SharedState};
-use bytes::Bytes;
+use brokkr_core::shard::{ConnId, Handoff, Placement, RemoteDelivery, Shard, SharedState};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -26,13 +25,15 @@ use tokio::sync::{Notify, mpsc, watch};
 pub(crate) enum Inbox {
     /// Deliveries for sessions homed on the receiving worker, in routing order.
     Deliveries(Vec<RemoteDelivery>),
-    /// A socket just accepted, for the receiving worker to serve.
-    Accepted(std::net::TcpStream),
+    /// A socket just accepted on listener `listener`, for the receiving worker to serve.
+    Accepted {
+        stream: std::net::TcpStream,
+        listener: u16,
+    },
     /// A connection whose CONNECT names a session homed on the receiving worker.
     HandedOver {
         stream: std::net::TcpStream,
-        bytes: Bytes,
-        accepted_ms: u64,
+        handoff: Handoff,
     },
 }
 
@@ -75,9 +76,8 @@ struct Conn {
     /// What the shard still had for this connection when it was freed; the writer sends it
     /// last.
     tail: Option<bytes::Bytes>,
-    /// The shard handed the connection to another worker: (worker, bytes, accepted_ms), until
-    /// the reader task takes it.
-    handoff: Option<(usize, Bytes, u64)>,
+    /// The shard handed the connection to another worker, until the reader task takes it.
+    handoff: Option<Handoff>,
     /// The connection is moving to another worker: its writer gives its half back.
     moving: bool,
 }
@@ -122,7 +122,7 @@ impl Worker {
         }
         for h in self.shard.take_handoffs() {
             if let Some(c) = self.conns.get_mut(&h.conn) {
-                c.handoff = Some((h.shard as usize, h.bytes, h.accepted_ms));
+                c.handoff = Some(h);
                 c.moving = true;
                 c.wake.notify_one();
                 c.stop.notify_one();
@@ -196,11 +196,11 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<(std::net::TcpListe
         w.shard.enable_sys(now);
     }
     let mut accepting = Vec::new();
-    for (listener, nodelay) in listeners {
+    for (index, (listener, nodelay)) in listeners.into_iter().enumerate() {
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
         match TcpListener::from_std(listener) {
             Ok(l) => accepting.push(tokio::task::spawn_local(accept_loop(
-                l,
-                nodelay,
+                (l, index, nodelay),
                 setup.index,
                 Rc::clone(&worker),
             ))),
@@ -244,7 +244,11 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<(std::net::TcpListe
 }
 
 /// Accept and spread connections over the workers in turn.
-async fn accept_loop(listener: TcpListener, nodelay: bool, own: usize, worker: Shared) {
+async fn accept_loop(
+    (listener, index, nodelay): (TcpListener, u16, bool),
+    own: usize,
+    worker: Shared,
+) {
     let mut next = own;
     loop {
         match listener.accept().await {
@@ -258,7 +262,7 @@ async fn accept_loop(listener: TcpListener, nodelay: bool, own: usize, worker: S
                     let id = {
                         let mut w = worker.borrow_mut();
                         let now = w.now_ms();
-                        w.shard.accept(now)
+                        w.shard.accept_on(now, index)
                     };
                     Worker::register(&worker, stream, id);
                     continue;
@@ -267,7 +271,10 @@ async fn accept_loop(listener: TcpListener, nodelay: bool, own: usize, worker: S
                 if let (Some(peer), Ok(std)) = (peer, stream.into_std()) {
                     // A full inbox means that worker is far behind: the socket is closed
                     // (dropped) and the client retries.
-                    let _ = peer.try_send(Inbox::Accepted(std));
+                    let _ = peer.try_send(Inbox::Accepted {
+                        stream: std,
+                        listener: index,
+                    });
                 }
             }
             Err(e) => {
@@ -288,22 +295,18 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                 w.shard.deliver_remote(now, batch);
                 w.flush_outputs();
             }
-            Inbox::Accepted(std) => {
-                let Ok(stream) = TcpStream::from_std(std) else {
+            Inbox::Accepted { stream, listener } => {
+                let Ok(stream) = TcpStream::from_std(stream) else {
                     continue;
                 };
                 let id = {
                     let mut w = worker.borrow_mut();
                     let now = w.now_ms();
-                    w.shard.accept(now)
+                    w.shard.accept_on(now, listener)
                 };
                 Worker::register(&worker, stream, id);
             }
-            Inbox::HandedOver {
-                stream,
-                bytes,
-                accepted_ms,
-            } => {
+            Inbox::HandedOver { stream, handoff } => {
                 let Ok(stream) = TcpStream::from_std(stream) else {
                     continue;
                 };
@@ -312,7 +315,7 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                     let now = w.now_ms();
                     // The CONNECT is handled here, before the connection's tasks exist; the
                     // writer finds the CONNACK in the shard when it starts.
-                    w.shard.accept_handoff(now, accepted_ms, &bytes)
+                    w.shard.accept_handoff(now, &handoff)
                 };
                 Worker::register(&worker, stream, id);
             }
@@ -393,23 +396,19 @@ async fn connection(
         .conns
         .get_mut(&id)
         .and_then(|c| c.handoff.take());
-    if let Some((to, bytes, accepted_ms)) = handoff {
+    if let Some(handoff) = handoff {
         // The shard already forgot the connection; move the socket to the session's home.
         let half: Option<OwnedWriteHalf> = writing.await.ok().flatten();
         let peer = {
             let mut w = worker.borrow_mut();
             w.conns.remove(&id);
-            w.peers.get(to).cloned()
+            w.peers.get(handoff.shard as usize).cloned()
         };
         if let (Some(half), Some(peer)) = (half, peer)
             && let Ok(stream) = reader.reunite(half)
             && let Ok(stream) = stream.into_std()
         {
-            let _ = peer.try_send(Inbox::HandedOver {
-                stream,
-                bytes,
-                accepted_ms,
-            });
+            let _ = peer.try_send(Inbox::HandedOver { stream, handoff });
         }
         return;
     }

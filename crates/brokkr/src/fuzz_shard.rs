@@ -283,7 +283,7 @@ fn settle(shards: &mut [Shard; 2], now: u64, clients: &mut [Option<(usize, ConnI
             let to = 1 - from;
             for h in shard_at(shards, from).take_handoffs() {
                 assert_eq!(h.shard as usize, to, "hand-off to the other shard");
-                let id = shard_at(shards, to).accept_handoff(now, h.accepted_ms, &h.bytes);
+                let id = shard_at(shards, to).accept_handoff(now, &h);
                 if let Some(slot) = clients.iter_mut().find(|c| **c == Some((from, h.conn))) {
                     *slot = Some((to, id));
                 }

@@ -28,6 +28,7 @@ pub fn default_config() -> ServerConfig {
         limits: Limits::default(),
         seed: seed(),
         workers: 0,
+        access: None,
     }
 }
 
@@ -117,6 +118,7 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
         limits: config.to_limits(&Limits::default()),
         seed: seed(),
         workers: config.thread_count.map_or(0, usize::from),
+        access: None,
     })
 }
 

@@ -38,6 +38,8 @@ pub struct Connected {
 /// One connection.
 #[derive(Debug)]
 pub struct Conn {
+    /// The listener it was accepted on.
+    pub listener: u16,
     /// Bytes received and not yet framed.
     pub read: BytesMut,
     /// Bytes encoded and not yet written to the socket.

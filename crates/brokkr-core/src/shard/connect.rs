@@ -17,7 +17,7 @@ use brokkr_codec::{
 use std::num::NonZeroU16;
 
 impl Shard {
-    pub(super) fn handle_connect(&mut self, now_ms: u64, conn: ConnId, connect: Connect) {
+    pub(super) fn handle_connect(&mut self, now_ms: u64, conn: ConnId, mut connect: Connect) {
         let v = connect.protocol.0;
         if connect.properties.authentication_method.is_some() {
             // Enhanced authentication needs an auth plugin, which does not exist yet.
@@ -46,6 +46,22 @@ impl Shard {
             _ if connect.clean_start => 0,
             _ => self.limits.clamp_session_expiry(u32::MAX),
         };
+        let listener = self.conns.get(conn).map_or(0, |c| c.listener);
+        let login = match self.policy.login(
+            listener,
+            connect.username.as_ref().map(|u| u.as_str().as_bytes()),
+            connect.password.as_deref(),
+        ) {
+            Ok(login) => login,
+            Err(reason) => return self.refuse(now_ms, conn, v, reason),
+        };
+        if let Some(will) = &connect.will
+            && !self.policy.may_write(&login, &client_id, &will.topic)
+        {
+            // A will the ACL would not let the client publish is not registered (FlashMQ's
+            // `aclchecks/registerwill`); the connection itself is fine.
+            connect.will = None;
+        }
         let username = connect.username.as_ref().map(|u| u.as_str().to_string());
         let owner = self
             .by_client_id
@@ -56,7 +72,7 @@ impl Shard {
             return self.refuse(now_ms, conn, v, ReasonCode::NotAuthorized);
         }
         let session_present = self.take_over(now_ms, &client_id, connect.clean_start);
-        let session = self.attach_session(&client_id, conn, v, &connect, expiry_secs);
+        let session = self.attach_session(&client_id, conn, v, &connect, expiry_secs, login);
         let (keep_alive_secs, keep_alive_changed) =
             self.limits.grant_keep_alive(connect.keep_alive_secs);
         let keep_alive_ms = u64::from(keep_alive_secs) * 1000;
@@ -179,6 +195,7 @@ impl Shard {
         v: ProtocolVersion,
         connect: &Connect,
         expiry_secs: u32,
+        login: crate::access::Login,
     ) -> crate::slab::Key {
         let will = connect.will.clone().map(|mut w| {
             w.topic = w.topic.compact();
@@ -190,6 +207,7 @@ impl Shard {
             s.conn = Some(conn);
             s.version = v;
             s.will = will;
+            s.login = login;
             // A new connection before the will delay ran out: the will is not sent
             // (MQTT-3.1.3-9).
             s.pending_will = None;
@@ -201,6 +219,7 @@ impl Shard {
         let key = self.sessions.insert(Session {
             client_id: client_id.to_string(),
             username: connect.username.as_ref().map(|u| u.as_str().to_string()),
+            login,
             conn: Some(conn),
             version: v,
             subscriptions: Vec::new(),

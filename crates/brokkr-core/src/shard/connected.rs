@@ -141,6 +141,28 @@ impl Shard {
             );
         }
         let qos_pid = publish.qos_pid;
+        if !self.may_write(session, &topic) {
+            // Not allowed by the ACL: MQTT 5 hears 0x87 in the acknowledgement (which ends a
+            // QoS 2 flow at once); 3.x cannot be told, so it is acknowledged and dropped.
+            let mut reason = ReasonCode::NotAuthorized;
+            if !v.is_v5() {
+                reason = ReasonCode::Success;
+            }
+            match qos_pid {
+                QosPid::AtMostOnce => {}
+                QosPid::AtLeastOnce(id) => {
+                    let mut ack = PubAck::new(id);
+                    ack.reason = reason;
+                    self.send(conn, &Packet::PubAck(ack), v);
+                }
+                QosPid::ExactlyOnce(id) => {
+                    let mut rec = PubRec::new(id);
+                    rec.reason = reason;
+                    self.send(conn, &Packet::PubRec(rec), v);
+                }
+            }
+            return Ok(());
+        }
         if let QosPid::ExactlyOnce(id) = qos_pid {
             let max = self.limits.qos_pending_messages_max;
             let receipt = self
@@ -264,5 +286,14 @@ impl Shard {
             reasons: if v.is_v5() { reasons } else { Vec::new() },
         };
         self.send(conn, &Packet::UnsubAck(ack), v);
+    }
+}
+
+impl Shard {
+    /// The write ACL for session `session` (FlashMQ's `aclchecks/write`).
+    fn may_write(&self, session: crate::slab::Key, topic: &brokkr_codec::TopicName) -> bool {
+        self.sessions
+            .get(session)
+            .is_some_and(|s| self.policy.may_write(&s.login, &s.client_id, topic))
     }
 }

@@ -61,6 +61,8 @@ pub struct Handoff {
     pub bytes: Bytes,
     /// When the connection was accepted (its CONNECT timeout keeps running).
     pub accepted_ms: u64,
+    /// The listener it was accepted on.
+    pub listener: u16,
 }
 
 /// One worker's broker.
@@ -73,6 +75,9 @@ pub struct Shard {
     conns: Slab<Conn>,
     sessions: Slab<Session>,
     by_client_id: FxHashMap<String, Key>,
+    /// The access policy as of `policy_generation` (refreshed from `shared` on each input).
+    policy: Arc<dyn crate::access::AccessPolicy>,
+    policy_generation: u64,
     /// Deliveries for other shards, by shard index.
     outbox: Vec<Vec<RemoteDelivery>>,
     handoffs: Vec<Handoff>,
@@ -103,11 +108,14 @@ impl Shard {
         place: Placement,
         shared: Arc<SharedState>,
     ) -> Shard {
+        let (policy_generation, policy) = shared.policy();
         Shard {
             limits,
             rng: fastrand::Rng::with_seed(seed),
             place,
             shared,
+            policy,
+            policy_generation,
             conns: Slab::default(),
             sessions: Slab::default(),
             by_client_id: FxHashMap::default(),
@@ -125,10 +133,17 @@ impl Shard {
         }
     }
 
-    /// A new connection was accepted.
+    /// A new connection was accepted on listener 0.
     pub fn accept(&mut self, now_ms: u64) -> ConnId {
+        self.accept_on(now_ms, 0)
+    }
+
+    /// A new connection was accepted on listener `listener` (its index in the server's list;
+    /// the access policy may treat listeners differently).
+    pub fn accept_on(&mut self, now_ms: u64, listener: u16) -> ConnId {
         self.stats.socket_connects += 1;
         self.conns.insert(Conn {
+            listener,
             read: BytesMut::new(),
             write: BytesMut::new(),
             phase: Phase::AwaitingConnect,
@@ -143,13 +158,21 @@ impl Shard {
 
     /// A connection handed over by another shard ([`Handoff`]): accepted at `accepted_ms`,
     /// with `bytes` already received. It is never handed on again.
-    pub fn accept_handoff(&mut self, now_ms: u64, accepted_ms: u64, bytes: &[u8]) -> ConnId {
-        let conn = self.accept(accepted_ms.min(now_ms));
+    pub fn accept_handoff(&mut self, now_ms: u64, h: &Handoff) -> ConnId {
+        let conn = self.accept_on(h.accepted_ms.min(now_ms), h.listener);
+        let bytes = &h.bytes;
         if let Some(c) = self.conns.get_mut(conn) {
             c.handed_in = true;
         }
         self.bytes_received(now_ms, conn, bytes);
         conn
+    }
+
+    /// Take up a replaced access policy (one atomic load when nothing changed).
+    fn refresh_policy(&mut self) {
+        if self.shared.policy_generation() != self.policy_generation {
+            (self.policy_generation, self.policy) = self.shared.policy();
+        }
     }
 
     /// This shard's place among its peers.
@@ -217,6 +240,7 @@ impl Shard {
             shard: home,
             bytes: bytes.freeze(),
             accepted_ms: c.accepted_ms,
+            listener: c.listener,
         });
     }
 
@@ -250,6 +274,7 @@ impl Shard {
         }
         c.read.extend_from_slice(bytes);
         self.stats.bytes_received += bytes.len() as u64;
+        self.refresh_policy();
         self.process(now_ms, conn);
     }
 

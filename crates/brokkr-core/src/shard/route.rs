@@ -78,6 +78,13 @@ impl Shard {
         let Some(s) = self.sessions.get_mut(session) else {
             return;
         };
+        if self.policy.checks_reads()
+            && !self
+                .policy
+                .may_read(&s.login, &s.client_id, &p.message.topic)
+        {
+            return; // the read ACL, checked per delivered message as FlashMQ does
+        }
         if p.qos == QoS::AtMostOnce {
             // QoS 0 goes straight to an online client; offline sessions do not queue it.
             if let Some(conn) = s.conn {

@@ -50,6 +50,8 @@ pub struct Session {
     pub client_id: String,
     /// The user name the session was created with; another user may not take it over.
     pub username: Option<String>,
+    /// The proof of its current (or last) CONNECT, for the ACL.
+    pub login: crate::access::Login,
     /// The connection attached to it, if online.
     pub conn: Option<Key>,
     /// The protocol version of its last connection.

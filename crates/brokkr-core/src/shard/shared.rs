@@ -11,12 +11,14 @@
 //! shard runs on one thread, so the whole broker stays deterministic.
 
 use super::session::SubOptions;
+use crate::access::{AccessPolicy, AllowAll};
 use crate::message::Message;
 use crate::retained::RetainedStore;
 use crate::slab::Key;
 use crate::stats::ShardStats;
 use crate::subscriptions::TopicTree;
 use std::hash::Hasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A session anywhere in the broker: its home shard and its key there.
@@ -59,18 +61,55 @@ pub fn home_shard(client_id: &[u8], count: u32) -> u32 {
 }
 
 /// The state all shards of one broker share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SharedState {
+    /// Who may connect, publish and receive; replaced whole on reload.
+    policy: RwLock<Arc<dyn AccessPolicy>>,
+    /// Bumped on each replacement, so shards refresh their cached copy cheaply.
+    policy_generation: AtomicU64,
     tree: RwLock<TopicTree<SessionRef, SubOptions>>,
     retained: RwLock<RetainedStore<Arc<Message>>>,
     /// Each shard's latest statistics, by shard index (reported on its ticks).
     stats: Mutex<Vec<ShardStats>>,
 }
 
+impl Default for SharedState {
+    fn default() -> Self {
+        SharedState {
+            policy: RwLock::new(Arc::new(AllowAll)),
+            policy_generation: AtomicU64::new(0),
+            tree: RwLock::default(),
+            retained: RwLock::default(),
+            stats: Mutex::default(),
+        }
+    }
+}
+
 impl SharedState {
-    /// An empty state, ready to be handed to every shard.
+    /// An empty state, ready to be handed to every shard; everyone may connect
+    /// ([`AllowAll`]) until [`SharedState::set_policy`].
     pub fn new() -> Arc<SharedState> {
         Arc::new(SharedState::default())
+    }
+
+    /// Replace the access policy (start-up, reload). Shards pick it up at their next input.
+    pub fn set_policy(&self, policy: Arc<dyn AccessPolicy>) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = policy;
+        self.policy_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The policy and its generation.
+    pub(super) fn policy(&self) -> (u64, Arc<dyn AccessPolicy>) {
+        let policy = self.policy.read().unwrap_or_else(PoisonError::into_inner);
+        (
+            self.policy_generation.load(Ordering::Acquire),
+            Arc::clone(&policy),
+        )
+    }
+
+    /// The current policy generation (one atomic load).
+    pub(super) fn policy_generation(&self) -> u64 {
+        self.policy_generation.load(Ordering::Acquire)
     }
 
     /// The subscription tree, for matching. A panic while a lock is held aborts the process

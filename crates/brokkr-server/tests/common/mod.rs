@@ -65,6 +65,7 @@ impl Broker {
             limits,
             seed: 1,
             workers,
+            access: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
