@@ -23,6 +23,7 @@ pub mod passwd;
 pub mod policy;
 pub mod watch;
 
+pub use acl::{Access, Acl, AclDecision, AclError, ClientIdentity};
 pub use limits::Limits;
 
 pub use passwd::{Authenticated, ParseWarning, PasswordDb, PasswordHash, PasswordRejected};
