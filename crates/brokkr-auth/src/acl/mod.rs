@@ -167,7 +167,12 @@ impl Acl {
     }
 
     /// May `who` have `access` to `topic`?
-    pub fn check(&self, who: &ClientIdentity<'_>, topic: &TopicName, access: Access) -> AclDecision {
+    pub fn check(
+        &self,
+        who: &ClientIdentity<'_>,
+        topic: &TopicName,
+        access: Access,
+    ) -> AclDecision {
         self.check_str(who, topic.as_str(), access)
     }
 

@@ -146,9 +146,15 @@ mod tests {
             "# c\n\ntopic a\npattern read p/%u\nuser bob\n  topic deny b c\nuser eve smith\ntopic x",
         );
         assert_eq!(r.len(), 4);
-        assert_eq!((r[0].line, &r[0].scope, r[0].grant, &*r[0].filter), (3, &Scope::Anonymous, Grant::ReadWrite, "a"));
+        assert_eq!(
+            (r[0].line, &r[0].scope, r[0].grant, &*r[0].filter),
+            (3, &Scope::Anonymous, Grant::ReadWrite, "a")
+        );
         assert_eq!((&r[1].scope, r[1].grant), (&Scope::Pattern, Grant::Read));
-        assert_eq!((&r[2].scope, r[2].grant, &*r[2].filter), (&Scope::User("bob".into()), Grant::Deny, "b c"));
+        assert_eq!(
+            (&r[2].scope, r[2].grant, &*r[2].filter),
+            (&Scope::User("bob".into()), Grant::Deny, "b c")
+        );
         assert_eq!(r[3].scope, Scope::User("eve smith".into()));
     }
 
@@ -161,15 +167,32 @@ mod tests {
 
     #[test]
     fn one_bad_line_rejects_the_file_with_its_number() {
-        assert_eq!(error("topic a\nbogus line\n"), AclError { line: 2, kind: AclErrorKind::UnknownKeyword });
+        assert_eq!(
+            error("topic a\nbogus line\n"),
+            AclError {
+                line: 2,
+                kind: AclErrorKind::UnknownKeyword
+            }
+        );
         assert_eq!(error("user\n").kind, AclErrorKind::MissingUsername);
         assert_eq!(error("topic\n").kind, AclErrorKind::MissingFilter);
-        for bad in ["topic a/#/b", "topic a+", "topic a/b#", "pattern read x/%u+"] {
+        for bad in [
+            "topic a/#/b",
+            "topic a+",
+            "topic a/b#",
+            "pattern read x/%u+",
+        ] {
             assert_eq!(error(bad).kind, AclErrorKind::InvalidFilter, "{bad}");
         }
         let deep = format!("topic {}", ["a"; 129].join("/"));
         assert_eq!(error(&deep).kind, AclErrorKind::FilterTooDeep);
-        let limits = Limits { acl_rules_max: 1, ..Limits::DEFAULT };
-        assert_eq!(parse_rules("topic a\ntopic b", &limits).unwrap_err().kind, AclErrorKind::TooManyRules);
+        let limits = Limits {
+            acl_rules_max: 1,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(
+            parse_rules("topic a\ntopic b", &limits).unwrap_err().kind,
+            AclErrorKind::TooManyRules
+        );
     }
 }

@@ -63,7 +63,9 @@ fn flashmq_test_acl_tree() {
 
 #[test]
 fn flashmq_test_acl_tree2() {
-    let a = acl(&format!("{TREE}user Metusalem\ntopic readwrite one/two/three\n"));
+    let a = acl(&format!(
+        "{TREE}user Metusalem\ntopic readwrite one/two/three\n"
+    ));
     let c = "clientid";
     // A user without user lines gets nothing from the anonymous lines.
     for (topic, access) in [
@@ -165,12 +167,24 @@ fn wildcard_characters_in_username_or_client_id_grant_nothing() {
     let a = acl("pattern readwrite users/%u/#\npattern readwrite dev/%c/in\n");
     for evil in ["#", "+", "a/b", "+/+", ""] {
         for topic in ["users/alice/x", "users/a/b/x", "users/+/x", "users/#"] {
-            let who = ClientIdentity { username: Some(evil), client_id: "c" };
-            assert!(!a.check_str(&who, topic, R).is_allowed(), "{evil:?} {topic}");
+            let who = ClientIdentity {
+                username: Some(evil),
+                client_id: "c",
+            };
+            assert!(
+                !a.check_str(&who, topic, R).is_allowed(),
+                "{evil:?} {topic}"
+            );
         }
         for topic in ["dev/x/in", "dev/a/b/in", "dev/+/in", "dev//in"] {
-            let who = ClientIdentity { username: None, client_id: evil };
-            assert!(!a.check_str(&who, topic, W).is_allowed(), "{evil:?} {topic}");
+            let who = ClientIdentity {
+                username: None,
+                client_id: evil,
+            };
+            assert!(
+                !a.check_str(&who, topic, W).is_allowed(),
+                "{evil:?} {topic}"
+            );
         }
     }
     // The honest user still gets exactly its own subtree.

@@ -36,7 +36,7 @@ impl Grants {
     pub fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
     }
-
+}
 
 /// One piece of a template level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,7 +197,10 @@ mod tests {
     use super::*;
 
     fn who<'a>(u: Option<&'a str>, c: &'a str) -> ClientIdentity<'a> {
-        ClientIdentity { username: u, client_id: c }
+        ClientIdentity {
+            username: u,
+            client_id: c,
+        }
     }
 
     #[test]
