@@ -25,5 +25,7 @@ pub mod watch;
 
 pub use acl::{Access, Acl, AclDecision, AclError, ClientIdentity};
 pub use limits::Limits;
+pub use net::{Network, NetworkList, NetworkParseError};
+pub use policy::{AuthPolicy, Identity, Refusal};
 
 pub use passwd::{Authenticated, ParseWarning, PasswordDb, PasswordHash, PasswordRejected};
