@@ -9,6 +9,8 @@
 /// Caps on password and ACL files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Largest password or ACL file read, in bytes.
+    pub file_bytes_max: u64,
     /// Longest line accepted, in bytes; longer lines are skipped (password file) or rejected (ACL).
     pub line_bytes_max: usize,
     /// Most users in a password file; entries beyond it are skipped with a warning.
@@ -36,6 +38,7 @@ pub struct Limits {
 impl Limits {
     /// The production defaults, as documented on each field.
     pub const DEFAULT: Limits = Limits {
+        file_bytes_max: 256 * 1024 * 1024,
         line_bytes_max: 16 * 1024,
         users_max: 1_000_000,
         pbkdf2_iterations_max: 1_000_000,
