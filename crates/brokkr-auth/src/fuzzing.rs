@@ -22,7 +22,10 @@ pub fn passwd_file(data: &[u8]) {
     assert!(warnings.iter().all(|w| w.line >= 1 && w.line <= lines));
     for (user, hash) in db.iter() {
         let _ = db.verify(user, b"password");
-        assert_eq!(PasswordHash::parse(&hash.encode(), &limits).as_ref(), Ok(hash));
+        assert_eq!(
+            PasswordHash::parse(&hash.encode(), &limits).as_ref(),
+            Ok(hash)
+        );
     }
     let new = PasswordHash::new_pbkdf2(b"fuzz", [9; SALT_BYTES], 1).encode();
     if let Ok(edited) = set_user(&text, "fuzzuser", &new) {
@@ -46,14 +49,18 @@ pub fn acl_file(data: &[u8]) {
         .map(|s| (*s).to_owned())
         .collect();
     topics.extend(rules.iter().take(16).flat_map(|r| topics_for(&r.filter)));
-    let mut users: Vec<Option<&str>> = vec![None, Some("u"), Some("+"), Some("#"), Some("a/b"), Some("")];
+    let mut users: Vec<Option<&str>> =
+        vec![None, Some("u"), Some("+"), Some("#"), Some("a/b"), Some("")];
     users.extend(rules.iter().take(4).filter_map(|r| match &r.scope {
         Scope::User(name) => Some(Some(&**name)),
         _ => None,
     }));
     for username in users {
         for client_id in ["c", "+", "%u", ""] {
-            let who = ClientIdentity { username, client_id };
+            let who = ClientIdentity {
+                username,
+                client_id,
+            };
             for topic in &topics {
                 for access in [Access::Read, Access::Write] {
                     let fast = acl.check_str(&who, topic, access);

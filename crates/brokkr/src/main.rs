@@ -35,6 +35,12 @@ fn run(command: Command) -> i32 {
             print_out(&brokkr::version_text());
             0
         }
+        Command::Passwd(args) => brokkr::passwd::run(
+            &args,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ),
         Command::Fuzz { file } => match brokkr::fuzz::run_file(&file) {
             Ok(()) => 0,
             Err(e) => {

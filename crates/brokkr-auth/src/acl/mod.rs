@@ -142,9 +142,9 @@ impl Acl {
     /// Compile parsed rules.
     pub fn from_rules(rules: &[Rule]) -> Acl {
         let mut acl = Acl {
-            anonymous: Node::new(),
+            anonymous: Node::default(),
             users: FxHashMap::default(),
-            patterns: Node::new(),
+            patterns: Node::default(),
             rules: rules.len(),
         };
         for rule in rules {
@@ -153,7 +153,7 @@ impl Acl {
                 Scope::User(name) => acl
                     .users
                     .entry(name.clone())
-                    .or_insert_with(Node::new)
+                    .or_default()
                     .insert(&rule.filter, rule.grant, false),
                 Scope::Pattern => acl.patterns.insert(&rule.filter, rule.grant, true),
             }

@@ -119,24 +119,18 @@ pub struct Node {
     here: Grants,
     /// Grants of filters that end with `#` right below this node.
     pound: Grants,
-    empty: bool,
+    /// Whether any filter was inserted (on the root node).
+    used: bool,
 }
 
 impl Node {
-    pub fn new() -> Node {
-        Node {
-            empty: true,
-            ..Node::default()
-        }
-    }
-
     pub fn is_empty(&self) -> bool {
-        self.empty
+        !self.used
     }
 
     /// Add a validated filter. `templates` is true for `pattern` lines.
     pub fn insert(&mut self, filter: &str, grant: Grant, templates: bool) {
-        self.empty = false;
+        self.used = true;
         let mut node = self;
         for level in filter.split('/') {
             if level == "#" {

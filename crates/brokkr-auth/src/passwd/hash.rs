@@ -143,15 +143,19 @@ impl PasswordHash {
         }
     }
 
+    /// A new `$6$` hash (one salted SHA-512; weak, for `mosquitto_passwd -H sha512` compatibility).
+    pub fn new_sha512(password: &[u8], salt: &[u8]) -> PasswordHash {
+        PasswordHash::Sha512 {
+            salt: salt.into(),
+            hash: sha512_salted(password, salt),
+        }
+    }
+
     /// Whether `password` matches, compared in constant time.
     pub fn verify(&self, password: &[u8]) -> bool {
         match self {
             PasswordHash::Sha512 { salt, hash } => {
-                let mut d = Sha512::new();
-                d.update(password);
-                d.update(salt);
-                let out = d.finalize();
-                bool::from(out.as_slice().ct_eq(hash))
+                bool::from(sha512_salted(password, salt).ct_eq(hash))
             }
             PasswordHash::Pbkdf2Sha512 {
                 iterations,
@@ -219,6 +223,13 @@ impl PasswordHash {
             }
         }
     }
+}
+
+fn sha512_salted(password: &[u8], salt: &[u8]) -> [u8; SHA512_BYTES] {
+    let mut d = Sha512::new();
+    d.update(password);
+    d.update(salt);
+    d.finalize().into()
 }
 
 fn decode_b64(field: &str, max_bytes: usize) -> Result<Vec<u8>, HashError> {
