@@ -1,7 +1,9 @@
 //! `brokkr passwd`: manage a Mosquitto-format password file, as `mosquitto_passwd` does.
 //!
-//!     brokkr passwd [-H sha512-pbkdf2 | -H sha512] [-c | -D] passwordfile username
-//!     brokkr passwd [-H sha512-pbkdf2 | -H sha512] [-c] -b passwordfile username password
+//! ```text
+//! brokkr passwd [-H sha512-pbkdf2 | -H sha512] [-c | -D] passwordfile username
+//! brokkr passwd [-H sha512-pbkdf2 | -H sha512] [-c] -b passwordfile username password
+//! ```
 //!
 //! `-c` creates (or overwrites) the file, `-D` deletes the user, `-b` takes the password from the
 //! command line; otherwise it is asked for twice on the terminal (echo off when `stty` can turn
