@@ -150,11 +150,11 @@ impl Acl {
         for rule in rules {
             match &rule.scope {
                 Scope::Anonymous => acl.anonymous.insert(&rule.filter, rule.grant, false),
-                Scope::User(name) => acl
-                    .users
-                    .entry(name.clone())
-                    .or_default()
-                    .insert(&rule.filter, rule.grant, false),
+                Scope::User(name) => acl.users.entry(name.clone()).or_default().insert(
+                    &rule.filter,
+                    rule.grant,
+                    false,
+                ),
                 Scope::Pattern => acl.patterns.insert(&rule.filter, rule.grant, true),
             }
         }
