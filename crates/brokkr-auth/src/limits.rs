@@ -45,7 +45,7 @@ impl Limits {
         argon2_memory_kib_max: 256 * 1024,
         argon2_passes_max: 16,
         argon2_lanes_max: 16,
-        salt_bytes_max: 64,
+        salt_bytes_max: 256,
         argon2_output_bytes_max: 128,
         acl_rules_max: 1_000_000,
         acl_filter_levels_max: 128,

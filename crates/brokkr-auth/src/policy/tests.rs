@@ -152,6 +152,9 @@ fn non_utf8_username_is_refused() {
 fn refusals_map_to_mqtt_reason_codes() {
     assert_eq!(Refusal::BadUsernameOrPassword.reason_code() as u8, 0x86);
     assert_eq!(Refusal::NotAuthorized.reason_code() as u8, 0x87);
+    let v3 = brokkr_codec::reason::connack_return_code_v3;
+    assert_eq!(v3(Refusal::BadUsernameOrPassword.reason_code()), 4);
+    assert_eq!(v3(Refusal::NotAuthorized.reason_code()), 5);
 }
 
 #[test]
