@@ -17,7 +17,7 @@ use brokkr_auth::Limits;
 use brokkr_auth::passwd::{PasswordHash, delete_user, set_user, validate_username};
 use clap::{Arg, ArgAction, ArgMatches, Command as ClapCommand, error::ErrorKind};
 use std::fmt;
-use std::io::{BufRead, IsTerminal as _, Write};
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 /// Exit code of every `brokkr passwd` failure (as `mosquitto_passwd`).
@@ -164,14 +164,33 @@ fn from_matches(m: &ArgMatches) -> Result<PasswdArgs, &'static str> {
     })
 }
 
-/// Run the command; messages go to `err`, prompts to `out`. Returns the exit code.
-pub fn run(
-    args: &PasswdArgs,
-    input: &mut dyn BufRead,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
-    match execute(args, input, out) {
+/// Where the password prompts read and write.
+pub struct Terminal<'a> {
+    /// Passwords, one per line.
+    pub input: &'a mut dyn BufRead,
+    /// Prompts.
+    pub out: &'a mut dyn Write,
+    /// Error messages.
+    pub err: &'a mut dyn Write,
+    /// Whether `input` is a terminal (echo is then turned off while a password is typed).
+    pub is_tty: bool,
+}
+
+impl fmt::Debug for Terminal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Terminal {{ is_tty: {} }}", self.is_tty)
+    }
+}
+
+/// Run the command. Returns the exit code.
+pub fn run(args: &PasswdArgs, term: Terminal<'_>) -> i32 {
+    let Terminal {
+        input,
+        out,
+        err,
+        is_tty,
+    } = term;
+    match execute(args, input, out, is_tty) {
         Ok(()) => 0,
         Err(msg) => {
             let _ = writeln!(err, "Error: {msg}");
@@ -180,7 +199,12 @@ pub fn run(
     }
 }
 
-fn execute(args: &PasswdArgs, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<(), String> {
+fn execute(
+    args: &PasswdArgs,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    is_tty: bool,
+) -> Result<(), String> {
     validate_username(&args.username).map_err(|e| e.to_string())?;
     let limits = Limits::DEFAULT;
     let text = if args.create {
@@ -194,7 +218,7 @@ fn execute(args: &PasswdArgs, input: &mut dyn BufRead, out: &mut dyn Write) -> R
     } else {
         let password = match &args.password {
             Some(p) => p.clone(),
-            None => prompt_twice(input, out)?,
+            None => prompt_twice(input, out, is_tty)?,
         };
         let hash = new_hash(args.hash, password.as_bytes())?;
         set_user(&text, &args.username, &hash.encode()).map_err(|e| e.to_string())?
@@ -213,8 +237,7 @@ fn new_hash(kind: HashKind, password: &[u8]) -> Result<PasswordHash, String> {
     })
 }
 
-fn prompt_twice(input: &mut dyn BufRead, out: &mut dyn Write) -> Result<String, String> {
-    let tty = std::io::stdin().is_terminal();
+fn prompt_twice(input: &mut dyn BufRead, out: &mut dyn Write, tty: bool) -> Result<String, String> {
     let first = prompt(input, out, "Password: ", tty)?;
     let second = prompt(input, out, "Reenter password: ", tty)?;
     if first != second {

@@ -69,7 +69,13 @@ fn temp_file(name: &str) -> PathBuf {
 
 fn run_with(a: &PasswdArgs, stdin: &str) -> (i32, String) {
     let mut err = Vec::new();
-    let code = run(a, &mut stdin.as_bytes(), &mut Vec::new(), &mut err);
+    let term = Terminal {
+        input: &mut stdin.as_bytes(),
+        out: &mut Vec::new(),
+        err: &mut err,
+        is_tty: false,
+    };
+    let code = run(a, term);
     (code, String::from_utf8(err).unwrap())
 }
 
