@@ -159,6 +159,25 @@ pub(crate) mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// FlashMQ's test_loading_acl_file: assertions once fired when the broker's own `$SYS`
+    /// publishes (no username, an empty client id) went through the ACL of a loaded file.
+    #[test]
+    fn flashmq_test_loading_acl_file() {
+        use crate::acl::{Access, ClientIdentity};
+        let dir = temp_dir();
+        let path = dir.join("acl");
+        std::fs::write(&path, "topic readwrite one/two\n").unwrap();
+        let acl = load_acl_file(&path, &Limits::DEFAULT).unwrap();
+        let broker = ClientIdentity { username: None, client_id: "" };
+        for topic in ["$SYS/broker/uptime", "$SYS/broker/clients/total", "one/two"] {
+            for access in [Access::Read, Access::Write] {
+                let allowed = acl.check_str(&broker, topic, access).is_allowed();
+                assert_eq!(allowed, topic == "one/two", "{topic}");
+            }
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn salts_differ() {
         assert_ne!(random_salt().unwrap(), random_salt().unwrap());
