@@ -168,7 +168,10 @@ pub(crate) mod tests {
         let path = dir.join("acl");
         std::fs::write(&path, "topic readwrite one/two\n").unwrap();
         let acl = load_acl_file(&path, &Limits::DEFAULT).unwrap();
-        let broker = ClientIdentity { username: None, client_id: "" };
+        let broker = ClientIdentity {
+            username: None,
+            client_id: "",
+        };
         for topic in ["$SYS/broker/uptime", "$SYS/broker/clients/total", "one/two"] {
             for access in [Access::Read, Access::Write] {
                 let allowed = acl.check_str(&broker, topic, access).is_allowed();

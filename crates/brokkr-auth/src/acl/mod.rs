@@ -12,7 +12,7 @@
 //!   1.26.2 binary: `topic readwrite x/#` lets an anonymous client publish to and receive `x`;
 //!   older FlashMQ test suites asserted the opposite);
 //! - `%u` and `%c` are substituted only in `pattern` lines, and only as text compared with one
-//!   topic level (see [`tree`]); a client without a username never matches `%u`;
+//!   topic level (see `tree.rs`); a client without a username never matches `%u`;
 //! - subscriptions are not checked: read access is checked per delivered message, which is why
 //!   [`Acl::check`] allocates nothing.
 

@@ -11,7 +11,7 @@
 mod edit;
 mod hash;
 
-pub use edit::{EditError, delete_user, set_user, validate_username};
+pub use edit::{EditError, USERNAME_BYTES_MAX, delete_user, set_user, validate_username};
 pub use hash::{HashError, MOSQUITTO_DEFAULT_ITERATIONS, PasswordHash, SALT_BYTES};
 
 use crate::limits::Limits;
