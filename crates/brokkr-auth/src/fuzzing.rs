@@ -44,7 +44,7 @@ pub fn acl_file(data: &[u8]) {
         return;
     };
     let acl = Acl::from_rules(&rules);
-    let mut topics: Vec<String> = ["a", "a/b", "u", "c", "$SYS/x", "a//b", "/"]
+    let mut topics: Vec<String> = ["a", "a/b", "u", "$SYS/x", "/"]
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
@@ -56,7 +56,7 @@ pub fn acl_file(data: &[u8]) {
         _ => None,
     }));
     for username in users {
-        for client_id in ["c", "+", "%u", ""] {
+        for client_id in ["c", "#", "%u"] {
             let who = ClientIdentity {
                 username,
                 client_id,
