@@ -27,6 +27,8 @@ pub enum Command {
     Version,
     /// Print the licence.
     License,
+    /// `brokkr passwd ...`: manage a Mosquitto-format password file.
+    Passwd(crate::passwd::PasswdArgs),
 }
 
 /// The outcome of parsing: a command, or text to print and an exit code.
@@ -49,6 +51,8 @@ fn clap_command() -> ClapCommand {
             "Without --config-file, brokkr reads /etc/brokkr/brokkr.conf if it is readable, \
              else it runs on its embedded defaults: MQTT on 127.0.0.1:1883 and [::1]:1883, \
              anonymous clients allowed on loopback only.\n\n\
+             `brokkr passwd [-c | -D] [-b] passwordfile username [password]` manages a \
+             Mosquitto-format password file, as mosquitto_passwd (see `brokkr passwd -h`).\n\n\
              Signals: SIGHUP reloads the config, SIGTERM and SIGINT stop the broker, \
              SIGUSR1 reopens the log file, SIGUSR2 trims memory.",
         )
@@ -113,6 +117,10 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    if args.get(1).is_some_and(|a| a == "passwd") {
+        return crate::passwd::parse(args.into_iter().skip(1).collect());
+    }
     match clap_command().try_get_matches_from(args) {
         Ok(matches) => from_matches(&matches),
         Err(err) if err.kind() == ErrorKind::DisplayHelp => Parsed::Exit {
@@ -207,5 +215,14 @@ mod tests {
         assert_eq!(exit_code(&["--bogus"]), EXIT_USAGE);
         assert_eq!(exit_code(&["-c"]), EXIT_USAGE);
         assert_eq!(exit_code(&["flashmq.conf"]), EXIT_USAGE);
+    }
+
+    #[test]
+    fn passwd_is_a_subcommand_only_in_first_position() {
+        assert!(matches!(
+            cmd(&["passwd", "-b", "f", "u", "p"]),
+            Command::Passwd(_)
+        ));
+        assert_eq!(exit_code(&["-c", "x.conf", "passwd"]), EXIT_USAGE);
     }
 }

@@ -1,5 +1,5 @@
-//! The `brokkr` binary's library half: command line, `--fuzz-file` mode, and start-up of the
-//! server with the embedded default configuration.
+//! The `brokkr` binary's library half: command line, `--fuzz-file` mode, the `passwd`
+//! subcommand, and start-up of the server with the embedded default configuration.
 //!
 //! `main.rs` only wires these together, so every path the binary takes is testable.
 
@@ -9,6 +9,7 @@ pub mod cli;
 pub mod fuzz;
 mod fuzz_shard;
 mod fuzz_transport;
+pub mod passwd;
 pub mod serve;
 
 /// The version string printed by `--version`.

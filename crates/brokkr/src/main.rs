@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use brokkr::cli::{self, Command, EXIT_CONFIG, EXIT_STARTUP, Parsed};
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -34,6 +34,16 @@ fn run(command: Command) -> i32 {
         Command::Version | Command::License => {
             print_out(&brokkr::version_text());
             0
+        }
+        Command::Passwd(args) => {
+            let is_tty = std::io::stdin().is_terminal();
+            let term = brokkr::passwd::Terminal {
+                input: &mut std::io::stdin().lock(),
+                out: &mut std::io::stdout(),
+                err: &mut std::io::stderr(),
+                is_tty,
+            };
+            brokkr::passwd::run(&args, term)
         }
         Command::Fuzz { file } => match brokkr::fuzz::run_file(&file) {
             Ok(()) => 0,
