@@ -41,7 +41,18 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Who may connect, publish and receive; `None`: everyone ([`brokkr_core::access::AllowAll`]).
     pub access: Option<Arc<dyn AccessPolicy>>,
+    /// Asked every [`POLICY_POLL`] for a new policy (password or ACL file changed).
+    pub access_source: Option<Arc<dyn PolicySource>>,
 }
+
+/// Where a changed access policy comes from (the password and ACL files).
+pub trait PolicySource: Send + Sync + std::fmt::Debug {
+    /// A new policy if the rules changed since the last call.
+    fn refresh(&self) -> Option<Arc<dyn AccessPolicy>>;
+}
+
+/// How often the access policy's files are checked for changes.
+pub const POLICY_POLL: Duration = Duration::from_secs(2);
 
 /// Delivery batches and hand-offs one worker's inbox holds before a sender has to drop.
 pub const INBOX_CAPACITY: usize = 4096;
@@ -113,8 +124,15 @@ pub fn run_until(
     let result = local.block_on(&runtime, async move {
         let first = tokio::task::spawn_local(worker::serve(own, listeners));
         let usr1 = tokio::task::spawn_local(reopen_log_on_sigusr1());
+        let poll = config
+            .access_source
+            .clone()
+            .map(|source| tokio::task::spawn_local(poll_policy(source, shared.clone())));
         stop.await;
         usr1.abort();
+        if let Some(poll) = poll {
+            poll.abort();
+        }
         log::info!(target: crate::logging::NOTICE, "shutting down");
         let _ = phase_tx.send(Phase::PublishWills);
         tokio::time::sleep(WILL_EXCHANGE).await;
@@ -181,6 +199,16 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// Re-read the policy's files now and then; shards take up a new policy at their next input.
+async fn poll_policy(source: Arc<dyn PolicySource>, shared: Arc<SharedState>) {
+    loop {
+        tokio::time::sleep(POLICY_POLL).await;
+        if let Some(policy) = source.refresh() {
+            shared.set_policy(policy);
+        }
+    }
 }
 
 /// SIGUSR1 reopens the log file, as FlashMQ (logrotate moves the file, then signals).

@@ -11,4 +11,7 @@ mod cluster;
 pub mod logging;
 mod worker;
 
-pub use cluster::{INBOX_CAPACITY, ListenerSpec, ServerConfig, run, run_until, worker_count};
+pub use cluster::{
+    INBOX_CAPACITY, ListenerSpec, POLICY_POLL, PolicySource, ServerConfig, run, run_until,
+    worker_count,
+};

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod cli;
 pub mod fuzz;
 mod fuzz_shard;

@@ -10,6 +10,7 @@ use brokkr_server::logging::{LogLevel, LogSettings, NOTICE};
 use brokkr_server::{ListenerSpec, ServerConfig};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The embedded default configuration.
 pub fn default_config() -> ServerConfig {
@@ -29,6 +30,7 @@ pub fn default_config() -> ServerConfig {
         seed: seed(),
         workers: 0,
         access: None,
+        access_source: None,
     }
 }
 
@@ -71,26 +73,14 @@ pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
         return Err(Refused(not_yet));
     }
     let server = server_config(&config).map_err(|e| Refused(vec![e]))?;
-    let anonymous_everywhere = config.allow_anonymous
-        && config
-            .listeners
-            .iter()
-            .all(|l| l.allow_anonymous != Some(false));
-    if !anonymous_everywhere {
-        // FlashMQ's default is allow_anonymous false; without authentication brokkr would let
-        // everyone in, so it refuses rather than run more open than the file says.
-        return Err(Refused(vec![format!(
-            "{}: allow_anonymous is false (FlashMQ's default) but authentication is not built \
-             into brokkr yet; set `allow_anonymous true` to run without it",
-            path.display()
-        )]));
-    }
     Ok((config, server))
 }
 
 /// The server settings a checked config asks for.
 pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
     let mut listeners = Vec::new();
+    // Each server listener's `allow_anonymous` override, by listener index.
+    let mut allow_anonymous = Vec::new();
     for l in &config.listeners {
         if l.protocol != ListenerProtocol::Mqtt || l.is_tls() {
             // `not_yet` refuses these first; this is the second line of defence.
@@ -108,17 +98,23 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
             InetProtocol::Ip6 => vec![v6],
             _ => return Err("unix socket listeners are not supported yet".into()),
         };
+        allow_anonymous.extend(addrs.iter().map(|_| l.allow_anonymous));
         listeners.extend(addrs.into_iter().map(|addr| ListenerSpec {
             addr,
             tcp_nodelay: l.tcp_nodelay,
         }));
     }
+    let source = Arc::new(crate::access::FilePolicySource::open(
+        config,
+        allow_anonymous,
+    )?);
     Ok(ServerConfig {
         listeners,
         limits: config.to_limits(&Limits::default()),
         seed: seed(),
         workers: config.thread_count.map_or(0, usize::from),
-        access: None,
+        access: Some(source.policy()),
+        access_source: Some(source),
     })
 }
 

@@ -8,7 +8,6 @@ use crate::value::{Unit, ValueKind::*};
 
 const PLUGINS: &str = "plugins";
 const LOGGING: &str = "logging settings";
-const AUTH: &str = "authentication and ACLs";
 
 pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
@@ -143,7 +142,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "mosquitto_password_file", kind: Path, default: Note("none"),
-        example: "/etc/brokkr/passwd", support: not_yet(AUTH),
+        example: "/etc/brokkr/passwd", support: Honoured,
         doc: "Mosquitto-format password file (`user:hash` lines, `$6$` and `$7$` hashes). \
               Re-read on reload.",
         set: Global |c, v| c.mosquitto_password_file = Some(v.text()?),
@@ -151,7 +150,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "mosquitto_acl_file", kind: Path, default: Note("none"),
-        example: "/etc/brokkr/acl", support: not_yet(AUTH),
+        example: "/etc/brokkr/acl", support: Honoured,
         doc: "Mosquitto-format ACL file (`user`, `topic` and `pattern` lines). Re-read on \
               reload.",
         set: Global |c, v| c.mosquitto_acl_file = Some(v.text()?),
@@ -166,7 +165,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "zero_byte_username_is_anonymous", kind: Bool, default: Is("false"),
-        example: "true", support: not_yet(AUTH),
+        example: "true", support: Honoured,
         doc: "Treat an empty username as no username, so `allow_anonymous` decides.",
         set: Global |c, v| c.zero_byte_username_is_anonymous = v.flag()?,
         get: |c| one(c.zero_byte_username_is_anonymous),

@@ -158,7 +158,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "allow_anonymous", kind: Bool, default: INHERIT, example: "true",
-        support: not_yet("authentication and ACLs"),
+        support: Honoured,
         doc: "Per-listener override of the global `allow_anonymous`.",
         set: Listen |l, v| l.allow_anonymous = Some(v.flag()?),
         get: |l| opt(&l.allow_anonymous),

@@ -66,6 +66,7 @@ impl Broker {
             seed: 1,
             workers,
             access: None,
+            access_source: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {

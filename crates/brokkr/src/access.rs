@@ -1,0 +1,165 @@
+//! The access policy a config file asks for: brokkr-auth's login rules and ACL behind the
+//! core's [`AccessPolicy`], with each listener's `allow_anonymous` override, and a source that
+//! re-reads the password and ACL files when they change (a broken new file keeps the old
+//! rules and is logged, as FlashMQ).
+
+use brokkr_auth::watch::{AclFileWatcher, PasswordFileWatcher, Reload};
+use brokkr_auth::{Access, AuthPolicy, ClientIdentity, Limits as AuthLimits};
+use brokkr_codec::{ReasonCode, TopicName};
+use brokkr_config::Config;
+use brokkr_core::access::{AccessPolicy, Login};
+use brokkr_server::PolicySource;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Login rules and ACL for the whole broker.
+#[derive(Debug)]
+pub struct FilePolicy {
+    auth: AuthPolicy,
+    /// Each listener's `allow_anonymous` override, by listener index.
+    listener_allow_anonymous: Vec<Option<bool>>,
+}
+
+impl AccessPolicy for FilePolicy {
+    fn login(
+        &self,
+        listener: u16,
+        username: Option<&[u8]>,
+        password: Option<&[u8]>,
+    ) -> Result<Login, ReasonCode> {
+        let allow = self
+            .listener_allow_anonymous
+            .get(usize::from(listener))
+            .copied()
+            .flatten();
+        let identity = self
+            .auth
+            .authenticate_on_listener(allow, username, password)
+            .map_err(|refusal| refusal.reason_code())?;
+        Ok(Login {
+            username: identity.username().map(Arc::from),
+        })
+    }
+
+    fn may_write(&self, login: &Login, client_id: &str, topic: &TopicName) -> bool {
+        self.check(login, client_id, topic, Access::Write)
+    }
+
+    fn may_read(&self, login: &Login, client_id: &str, topic: &TopicName) -> bool {
+        self.check(login, client_id, topic, Access::Read)
+    }
+
+    fn checks_reads(&self) -> bool {
+        self.auth.acl.is_some()
+    }
+}
+
+impl FilePolicy {
+    fn check(&self, login: &Login, client_id: &str, topic: &TopicName, access: Access) -> bool {
+        let Some(acl) = &self.auth.acl else {
+            return true;
+        };
+        let who = ClientIdentity {
+            username: login.username.as_deref(),
+            client_id,
+        };
+        acl.check(&who, topic, access).is_allowed()
+    }
+}
+
+/// The files behind a [`FilePolicy`], re-read when they change.
+#[derive(Debug)]
+pub struct FilePolicySource {
+    allow_anonymous: bool,
+    zero_byte_username_is_anonymous: bool,
+    listener_allow_anonymous: Vec<Option<bool>>,
+    files: Mutex<(Option<PasswordFileWatcher>, Option<AclFileWatcher>)>,
+}
+
+impl FilePolicySource {
+    /// Load the files `config` names; `listener_allow_anonymous` has one entry per server
+    /// listener. A file that cannot be read or (ACL) parsed is a start-up error.
+    pub fn open(
+        config: &Config,
+        listener_allow_anonymous: Vec<Option<bool>>,
+    ) -> Result<Self, String> {
+        let limits = AuthLimits::default();
+        let passwords = match &config.mosquitto_password_file {
+            Some(path) => {
+                let (w, warnings) = PasswordFileWatcher::open_password_file(path, limits)
+                    .map_err(|e| format!("mosquitto_password_file: {e}"))?;
+                for warning in warnings {
+                    log::warn!("{path}: {warning}");
+                }
+                Some(w)
+            }
+            None => None,
+        };
+        let acl = match &config.mosquitto_acl_file {
+            Some(path) => Some(
+                AclFileWatcher::open_acl_file(path, limits)
+                    .map_err(|e| format!("mosquitto_acl_file: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(FilePolicySource {
+            allow_anonymous: config.allow_anonymous,
+            zero_byte_username_is_anonymous: config.zero_byte_username_is_anonymous,
+            listener_allow_anonymous,
+            files: Mutex::new((passwords, acl)),
+        })
+    }
+
+    /// The policy as the files stand now.
+    pub fn policy(&self) -> Arc<dyn AccessPolicy> {
+        let files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        self.build(&files)
+    }
+
+    fn build(
+        &self,
+        (passwords, acl): &(Option<PasswordFileWatcher>, Option<AclFileWatcher>),
+    ) -> Arc<dyn AccessPolicy> {
+        Arc::new(FilePolicy {
+            auth: AuthPolicy {
+                allow_anonymous: self.allow_anonymous,
+                zero_byte_username_is_anonymous: self.zero_byte_username_is_anonymous,
+                password_db: passwords.as_ref().map(|w| Arc::clone(w.current())),
+                acl: acl.as_ref().map(|w| Arc::clone(w.current())),
+            },
+            listener_allow_anonymous: self.listener_allow_anonymous.clone(),
+        })
+    }
+}
+
+/// Log one poll's outcome; true if the rules changed.
+fn changed(what: &str, reload: Reload) -> bool {
+    match reload {
+        Reload::Unchanged => false,
+        Reload::Reloaded { warnings } => {
+            for warning in warnings {
+                log::warn!("{what}: {warning}");
+            }
+            log::info!("{what} reloaded");
+            true
+        }
+        Reload::Failed(e) => {
+            log::error!("{what} not reloaded, the previous rules stay: {e}");
+            false
+        }
+    }
+}
+
+impl PolicySource for FilePolicySource {
+    fn refresh(&self) -> Option<Arc<dyn AccessPolicy>> {
+        let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        let (passwords, acl) = &mut *files;
+        let mut any = false;
+        if let Some(w) = passwords {
+            any |= changed("mosquitto_password_file", w.poll());
+        }
+        if let Some(w) = acl {
+            any |= changed("mosquitto_acl_file", w.poll());
+        }
+        any.then(|| self.build(&files))
+    }
+}

@@ -1,0 +1,220 @@
+//! Password and ACL files through the real binary and real clients: a password file written
+//! by Debian's mosquitto_passwd, FlashMQ's default `allow_anonymous false`, an ACL file with
+//! `user`, `topic` and `pattern` lines, and both files reloaded when they change.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Broker {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Replace a file's content at once (write a neighbour, rename), as editors and deployment
+/// tools do.
+fn replace(path: &Path, text: &str) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(name: &str, extra: &str, files: &[(&str, &str)]) -> Broker {
+    let dir = std::env::temp_dir().join(format!("brokkr-auth-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let port = free_port();
+    let conf = dir.join("brokkr.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "{}\nlisten {{\n  port {port}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n",
+            extra.replace("{dir}", dir.to_str().unwrap())
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_brokkr"))
+        .args(["--config-file", conf.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "broker did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Broker { child, port, dir }
+}
+
+fn passwd_file(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
+    let path = dir.join("passwd");
+    for (i, (user, pw)) in users.iter().enumerate() {
+        let mut cmd = Command::new("mosquitto_passwd");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let ok = cmd
+            .args(["-b", path.to_str().unwrap(), user, pw])
+            .status()
+            .expect("mosquitto_passwd (Debian package mosquitto): run scripts/install-deps.sh");
+        assert!(ok.success());
+    }
+    path
+}
+
+fn publish(b: &Broker, creds: &[&str], topic: &str, msg: &str) -> Output {
+    Command::new("timeout")
+        .args([
+            "5",
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &b.port.to_string(),
+        ])
+        .args(creds)
+        .args(["-q", "1", "-t", topic, "-m", msg])
+        .output()
+        .unwrap()
+}
+
+/// Subscribe to `filter`, publish each of `sends` (credentials, topic), and return what the
+/// subscriber got within a second of the last one.
+fn route(b: &Broker, sub_creds: &[&str], filter: &str, sends: &[(&[&str], &str)]) -> Vec<String> {
+    let sub = Command::new("timeout")
+        .args([
+            "4",
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &b.port.to_string(),
+        ])
+        .args(sub_creds)
+        .args(["-t", filter, "-v", "-W", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    for (creds, topic) in sends {
+        let _ = publish(b, creds, topic, "m");
+    }
+    let out = sub.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn mosquitto_password_file_and_flashmq_default_refusal() {
+    let dir = std::env::temp_dir().join(format!("brokkr-auth-pw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let passwd = passwd_file(&dir, &[("alice", "wonderland"), ("bob", "builder")]);
+    let text = std::fs::read_to_string(&passwd).unwrap();
+    let b = start(
+        "pw",
+        "mosquitto_password_file {dir}/passwd",
+        &[("passwd", &text)],
+    );
+    let ok = publish(&b, &["-u", "alice", "-P", "wonderland"], "t", "hi");
+    assert!(ok.status.success(), "{ok:?}");
+    let wrong = publish(&b, &["-u", "alice", "-P", "nope"], "t", "hi");
+    assert!(!wrong.status.success());
+    let unknown = publish(&b, &["-u", "carol", "-P", "x"], "t", "hi");
+    assert!(!unknown.status.success());
+    // No allow_anonymous line: FlashMQ's default, false.
+    let anonymous = publish(&b, &[], "t", "hi");
+    assert!(!anonymous.status.success());
+    assert!(
+        String::from_utf8_lossy(&anonymous.stderr).contains("not authorised")
+            || String::from_utf8_lossy(&anonymous.stderr).contains("not authorized"),
+        "{anonymous:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn acl_file_with_users_patterns_and_a_reload() {
+    let acl = "\
+topic read public/#
+user alice
+topic readwrite fleet/#
+topic deny fleet/secret
+pattern write devices/%u/status
+";
+    let b = start(
+        "acl",
+        "allow_anonymous true\nmosquitto_acl_file {dir}/acl",
+        &[("acl", acl)],
+    );
+    let alice: &[&str] = &["-u", "alice"];
+    let anon: &[&str] = &[];
+    // alice writes fleet/a and devices/alice/status; fleet/secret and devices/bob/status are
+    // not hers; anonymous clients write nothing.
+    let got = route(
+        &b,
+        alice,
+        "#",
+        &[
+            (alice, "fleet/a"),
+            (alice, "fleet/secret"),
+            (alice, "devices/alice/status"),
+            (alice, "devices/bob/status"),
+            (anon, "fleet/b"),
+        ],
+    );
+    assert_eq!(
+        got,
+        ["fleet/a"],
+        "alice reads only fleet/# (pattern lines grant write)"
+    );
+    // Reads: anonymous clients read public/#, but nothing under fleet/.
+    let got = route(&b, anon, "#", &[(alice, "fleet/c")]);
+    assert!(got.is_empty(), "{got:?}");
+    // Reload: grant anonymous clients fleet/# for reading; the broker sees it within seconds.
+    replace(&b.dir.join("acl"), &format!("topic read fleet/#\n{acl}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = route(&b, anon, "fleet/#", &[(alice, "fleet/d")]);
+        if got == ["fleet/d"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new ACL never applied: {got:?}"
+        );
+    }
+    // A broken ACL keeps the old rules.
+    replace(&b.dir.join("acl"), "frobnicate everything\n");
+    std::thread::sleep(Duration::from_secs(3));
+    let got = route(&b, anon, "fleet/#", &[(alice, "fleet/e")]);
+    assert_eq!(got, ["fleet/e"]);
+}
