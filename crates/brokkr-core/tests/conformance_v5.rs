@@ -138,7 +138,7 @@ fn subscribe_with(w: &mut World, c: &mut Client, filter: &str, options: Subscrip
 }
 
 #[test]
-fn mqtt_3_3_1_9_10_11_retain_handling() {
+fn mqtt_3_3_1_9_and_10_and_11_retain_handling() {
     let mut w = World::new();
     let p = w.connect(V5, "p", true);
     publish(&mut w, &p, "r", b"kept", QoS::AtMostOnce, true);
@@ -233,7 +233,7 @@ fn mqtt_3_3_2_5_expired_messages_are_not_delivered() {
 }
 
 #[test]
-fn mqtt_3_8_4_1_2_and_6_suback_per_subscribe_with_its_id_and_one_code_per_filter() {
+fn mqtt_3_8_4_1_and_2_and_6_suback_per_subscribe_with_its_id_and_one_code_per_filter() {
     let mut w = World::new();
     let mut c = w.connect(V5, "c", true);
     let mut sub = build::subscribe(4242, &["a", "b/+", "c/#"], QoS::ExactlyOnce);
@@ -269,7 +269,7 @@ fn mqtt_3_8_4_3_same_filter_replaces_the_subscription() {
 }
 
 #[test]
-fn mqtt_3_3_4_overlapping_subscriptions_deliver_one_copy_each_with_its_identifier() {
+fn mqtt_3_3_4_3_and_5_overlapping_subscriptions_deliver_one_copy_each_with_its_identifier() {
     let mut w = World::new();
     let p = w.connect(V5, "p", true);
     let mut c = w.connect(V5, "c", true);

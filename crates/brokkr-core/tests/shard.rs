@@ -132,7 +132,7 @@ fn mqtt_3_8_4_8_delivery_qos_is_the_minimum_and_acks_flow() {
 }
 
 #[test]
-fn mqtt_4_3_3_inbound_qos2_duplicates_are_not_delivered_twice() {
+fn mqtt_4_3_3_10_inbound_qos2_duplicates_are_not_delivered_twice() {
     let mut w = World::new();
     let mut sub = w.connect(V5, "sub", true);
     let mut publisher = w.connect(V5, "pub", true);
@@ -204,7 +204,7 @@ fn mqtt_3_1_2_8_will_on_abnormal_close_not_on_disconnect() {
 }
 
 #[test]
-fn session_takeover_disconnects_the_old_client_with_0x8e() {
+fn mqtt_3_1_4_3_session_takeover_disconnects_the_old_client_with_0x8e() {
     let mut w = World::new();
     let mut first = w.connect(V5, "same", true);
     let _second = w.connect(V5, "same", true);
@@ -421,7 +421,7 @@ fn regression_dirty_list_names_every_connection_written_to() {
 }
 
 #[test]
-fn authentication_method_is_refused_with_0x8c_until_auth_plugins_exist() {
+fn mqtt_4_12_0_1_authentication_method_is_refused_with_0x8c_until_auth_plugins_exist() {
     let mut w = World::new();
     let mut c = w.open(V5);
     let mut connect = build::connect(V5, "enhanced");
