@@ -24,8 +24,35 @@ import sys
 
 # Statements that cannot apply to brokkr as built, with the reason. Keep each reason specific: what
 # brokkr does instead, or what is missing and which issue brings it.
+NO_AUTH = ("brokkr has no enhanced authentication yet (no auth plugins): a CONNECT with an "
+           "Authentication Method is refused with CONNACK 0x8C, so no AUTH exchange ever starts "
+           "(tested under MQTT-4.12.0-1)")
 REASONS = {
     "5.0": {
+        "MQTT-3.2.2-11": "brokkr supports QoS 2 and sends no Maximum QoS, so no PUBLISH QoS can "
+                         "exceed it (QoS 3 is malformed, tested under MQTT-3.3.1-4)",
+        "MQTT-3.2.2-12": "brokkr supports QoS 2, so every Will QoS is supported (Will QoS 3 is "
+                         "malformed, tested under MQTT-3.1.2-12)",
+        "MQTT-3.2.2-13": "brokkr always supports retained messages (CONNACK says Retain Available "
+                         "1, tested under MQTT-3.1.2-15)",
+        "MQTT-3.2.2-14": "brokkr always supports retained messages (Retain Available 1), so RETAIN "
+                         "= 1 is never a violation",
+        "MQTT-3.3.4-4": "brokkr sends one copy per matching subscription, each with its own "
+                        "identifier (MQTT-3.3.4-5), never one merged copy",
+        "MQTT-3.15.2-2": "brokkr never sends AUTH: " + NO_AUTH,
+        "MQTT-3.15.2-3": "brokkr never sends AUTH: " + NO_AUTH,
+        "MQTT-4.2.0-1": "transport is outside the sans-IO core: brokkr-server listens on TCP "
+                        "(WebSocket framing exists in brokkr-codec, not yet served); "
+                        "crates/brokkr-server/tests/interop.rs runs real clients over TCP",
+        "MQTT-4.3.3-9": "brokkr never answers a QoS 2 PUBLISH with a PUBREC >= 0x80: it accepts "
+                        "the message or disconnects (0x93, 0x99...), so no identifier is left in "
+                        "that state",
+        "MQTT-4.12.0-2": NO_AUTH,
+        "MQTT-4.12.0-3": NO_AUTH,
+        "MQTT-4.12.0-5": NO_AUTH,
+        "MQTT-4.12.1-1": NO_AUTH + "; AUTH from a connected client is a Protocol Error "
+                         "(tested under MQTT-4.12.0-7)",
+        "MQTT-4.12.1-2": NO_AUTH + "; no re-authentication can start or fail",
     },
     "3.1.1": {
     },

@@ -421,7 +421,7 @@ fn regression_dirty_list_names_every_connection_written_to() {
 }
 
 #[test]
-fn mqtt_4_12_0_1_authentication_method_is_refused_with_0x8c_until_auth_plugins_exist() {
+fn mqtt_4_12_0_1_and_4_authentication_method_is_refused_with_0x8c_until_auth_plugins_exist() {
     let mut w = World::new();
     let mut c = w.open(V5);
     let mut connect = build::connect(V5, "enhanced");
