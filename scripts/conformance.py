@@ -55,6 +55,15 @@ REASONS = {
         "MQTT-4.12.1-2": NO_AUTH + "; no re-authentication can start or fail",
     },
     "3.1.1": {
+        "MQTT-3.8.3-2": "brokkr supports wildcards in every filter (Limits::wildcard_depth_min is "
+                        "not enforced), so it never needs to reject one",
+        "MQTT-7.0.0-1": "brokkr has no bridge yet (FlashMQ's bridge {} blocks are a later "
+                        "issue), so it makes no outbound MQTT connections",
+        "MQTT-7.0.0-2": "a property of the whole server, not one rule: brokkr uses no extension; "
+                        "crates/brokkr-server/tests/interop.rs runs stock mosquitto_pub/sub and "
+                        "paho-mqtt against it",
+        "MQTT-7.1.1-1": "transport is outside the sans-IO core: brokkr-server listens on TCP; "
+                        "crates/brokkr-server/tests/interop.rs runs real clients over it",
     },
 }
 

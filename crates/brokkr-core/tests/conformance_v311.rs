@@ -214,7 +214,7 @@ fn v311_mqtt_3_1_3_6_empty_id_with_clean_session_gets_a_session() {
 }
 
 #[test]
-fn v311_mqtt_3_1_3_8_empty_id_without_clean_session_gets_return_code_2() {
+fn v311_mqtt_3_1_3_7_and_8_and_9_empty_id_without_clean_session_gets_return_code_2() {
     let mut w = World::new();
     let mut connect = build::connect(V311, "");
     connect.clean_start = false;
@@ -261,18 +261,6 @@ fn v311_mqtt_3_2_0_1_connack_is_the_first_packet_sent() {
     w.send_raw(&c, &bytes);
     let got = w.recv(&mut c);
     assert!(matches!(got.first(), Some(Packet::ConnAck(_))));
-}
-
-#[test]
-fn v311_mqtt_3_2_2_1_to_3_session_present() {
-    let mut w = World::new();
-    let c = w.connect(V311, "x", true);
-    w.shard.connection_lost(w.now, c.id);
-    let (c, present) = persistent(&mut w, V311, "x");
-    assert!(!present, "MQTT-3.2.2-3");
-    w.shard.connection_lost(w.now, c.id);
-    let (_, present) = persistent(&mut w, V311, "x");
-    assert!(present, "MQTT-3.2.2-2");
 }
 
 #[test]

@@ -392,3 +392,13 @@ fn mqtt_6_0_0_2_packets_need_not_line_up_with_frames() {
         "two whole packets from three frames"
     );
 }
+
+#[test]
+fn v311_mqtt_6_0_0_1_text_frame_is_refused() {
+    mqtt_6_0_0_1_text_frame_is_refused();
+}
+
+#[test]
+fn v311_mqtt_6_0_0_2_packets_need_not_line_up_with_frames() {
+    mqtt_6_0_0_2_packets_need_not_line_up_with_frames();
+}
