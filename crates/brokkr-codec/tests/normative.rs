@@ -456,6 +456,7 @@ fn mqtt_3_15_2_1_auth_reason_code_from_its_table() {
 }
 
 #[test]
+// FlashMQ: test_validSubscribePath
 fn mqtt_4_7_1_1_and_2_wildcard_placement_in_subscribe() {
     for (filter, id) in [(&b"a/#/b"[..], "MQTT-4.7.1-1"), (b"a+/b", "MQTT-4.7.1-2")] {
         let mut body = vec![0x00, 0x01, 0x00, filter.len() as u8];

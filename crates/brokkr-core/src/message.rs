@@ -258,6 +258,7 @@ mod tests {
     }
 
     #[test]
+    // FlashMQ: testNotMessingUpQosLevels
     fn cached_encodings_match_individual_ones_with_their_own_packet_ids() {
         let msg = message(Some(60));
         let mut cache = EncodeCache::default();
@@ -299,6 +300,7 @@ mod tests {
     }
 
     #[test]
+    // FlashMQ: testUserProperties
     fn v3_receivers_get_no_properties_and_v5_ones_get_them_all() {
         let msg = message(None);
         let mut out = BytesMut::new();

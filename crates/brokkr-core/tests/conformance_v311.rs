@@ -143,6 +143,7 @@ fn will_client(w: &mut World, id: &str, retain: bool) -> Client {
 }
 
 #[test]
+// FlashMQ: testMqtt3will
 fn v311_mqtt_3_1_2_8_and_16_will_published_non_retained_on_close() {
     let mut w = World::new();
     let mut watcher = w.connect(V311, "watcher", true);
@@ -162,6 +163,7 @@ fn v311_mqtt_3_1_2_17_will_retain_publishes_retained() {
 }
 
 #[test]
+// FlashMQ: testMqtt3NoWillOnDisconnect
 fn v311_mqtt_3_1_2_10_disconnect_removes_the_will() {
     let mut w = World::new();
     let mut watcher = w.connect(V311, "watcher", true);
@@ -279,6 +281,7 @@ fn v311_mqtt_3_3_1_2_qos0_deliveries_have_dup_0() {
 }
 
 #[test]
+// FlashMQ: test_retained
 fn v311_mqtt_3_3_1_8_and_9_retain_flag_on_new_and_established_subscriptions() {
     let mut w = World::new();
     let p = w.connect(V311, "p", true);

@@ -133,6 +133,7 @@ fn v311_mqtt_3_3_1_3_outgoing_dup_ignores_the_incoming_dup() {
 }
 
 #[test]
+// FlashMQ: testReceivingRetainedMessageWithQoS, testRetainedWildcard, test_retained_tree
 fn v311_mqtt_3_3_1_5_and_6_retained_message_and_qos_stored_for_new_subscribers() {
     let mut w = World::new();
     let p = w.connect(V311, "p", true);
@@ -509,6 +510,7 @@ fn v311_mqtt_4_3_3_2_qos_2_receiver_flow() {
 }
 
 #[test]
+// FlashMQ: testPacketOrderOnSessionPickup
 fn v311_mqtt_4_4_0_1_unacknowledged_publish_and_pubrel_resent_with_their_ids() {
     let mut w = World::new();
     let (mut s, p) = pair(&mut w, QoS::ExactlyOnce);

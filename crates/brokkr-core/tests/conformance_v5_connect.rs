@@ -92,6 +92,7 @@ fn mqtt_3_1_2_14_and_15_will_retain_decides_whether_the_will_is_retained() {
 }
 
 #[test]
+// FlashMQ: testPickUpSessionWithSubscriptionsAfterDisconnect
 fn mqtt_3_1_2_23_session_state_outlives_the_connection_while_expiry_runs() {
     let mut w = World::new();
     let (mut c, _) = persistent(&mut w, V5, "s");
@@ -130,6 +131,7 @@ fn mqtt_3_1_2_24_and_25_oversized_packets_are_not_sent_and_count_as_delivered() 
 }
 
 #[test]
+// FlashMQ: testOutgoingTopicAlias, testOutgoingTopicAliasBeyondMax
 fn mqtt_3_1_2_26_and_27_outbound_aliases_within_the_client_maximum() {
     let mut w = World::new();
     let mut connect = build::connect(V5, "two");

@@ -121,6 +121,7 @@ fn mqtt_3_3_2_3_delivered_topic_matches_the_filter() {
 }
 
 #[test]
+// FlashMQ: testCorrelationData
 fn mqtt_3_3_2_4_and_15_and_16_and_20_properties_reach_every_subscriber_unchanged() {
     let mut w = World::new();
     let mut online = w.connect(V5, "online", true);

@@ -136,6 +136,7 @@ fn mqtt_3_9_3_1_and_2_suback_codes_in_filter_order_from_the_table() {
 }
 
 #[test]
+// FlashMQ: testUnSubscribe
 fn mqtt_3_10_4_1_filters_are_compared_literally() {
     let mut w = World::new();
     let mut c = w.connect(V5, "c", true);
@@ -181,6 +182,7 @@ fn mqtt_3_10_4_2_and_3_unsubscribe_stops_new_messages_and_finishes_started_ones(
 }
 
 #[test]
+// FlashMQ: testUnsubscribeNonExistingWildcard
 fn mqtt_3_10_4_4_and_5_and_6_one_unsuback_per_unsubscribe_even_when_nothing_was_removed() {
     let mut w = World::new();
     let mut c = w.connect(V5, "c", true);
@@ -459,4 +461,102 @@ fn mqtt_4_13_2_1_a_reason_of_0x80_or_more_means_the_connection_is_closed() {
     let got = w.recv(&mut d);
     assert!(matches!(&got[..], [Packet::Disconnect(x)] if x.reason.is_error()));
     assert!(w.is_closed(&d), "DISCONNECT >= 0x80 from the server");
+}
+
+// FlashMQ: testSharedSubscriberDoesntGetRetainedMessages
+#[test]
+fn flashmq_l_shared_subscribers_get_no_retained_messages() {
+    let mut w = World::new();
+    let p = w.connect(V5, "p", true);
+    publish(&mut w, &p, "t", b"kept", QoS::AtMostOnce, true);
+    let mut m = w.connect(V5, "m", true);
+    w.send(
+        &m,
+        Packet::Subscribe(build::subscribe(1, &["$share/g/t"], QoS::AtMostOnce)),
+    );
+    let got = w.recv(&mut m);
+    assert!(matches!(&got[..], [Packet::SubAck(_)]), "{got:?}");
+}
+
+// FlashMQ: testUnsubscribedSharedSubscribers, testDisconnectedSharedSubscribers
+#[test]
+fn flashmq_l_gone_shared_members_are_skipped() {
+    let mut w = World::new();
+    let mut a = w.connect(V5, "a", true);
+    let mut b = w.connect(V5, "b", true);
+    let c = w.connect(V5, "c", true);
+    for m in [&mut a, &mut b] {
+        subscribe(&mut w, m, "$share/g/t", QoS::AtMostOnce);
+    }
+    let mut cc = c;
+    subscribe(&mut w, &mut cc, "$share/g/t", QoS::AtMostOnce);
+    let _ = unsuback(&mut w, &mut b, 2, &["$share/g/t"]);
+    w.shard.connection_lost(w.now, cc.id);
+    let p = w.connect(V5, "p", true);
+    for i in 0..10u8 {
+        publish(&mut w, &p, "t", &[i], QoS::AtMostOnce, false);
+    }
+    assert_eq!(
+        publishes(&w.recv(&mut a)).len(),
+        10,
+        "the one member left gets all"
+    );
+    assert!(publishes(&w.recv(&mut b)).is_empty());
+}
+
+// FlashMQ: testPublishToItself
+#[test]
+fn flashmq_h_a_client_receives_its_own_publish() {
+    let mut w = World::new();
+    let mut c = w.connect(V5, "c", true);
+    subscribe(&mut w, &mut c, "echo", QoS::AtMostOnce);
+    publish(&mut w, &c, "echo", b"me", QoS::AtMostOnce, false);
+    assert_eq!(&publishes(&w.recv(&mut c))[0].payload[..], b"me");
+}
+
+// FlashMQ: testRetainedParentOfWildcard
+#[test]
+fn flashmq_i_multi_level_wildcard_delivers_the_retained_parent() {
+    let mut w = World::new();
+    let p = w.connect(V5, "p", true);
+    publish(&mut w, &p, "a/b", b"parent", QoS::AtMostOnce, true);
+    publish(&mut w, &p, "a/b/c", b"child", QoS::AtMostOnce, true);
+    publish(&mut w, &p, "a", b"grandparent", QoS::AtMostOnce, true);
+    let mut s = w.connect(V5, "s", true);
+    w.send(
+        &s,
+        Packet::Subscribe(build::subscribe(1, &["a/b/#"], QoS::AtMostOnce)),
+    );
+    let got = w.recv(&mut s);
+    let mut topics: Vec<_> = publishes(&got).iter().map(|p| p.topic.as_str()).collect();
+    topics.sort_unstable();
+    assert_eq!(topics, ["a/b", "a/b/c"]);
+}
+
+// FlashMQ: test_various_packet_sizes
+#[test]
+fn flashmq_d_large_payloads_cross_protocol_versions_intact() {
+    for (from, to) in [
+        (V5, V5),
+        (V5, ProtocolVersion::V3_1_1),
+        (ProtocolVersion::V3_1_1, V5),
+        (ProtocolVersion::V3_1_1, ProtocolVersion::V3_1_1),
+    ] {
+        let mut w = World::new();
+        let mut s = w.connect(to, "s", true);
+        subscribe(&mut w, &mut s, "t", QoS::AtLeastOnce);
+        let p = w.connect(from, "p", true);
+        for len in [8 * 1024, 10 * 1024 * 1024] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            publish(&mut w, &p, "t", &payload, QoS::AtLeastOnce, false);
+            let got = w.recv(&mut s);
+            assert_eq!(
+                publishes(&got)[0].payload[..],
+                payload[..],
+                "{from:?} -> {to:?}"
+            );
+            let id = publishes(&got)[0].qos_pid.packet_id().unwrap();
+            w.send(&s, Packet::PubAck(PubAck::new(id)));
+        }
+    }
 }

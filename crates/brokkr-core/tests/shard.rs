@@ -111,6 +111,7 @@ fn qos0_pub_sub_across_versions() {
 }
 
 #[test]
+// FlashMQ: testDowngradeQoSOnSubscribeQos2to2, testDowngradeQoSOnSubscribeQos2to1, testDowngradeQoSOnSubscribeQos2to0, testDowngradeQoSOnSubscribeQos1to1, testDowngradeQoSOnSubscribeQos1to0, testDowngradeQoSOnSubscribeQos0to0
 fn mqtt_3_8_4_8_delivery_qos_is_the_minimum_and_acks_flow() {
     let mut w = World::new();
     let mut sub = w.connect(V311, "sub", true);
@@ -204,6 +205,7 @@ fn mqtt_3_1_2_8_will_on_abnormal_close_not_on_disconnect() {
 }
 
 #[test]
+// FlashMQ: testDontRemoveSessionGivenToNewClientWithSameId
 fn mqtt_3_1_4_3_session_takeover_disconnects_the_old_client_with_0x8e() {
     let mut w = World::new();
     let mut first = w.connect(V5, "same", true);
@@ -303,6 +305,7 @@ fn connect_timeout_closes_silent_connections() {
 }
 
 #[test]
+// FlashMQ: testNoLocalPublishToItself
 fn mqtt_3_8_3_3_no_local() {
     let mut w = World::new();
     let mut c = w.connect(V5, "me", true);
@@ -329,6 +332,7 @@ fn unsubscribe_reports_what_existed() {
 }
 
 #[test]
+// FlashMQ: testIncomingTopicAlias
 fn inbound_topic_alias_routes_by_the_aliased_topic() {
     let mut w = World::new();
     let mut sub = w.connect(V311, "sub", true);
@@ -373,6 +377,7 @@ fn dollar_topics_from_clients_are_not_routed_and_wildcards_skip_them() {
 }
 
 #[test]
+// FlashMQ: testSharedSubscribers
 fn shared_subscription_delivers_to_one_member() {
     let mut w = World::new();
     let mut a = w.connect(V5, "a", true);
@@ -453,6 +458,7 @@ fn delayed_will_client(w: &mut World, id: &str, delay_secs: u32, expiry_secs: u3
 }
 
 #[test]
+// FlashMQ: testMqtt5DelayedWill, testMqtt5DelayedWillAlwaysOnSessionEnd
 fn will_delay_fires_at_the_earlier_of_delay_and_session_end() {
     let mut w = World::new();
     let mut sub = w.connect(V5, "watcher", true);
@@ -619,6 +625,7 @@ fn retained_sets_are_delivered_in_bounded_slices_and_completely() {
 }
 
 #[test]
+// FlashMQ: testSessionTakeoverOtherUsername
 fn flashmq_takeover_by_another_user_is_refused() {
     let mut w = World::new();
     let mut first = w.open(V311);
