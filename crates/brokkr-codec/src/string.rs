@@ -112,6 +112,7 @@ mod tests {
     use super::*;
 
     #[test]
+    // FlashMQ: test_validUtf8Generic, test_utf8_nonchars, test_utf8_overlong
     fn mqtt_1_5_4_1_surrogates_and_bad_utf8_are_malformed() {
         // U+D800 encoded as CESU-style bytes, an overlong '/', a lone continuation byte.
         for bad in [&b"\xED\xA0\x80"[..], b"\xC0\xAF", b"\x80", b"a\xFF"] {

@@ -24,6 +24,7 @@ fn version(level: &str) -> ProtocolVersion {
 }
 
 #[test]
+// FlashMQ: testParsePacket, testPacketInt16Parse
 fn real_client_bytes_decode_and_reencode_identically() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let index = std::fs::read_to_string(dir.join("index.tsv")).unwrap();

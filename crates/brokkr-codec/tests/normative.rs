@@ -456,6 +456,7 @@ fn mqtt_3_15_2_1_auth_reason_code_from_its_table() {
 }
 
 #[test]
+// FlashMQ: test_validSubscribePath
 fn mqtt_4_7_1_1_and_2_wildcard_placement_in_subscribe() {
     for (filter, id) in [(&b"a/#/b"[..], "MQTT-4.7.1-1"), (b"a+/b", "MQTT-4.7.1-2")] {
         let mut body = vec![0x00, 0x01, 0x00, filter.len() as u8];
@@ -548,4 +549,155 @@ fn mqtt_3_1_connack_has_no_session_present() {
         ..Default::default()
     };
     assert_eq!(enc(&Packet::ConnAck(ack), V31), [0x20, 0x02, 0x00, 0x00]);
+}
+
+/// A v5 PUBLISH QoS 0 on topic "t" with the given property bytes.
+fn publish_v5_with_props(props: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x00, 0x01, b't', props.len() as u8];
+    body.extend_from_slice(props);
+    let mut out = vec![0x30, body.len() as u8];
+    out.extend(body);
+    out
+}
+
+#[test]
+fn mqtt_1_5_7_1_both_halves_of_a_user_property_are_utf8_strings() {
+    let bad_name = [0x26, 0x00, 0x01, 0xFF, 0x00, 0x01, b'v'];
+    let bad_value = [0x26, 0x00, 0x01, b'n', 0x00, 0x01, 0xC0];
+    let nul_value = [0x26, 0x00, 0x01, b'n', 0x00, 0x01, 0x00];
+    for props in [&bad_name[..], &bad_value, &nul_value] {
+        let err = dec(&publish_v5_with_props(props), V5).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Malformed, "{props:?}");
+    }
+    let good = [0x26, 0x00, 0x01, b'n', 0x00, 0x01, b'v'];
+    assert!(dec(&publish_v5_with_props(&good), V5).is_ok());
+}
+
+#[test]
+fn mqtt_3_1_2_16_and_18_no_user_name_or_password_field_without_its_flag() {
+    // Flags say neither is present: bytes where they would be are trailing data.
+    let err = dec(&connect_v5(0x02, &[], &[0, 1, b'u']), V5).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Malformed);
+    // User name flagged, password not: a password after the user name is trailing data.
+    let err = dec(&connect_v5(0x82, &[], &[0, 1, b'u', 0, 1, b'p']), V5).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Malformed);
+    let Packet::Connect(c) = dec(&connect_v5(0x82, &[], &[0, 1, b'u']), V5).unwrap() else {
+        panic!()
+    };
+    assert!(c.username.is_some() && c.password.is_none());
+}
+
+#[test]
+fn mqtt_3_1_3_3_and_4_client_id_comes_first_and_is_utf8() {
+    // No payload at all: the client id is missing.
+    let no_id = [0x10, 0x0b, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 60, 0];
+    assert_eq!(dec(&no_id, V5).unwrap_err().kind, ErrorKind::Malformed);
+    let mut bad = connect_v5(0x02, &[], &[]);
+    let n = bad.len();
+    bad[n - 1] = 0xFF; // the client id "c" becomes an invalid UTF-8 byte
+    assert_eq!(rule(&bad, V5), Some("MQTT-1.5.4-1"));
+}
+
+#[test]
+fn mqtt_3_1_3_11_and_12_will_topic_and_user_name_are_utf8() {
+    // Will flag: Will Properties (empty), Will Topic (invalid UTF-8), Will Payload.
+    let will = connect_v5(0x06, &[], &[0, 0, 1, 0xFF, 0, 0]);
+    assert_eq!(dec(&will, V5).unwrap_err().kind, ErrorKind::Malformed);
+    let user = connect_v5(0x82, &[], &[0, 2, 0xED, 0xA0]);
+    assert_eq!(dec(&user, V5).unwrap_err().kind, ErrorKind::Malformed);
+}
+
+#[test]
+fn mqtt_3_3_2_1_topic_name_is_the_first_field_and_utf8() {
+    let Packet::Publish(p) = dec(&[0x32, 0x06, 0, 1, b't', 0, 5, 0], V5).unwrap() else {
+        panic!()
+    };
+    assert_eq!(p.topic.as_str(), "t");
+    assert_eq!(p.qos_pid, QosPid::AtLeastOnce(PacketId::new(5).unwrap()));
+    assert_eq!(
+        enc(&Packet::Publish(p), V5)[2..5],
+        [0, 1, b't'],
+        "encoded first, too"
+    );
+    let err = dec(&[0x30, 0x04, 0, 1, 0xFE, 0], V5).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Malformed);
+}
+
+#[test]
+fn mqtt_3_3_2_13_and_19_response_topic_and_content_type_are_utf8() {
+    let response_topic = [0x08, 0x00, 0x01, 0xFF];
+    let content_type = [0x03, 0x00, 0x02, 0xC0, 0xAF];
+    for props in [&response_topic[..], &content_type] {
+        let err = dec(&publish_v5_with_props(props), V5).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Malformed, "{props:?}");
+    }
+}
+
+#[test]
+fn mqtt_3_5_2_1_pubrec_reason_code_from_its_table() {
+    for ok in [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99] {
+        assert!(dec(&[0x50, 0x03, 0x00, 0x01, ok], V5).is_ok(), "{ok:#x}");
+    }
+    for bad in [0x01, 0x92, 0x8E] {
+        let err = dec(&[0x50, 0x03, 0x00, 0x01, bad], V5).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Malformed, "{bad:#x}");
+    }
+}
+
+#[test]
+fn mqtt_3_6_2_1_pubrel_reason_code_from_its_table() {
+    for ok in [0x00, 0x92] {
+        assert!(dec(&[0x62, 0x03, 0x00, 0x01, ok], V5).is_ok());
+    }
+    for bad in [0x10, 0x80, 0x87] {
+        let err = dec(&[0x62, 0x03, 0x00, 0x01, bad], V5).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Malformed, "{bad:#x}");
+    }
+}
+
+#[test]
+fn mqtt_3_8_3_1_subscribe_filters_are_utf8() {
+    let subscribe = [0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, 0xFF, 0x00];
+    assert_eq!(dec(&subscribe, V5).unwrap_err().kind, ErrorKind::Malformed);
+    let fine = [0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x00];
+    assert!(dec(&fine, V5).is_ok());
+}
+
+#[test]
+fn mqtt_3_10_3_1_unsubscribe_filters_are_utf8() {
+    let bytes = [0xA2, 0x07, 0x00, 0x01, 0x00, 0x00, 0x02, 0xED, 0xA0];
+    assert_eq!(dec(&bytes, V5).unwrap_err().kind, ErrorKind::Malformed);
+}
+
+#[test]
+fn mqtt_4_7_0_1_wildcards_only_in_filters() {
+    for topic in [&b"a/+"[..], b"#", b"+"] {
+        let mut bytes = vec![0x30, 2 + topic.len() as u8 + 1, 0, topic.len() as u8];
+        bytes.extend_from_slice(topic);
+        bytes.push(0);
+        let err = dec(&bytes, V5).unwrap_err();
+        assert_eq!(err.reason, ReasonCode::TopicNameInvalid, "{topic:?}");
+    }
+    assert!(TopicName::new("a/+").is_err());
+    assert!(TopicFilter::new("a/+").is_ok());
+}
+
+#[test]
+fn mqtt_4_7_3_2_no_nul_in_topic_names_or_filters() {
+    assert_eq!(
+        rule(&[0x30, 0x05, 0x00, 0x02, b'a', 0x00, 0x00], V5),
+        Some("MQTT-1.5.4-2")
+    );
+    let subscribe = [0x82, 0x08, 0x00, 0x01, 0x00, 0x00, 0x02, b'a', 0x00, 0x00];
+    assert_eq!(rule(&subscribe, V5), Some("MQTT-1.5.4-2"));
+    assert!(TopicName::new("a\0").is_err() && TopicFilter::new("a\0").is_err());
+}
+
+#[test]
+fn mqtt_4_7_3_3_topics_encode_to_at_most_65535_bytes() {
+    let max = "a".repeat(65_535);
+    assert!(TopicName::new(&max).is_ok() && TopicFilter::new(&max).is_ok());
+    let over = "a".repeat(65_536);
+    assert!(TopicName::new(&over).is_err());
+    assert!(TopicFilter::new(&over).is_err());
 }

@@ -90,6 +90,7 @@ roundtrip_tests! {
 proptest! {
     /// Arbitrary bytes never panic the decoder, and whatever decodes re-encodes faithfully.
     #[test]
+    // FlashMQ: testbufferToMqttPacketsFuzz
     fn arbitrary_bytes_decode_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         for version in ProtocolVersion::ALL {
             brokkr_codec::fuzzing::decode_stream(&bytes, version);

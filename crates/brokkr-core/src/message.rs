@@ -132,7 +132,8 @@ pub struct EncodeCache {
 }
 
 /// Encode `msg` for one subscriber into `out`; returns the bytes written. The caller drops
-/// expired messages first ([`Message::remaining_expiry_secs`]); an expired one is refused here.
+/// expired messages first ([`Message::remaining_expiry_secs`]); an expired one is refused here,
+/// except as a resend (DUP), which goes out with 0 seconds left (MQTT-4.3.3-7).
 /// A cache is valid for one message at one `now_ms`.
 pub fn encode_delivery(
     msg: &Message,
@@ -191,9 +192,12 @@ fn build(msg: &Message, d: &Delivery<'_>, now_ms: u64) -> Result<Publish, Encode
     let mut properties = PublishProperties::default();
     if d.version.is_v5() {
         properties = (*msg.properties).clone();
-        properties.message_expiry_interval_secs = msg
-            .remaining_expiry_secs(now_ms)
-            .map_err(|_| EncodeError::TooLarge)?;
+        properties.message_expiry_interval_secs = match msg.remaining_expiry_secs(now_ms) {
+            Ok(left) => left,
+            // A resend of a PUBLISH already sent finishes its flow (MQTT-4.3.3-7).
+            Err(_) if d.dup => Some(0),
+            Err(_) => return Err(EncodeError::TooLarge),
+        };
         properties.subscription_identifiers = d.subscription_ids.to_vec();
         properties.topic_alias = d.alias.map(|(alias, _)| alias);
     }
@@ -254,6 +258,7 @@ mod tests {
     }
 
     #[test]
+    // FlashMQ: testNotMessingUpQosLevels
     fn cached_encodings_match_individual_ones_with_their_own_packet_ids() {
         let msg = message(Some(60));
         let mut cache = EncodeCache::default();
@@ -295,6 +300,7 @@ mod tests {
     }
 
     #[test]
+    // FlashMQ: testUserProperties
     fn v3_receivers_get_no_properties_and_v5_ones_get_them_all() {
         let msg = message(None);
         let mut out = BytesMut::new();

@@ -143,6 +143,7 @@ fn will_client(w: &mut World, id: &str, retain: bool) -> Client {
 }
 
 #[test]
+// FlashMQ: testMqtt3will
 fn v311_mqtt_3_1_2_8_and_16_will_published_non_retained_on_close() {
     let mut w = World::new();
     let mut watcher = w.connect(V311, "watcher", true);
@@ -162,6 +163,7 @@ fn v311_mqtt_3_1_2_17_will_retain_publishes_retained() {
 }
 
 #[test]
+// FlashMQ: testMqtt3NoWillOnDisconnect
 fn v311_mqtt_3_1_2_10_disconnect_removes_the_will() {
     let mut w = World::new();
     let mut watcher = w.connect(V311, "watcher", true);
@@ -214,7 +216,7 @@ fn v311_mqtt_3_1_3_6_empty_id_with_clean_session_gets_a_session() {
 }
 
 #[test]
-fn v311_mqtt_3_1_3_8_empty_id_without_clean_session_gets_return_code_2() {
+fn v311_mqtt_3_1_3_7_and_8_and_9_empty_id_without_clean_session_gets_return_code_2() {
     let mut w = World::new();
     let mut connect = build::connect(V311, "");
     connect.clean_start = false;
@@ -264,18 +266,6 @@ fn v311_mqtt_3_2_0_1_connack_is_the_first_packet_sent() {
 }
 
 #[test]
-fn v311_mqtt_3_2_2_1_to_3_session_present() {
-    let mut w = World::new();
-    let c = w.connect(V311, "x", true);
-    w.shard.connection_lost(w.now, c.id);
-    let (c, present) = persistent(&mut w, V311, "x");
-    assert!(!present, "MQTT-3.2.2-3");
-    w.shard.connection_lost(w.now, c.id);
-    let (_, present) = persistent(&mut w, V311, "x");
-    assert!(present, "MQTT-3.2.2-2");
-}
-
-#[test]
 fn v311_mqtt_3_3_1_2_qos0_deliveries_have_dup_0() {
     let mut w = World::new();
     let mut s = w.connect(V311, "s", true);
@@ -291,6 +281,7 @@ fn v311_mqtt_3_3_1_2_qos0_deliveries_have_dup_0() {
 }
 
 #[test]
+// FlashMQ: test_retained
 fn v311_mqtt_3_3_1_8_and_9_retain_flag_on_new_and_established_subscriptions() {
     let mut w = World::new();
     let p = w.connect(V311, "p", true);

@@ -86,6 +86,7 @@ fn mqtt_3_2_2_16_assigned_client_identifier_is_unique() {
 }
 
 #[test]
+// FlashMQ: test_retained_double_set, test_retained_changed
 fn mqtt_3_3_1_5_retain_stores_and_replaces() {
     let mut w = World::new();
     let p = w.connect(V5, "p", true);
@@ -102,6 +103,7 @@ fn mqtt_3_3_1_5_retain_stores_and_replaces() {
 }
 
 #[test]
+// FlashMQ: test_retained_removed
 fn mqtt_3_3_1_6_and_7_empty_retained_payload_deletes_and_is_not_stored() {
     let mut w = World::new();
     let p = w.connect(V5, "p", true);
@@ -138,7 +140,8 @@ fn subscribe_with(w: &mut World, c: &mut Client, filter: &str, options: Subscrip
 }
 
 #[test]
-fn mqtt_3_3_1_9_10_11_retain_handling() {
+// FlashMQ: testRetainHandlingDontGiveRetain, testRetainHandlingDontGiveRetainOnExistingSubscription
+fn mqtt_3_3_1_9_and_10_and_11_retain_handling() {
     let mut w = World::new();
     let p = w.connect(V5, "p", true);
     publish(&mut w, &p, "r", b"kept", QoS::AtMostOnce, true);
@@ -169,6 +172,7 @@ fn mqtt_3_3_1_9_10_11_retain_handling() {
 }
 
 #[test]
+// FlashMQ: testRetainAsPublished, testRetainAsPublishedNegative
 fn mqtt_3_3_1_12_and_13_retain_as_published() {
     let mut w = World::new();
     let p = w.connect(V5, "p", true);
@@ -191,6 +195,7 @@ fn mqtt_3_3_1_12_and_13_retain_as_published() {
 }
 
 #[test]
+// FlashMQ: testUserProperties
 fn mqtt_3_3_2_17_and_18_user_properties_forwarded_in_order() {
     let mut w = World::new();
     let p = w.connect(V5, "p", true);
@@ -218,6 +223,7 @@ fn mqtt_3_3_2_17_and_18_user_properties_forwarded_in_order() {
 }
 
 #[test]
+// FlashMQ: testMessageExpiry
 fn mqtt_3_3_2_5_expired_messages_are_not_delivered() {
     let mut w = World::new();
     let (mut s, _) = persistent(&mut w, V5, "s");
@@ -233,7 +239,8 @@ fn mqtt_3_3_2_5_expired_messages_are_not_delivered() {
 }
 
 #[test]
-fn mqtt_3_8_4_1_2_and_6_suback_per_subscribe_with_its_id_and_one_code_per_filter() {
+// FlashMQ: testBasicsWithFlashMQTestClient
+fn mqtt_3_8_4_1_and_2_and_6_suback_per_subscribe_with_its_id_and_one_code_per_filter() {
     let mut w = World::new();
     let mut c = w.connect(V5, "c", true);
     let mut sub = build::subscribe(4242, &["a", "b/+", "c/#"], QoS::ExactlyOnce);
@@ -269,7 +276,8 @@ fn mqtt_3_8_4_3_same_filter_replaces_the_subscription() {
 }
 
 #[test]
-fn mqtt_3_3_4_overlapping_subscriptions_deliver_one_copy_each_with_its_identifier() {
+// FlashMQ: testSubscriptionIdOnlineClient, testSubscriptionIdOverlappingSubscriptions
+fn mqtt_3_3_4_3_and_5_overlapping_subscriptions_deliver_one_copy_each_with_its_identifier() {
     let mut w = World::new();
     let p = w.connect(V5, "p", true);
     let mut c = w.connect(V5, "c", true);
@@ -303,6 +311,7 @@ fn mqtt_3_12_4_1_pingreq_is_answered() {
 }
 
 #[test]
+// FlashMQ: testMqtt5NoWillOnDisconnect
 fn mqtt_3_14_4_3_normal_disconnect_discards_the_will() {
     let mut w = World::new();
     let mut watcher = w.connect(V5, "watcher", true);

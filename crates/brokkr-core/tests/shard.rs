@@ -111,6 +111,7 @@ fn qos0_pub_sub_across_versions() {
 }
 
 #[test]
+// FlashMQ: testDowngradeQoSOnSubscribeQos2to2, testDowngradeQoSOnSubscribeQos2to1, testDowngradeQoSOnSubscribeQos2to0, testDowngradeQoSOnSubscribeQos1to1, testDowngradeQoSOnSubscribeQos1to0, testDowngradeQoSOnSubscribeQos0to0
 fn mqtt_3_8_4_8_delivery_qos_is_the_minimum_and_acks_flow() {
     let mut w = World::new();
     let mut sub = w.connect(V311, "sub", true);
@@ -132,7 +133,7 @@ fn mqtt_3_8_4_8_delivery_qos_is_the_minimum_and_acks_flow() {
 }
 
 #[test]
-fn mqtt_4_3_3_inbound_qos2_duplicates_are_not_delivered_twice() {
+fn mqtt_4_3_3_10_inbound_qos2_duplicates_are_not_delivered_twice() {
     let mut w = World::new();
     let mut sub = w.connect(V5, "sub", true);
     let mut publisher = w.connect(V5, "pub", true);
@@ -204,7 +205,8 @@ fn mqtt_3_1_2_8_will_on_abnormal_close_not_on_disconnect() {
 }
 
 #[test]
-fn session_takeover_disconnects_the_old_client_with_0x8e() {
+// FlashMQ: testDontRemoveSessionGivenToNewClientWithSameId
+fn mqtt_3_1_4_3_session_takeover_disconnects_the_old_client_with_0x8e() {
     let mut w = World::new();
     let mut first = w.connect(V5, "same", true);
     let _second = w.connect(V5, "same", true);
@@ -357,6 +359,7 @@ fn connect_timeout_closes_silent_connections() {
 }
 
 #[test]
+// FlashMQ: testNoLocalPublishToItself
 fn mqtt_3_8_3_3_no_local() {
     let mut w = World::new();
     let mut c = w.connect(V5, "me", true);
@@ -383,6 +386,7 @@ fn unsubscribe_reports_what_existed() {
 }
 
 #[test]
+// FlashMQ: testIncomingTopicAlias
 fn inbound_topic_alias_routes_by_the_aliased_topic() {
     let mut w = World::new();
     let mut sub = w.connect(V311, "sub", true);
@@ -427,6 +431,7 @@ fn dollar_topics_from_clients_are_not_routed_and_wildcards_skip_them() {
 }
 
 #[test]
+// FlashMQ: testSharedSubscribers
 fn shared_subscription_delivers_to_one_member() {
     let mut w = World::new();
     let mut a = w.connect(V5, "a", true);
@@ -475,7 +480,7 @@ fn regression_dirty_list_names_every_connection_written_to() {
 }
 
 #[test]
-fn authentication_method_is_refused_with_0x8c_until_auth_plugins_exist() {
+fn mqtt_4_12_0_1_and_4_authentication_method_is_refused_with_0x8c_until_auth_plugins_exist() {
     let mut w = World::new();
     let mut c = w.open(V5);
     let mut connect = build::connect(V5, "enhanced");
@@ -507,6 +512,7 @@ fn delayed_will_client(w: &mut World, id: &str, delay_secs: u32, expiry_secs: u3
 }
 
 #[test]
+// FlashMQ: testMqtt5DelayedWill, testMqtt5DelayedWillAlwaysOnSessionEnd
 fn will_delay_fires_at_the_earlier_of_delay_and_session_end() {
     let mut w = World::new();
     let mut sub = w.connect(V5, "watcher", true);
@@ -673,6 +679,7 @@ fn retained_sets_are_delivered_in_bounded_slices_and_completely() {
 }
 
 #[test]
+// FlashMQ: testSessionTakeoverOtherUsername
 fn flashmq_takeover_by_another_user_is_refused() {
     let mut w = World::new();
     let mut first = w.open(V311);

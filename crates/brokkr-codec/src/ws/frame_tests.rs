@@ -365,3 +365,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn mqtt_6_0_0_2_packets_need_not_line_up_with_frames() {
+    // A PUBLISH split over two frames, the second also carrying the start of a PINGREQ whose
+    // last byte comes in a third frame.
+    let mut stream = client(true, Opcode::Binary, &[0x30, 0x03, 0x00], true);
+    stream.extend(client(true, Opcode::Binary, &[0x01, b't', 0xC0], true));
+    stream.extend(client(true, Opcode::Binary, &[0x00], true));
+    let (events, error) = decode_all(&stream, &limits(true));
+    assert_eq!(error, None);
+    let mut mqtt = BytesMut::new();
+    let mut packets = Vec::new();
+    for event in events {
+        let WsEvent::Data(bytes) = event else {
+            panic!("{event:?}")
+        };
+        mqtt.extend_from_slice(&bytes);
+        while let Some(raw) = crate::framer::next_packet(&mut mqtt, 1024).unwrap() {
+            packets.push((raw.first_byte, raw.body.to_vec()));
+        }
+    }
+    assert_eq!(
+        packets,
+        [(0x30, vec![0x00, 0x01, b't']), (0xC0, vec![])],
+        "two whole packets from three frames"
+    );
+}
+
+#[test]
+fn v311_mqtt_6_0_0_1_text_frame_is_refused() {
+    mqtt_6_0_0_1_text_frame_is_refused();
+}
+
+#[test]
+fn v311_mqtt_6_0_0_2_packets_need_not_line_up_with_frames() {
+    mqtt_6_0_0_2_packets_need_not_line_up_with_frames();
+}

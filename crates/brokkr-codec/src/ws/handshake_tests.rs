@@ -309,3 +309,8 @@ fn flashmq_plainwebsocketpacket1_shape_parses() {
     assert_eq!(consumed, buf.len());
     assert_eq!(request.key(), "7bfyDEkO6bQB5eDKb6I7Qg==");
 }
+
+#[test]
+fn v311_mqtt_6_0_0_4_response_echoes_mqtt_subprotocol() {
+    mqtt_6_0_0_4_response_echoes_mqtt_subprotocol();
+}

@@ -146,7 +146,9 @@ impl Shard {
             self.stats.messages_dropped += 1;
             return false;
         }
-        if p.message.remaining_expiry_secs(now_ms).is_err() {
+        // A resend is not expired: once a PUBLISH went out its flow is finished whatever its
+        // expiry (MQTT-4.3.3-7), with an interval of 0 left.
+        if !dup && p.message.remaining_expiry_secs(now_ms).is_err() {
             return false;
         }
         let version = k.version;

@@ -328,6 +328,7 @@ mod tests {
     }
 
     #[test]
+    // FlashMQ: testTopicMatchingInSubscriptionTree
     fn matches_as_the_spec_says() {
         let mut t = TopicTree::new();
         for (k, f) in [

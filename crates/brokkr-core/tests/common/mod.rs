@@ -33,6 +33,27 @@ impl World {
         }
     }
 
+    /// A world whose shard enforces `limits`.
+    pub fn with_limits(limits: Limits) -> World {
+        World {
+            shard: Shard::new(limits, 42),
+            now: 1_000,
+        }
+    }
+
+    /// Open a connection, send `connect`, return the client and what came back.
+    pub fn connect_with(&mut self, connect: Connect) -> (Client, Vec<Packet>) {
+        let mut c = self.open(connect.protocol.0);
+        self.send(&c, Packet::Connect(Box::new(connect)));
+        let got = self.recv(&mut c);
+        (c, got)
+    }
+
+    /// True if the shard queued `c` for closing since the last call (the list is taken).
+    pub fn is_closed(&mut self, c: &Client) -> bool {
+        self.closed().contains(&c.id)
+    }
+
     pub fn open(&mut self, v: ProtocolVersion) -> Client {
         Client {
             id: self.shard.accept(self.now),
@@ -130,4 +151,15 @@ pub fn persistent(w: &mut World, v: ProtocolVersion, id: &str) -> (Client, bool)
     let got = w.recv(&mut c);
     let present = connack(&got).session_present;
     (c, present)
+}
+
+/// Like [`persistent`], but returns everything that came back (CONNACK first, then whatever
+/// the resumed session had waiting).
+pub fn resume(w: &mut World, v: ProtocolVersion, id: &str) -> (Client, Vec<Packet>) {
+    let mut connect = build::connect(v, id);
+    connect.clean_start = false;
+    if v.is_v5() {
+        connect.properties.session_expiry_interval_secs = Some(300);
+    }
+    w.connect_with(connect)
 }
