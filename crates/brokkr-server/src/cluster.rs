@@ -45,10 +45,26 @@ pub struct ServerConfig {
     pub access_source: Option<Arc<dyn PolicySource>>,
 }
 
-/// Where a changed access policy comes from (the password and ACL files).
+/// Where a changed access policy comes from (the password and ACL files), and what SIGHUP
+/// reloads.
 pub trait PolicySource: Send + Sync + std::fmt::Debug {
     /// A new policy if the rules changed since the last call.
     fn refresh(&self) -> Option<Arc<dyn AccessPolicy>>;
+
+    /// SIGHUP: reload the whole configuration. `None` when it failed (the old settings stay;
+    /// the implementation logs why) or when nothing the running broker can apply changed.
+    fn reload(&self) -> Option<Reloaded> {
+        None
+    }
+}
+
+/// What a successful SIGHUP reload gives the running broker.
+#[derive(Debug)]
+pub struct Reloaded {
+    /// The access policy from the new files and settings.
+    pub policy: Arc<dyn AccessPolicy>,
+    /// Bounds for connections and sessions created from now on.
+    pub limits: Limits,
 }
 
 /// How often the access policy's files are checked for changes.
@@ -124,14 +140,18 @@ pub fn run_until(
     let result = local.block_on(&runtime, async move {
         let first = tokio::task::spawn_local(worker::serve(own, listeners));
         let usr1 = tokio::task::spawn_local(reopen_log_on_sigusr1());
-        let poll = config
-            .access_source
-            .clone()
-            .map(|source| tokio::task::spawn_local(poll_policy(source, shared.clone())));
+        let poll = config.access_source.clone().map(|source| {
+            let hup = tokio::task::spawn_local(reload_on_sighup(source.clone(), shared.clone()));
+            (
+                tokio::task::spawn_local(poll_policy(source, shared.clone())),
+                hup,
+            )
+        });
         stop.await;
         usr1.abort();
-        if let Some(poll) = poll {
+        if let Some((poll, hup)) = poll {
             poll.abort();
+            hup.abort();
         }
         log::info!(target: crate::logging::NOTICE, "shutting down");
         let _ = phase_tx.send(Phase::PublishWills);
@@ -207,6 +227,22 @@ async fn poll_policy(source: Arc<dyn PolicySource>, shared: Arc<SharedState>) {
         tokio::time::sleep(POLICY_POLL).await;
         if let Some(policy) = source.refresh() {
             shared.set_policy(policy);
+        }
+    }
+}
+
+/// SIGHUP reloads the configuration atomically: a file that fails validation changes nothing
+/// (the source logs why); a valid one replaces the access policy and the limits for new
+/// connections at once.
+async fn reload_on_sighup(source: Arc<dyn PolicySource>, shared: Arc<SharedState>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        if let Some(reloaded) = source.reload() {
+            shared.set_policy(reloaded.policy);
+            shared.set_limits(reloaded.limits);
         }
     }
 }

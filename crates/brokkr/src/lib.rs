@@ -11,6 +11,7 @@ pub mod fuzz;
 mod fuzz_shard;
 mod fuzz_transport;
 pub mod passwd;
+pub mod reload;
 pub mod serve;
 
 /// The version string printed by `--version`.

@@ -3,6 +3,8 @@
 //! without a config file, so a broker started by hand is never open to the network), or with a
 //! FlashMQ config file, whose defaults then apply (all interfaces, port 1883).
 
+use crate::access::FilePolicySource;
+use crate::reload::ConfigSource;
 use brokkr_config::Config;
 use brokkr_config::types::{InetProtocol, ListenerProtocol};
 use brokkr_core::limits::Limits;
@@ -66,20 +68,37 @@ pub struct Refused(pub Vec<String>);
 
 /// Load and check `path`: every error names its file, line and column; a directive brokkr does
 /// not honour yet is refused with its line, never silently ignored.
-pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
+pub fn checked(path: &Path) -> Result<Config, Refused> {
     let config = brokkr_config::load_file(path).map_err(|e| Refused(vec![e.to_string()]))?;
     let not_yet: Vec<String> = config.not_yet().iter().map(ToString::to_string).collect();
     if !not_yet.is_empty() {
         return Err(Refused(not_yet));
     }
-    let server = server_config(&config).map_err(|e| Refused(vec![e]))?;
+    Ok(config)
+}
+
+/// Load `path` into everything the server needs, password and ACL files included.
+pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
+    let config = checked(path)?;
+    let (listeners, allow_anonymous) = listeners(&config).map_err(|e| Refused(vec![e]))?;
+    let files = FilePolicySource::open(&config, allow_anonymous).map_err(|e| Refused(vec![e]))?;
+    let policy = files.policy();
+    let source = Arc::new(ConfigSource::new(path, config.clone(), files));
+    let server = ServerConfig {
+        listeners,
+        limits: config.to_limits(&Limits::default()),
+        seed: seed(),
+        workers: config.thread_count.map_or(0, usize::from),
+        access: Some(policy),
+        access_source: Some(source),
+    };
     Ok((config, server))
 }
 
-/// The server settings a checked config asks for.
-pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
+/// The server listeners a checked config asks for, with each one's `allow_anonymous` override
+/// (one entry per server listener, by index).
+pub fn listeners(config: &Config) -> Result<(Vec<ListenerSpec>, Vec<Option<bool>>), String> {
     let mut listeners = Vec::new();
-    // Each server listener's `allow_anonymous` override, by listener index.
     let mut allow_anonymous = Vec::new();
     for l in &config.listeners {
         if l.protocol != ListenerProtocol::Mqtt || l.is_tls() {
@@ -104,18 +123,7 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
             tcp_nodelay: l.tcp_nodelay,
         }));
     }
-    let source = Arc::new(crate::access::FilePolicySource::open(
-        config,
-        allow_anonymous,
-    )?);
-    Ok(ServerConfig {
-        listeners,
-        limits: config.to_limits(&Limits::default()),
-        seed: seed(),
-        workers: config.thread_count.map_or(0, usize::from),
-        access: Some(source.policy()),
-        access_source: Some(source),
-    })
+    Ok((listeners, allow_anonymous))
 }
 
 /// The log settings of `config` (`log_debug` and `quiet` are FlashMQ's deprecated overrides).

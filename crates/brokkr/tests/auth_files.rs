@@ -218,3 +218,38 @@ pattern write devices/%u/status
     let got = route(&b, anon, "fleet/#", &[(alice, "fleet/e")]);
     assert_eq!(got, ["fleet/e"]);
 }
+
+#[test]
+fn sighup_reloads_the_config_and_a_broken_one_changes_nothing() {
+    let b = start("hup", "allow_anonymous true", &[]);
+    let anon: &[&str] = &[];
+    assert!(publish(&b, anon, "t", "1").status.success());
+    let conf = b.dir.join("brokkr.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let hup = |b: &Broker| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &b.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // allow_anonymous false: anonymous clients are refused after SIGHUP.
+    replace(
+        &conf,
+        &text.replace("allow_anonymous true", "allow_anonymous false"),
+    );
+    hup(&b);
+    assert!(!publish(&b, anon, "t", "2").status.success());
+    // A config with a typo: logged, nothing changes, the broker keeps running.
+    replace(
+        &conf,
+        &text.replace("allow_anonymous true", "allow_anonymus true"),
+    );
+    hup(&b);
+    assert!(!publish(&b, anon, "t", "3").status.success());
+    // Back to true.
+    replace(&conf, &text);
+    hup(&b);
+    assert!(publish(&b, anon, "t", "4").status.success());
+}

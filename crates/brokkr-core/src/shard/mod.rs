@@ -168,10 +168,13 @@ impl Shard {
         conn
     }
 
-    /// Take up a replaced access policy (one atomic load when nothing changed).
+    /// Take up a replaced access policy and limits (one atomic load when nothing changed).
     fn refresh_policy(&mut self) {
         if self.shared.policy_generation() != self.policy_generation {
             (self.policy_generation, self.policy) = self.shared.policy();
+            if let Some(limits) = self.shared.reloaded_limits() {
+                self.limits = Limits::clone(&limits);
+            }
         }
     }
 
@@ -482,6 +485,7 @@ impl Shard {
     /// CONNECT timeouts, keep alive (1.5x, MQTT-3.1.2-22), delayed wills, session
     /// expiry.
     pub fn tick(&mut self, now_ms: u64) {
+        self.refresh_policy();
         let conns: Vec<ConnId> = self.conns.keys().collect();
         let mut connected = 0;
         for conn in conns {

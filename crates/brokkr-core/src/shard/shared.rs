@@ -65,8 +65,11 @@ pub fn home_shard(client_id: &[u8], count: u32) -> u32 {
 pub struct SharedState {
     /// Who may connect, publish and receive; replaced whole on reload.
     policy: RwLock<Arc<dyn AccessPolicy>>,
-    /// Bumped on each replacement, so shards refresh their cached copy cheaply.
+    /// Bumped on each replacement of the policy or the limits, so shards refresh their cached
+    /// copies cheaply.
     policy_generation: AtomicU64,
+    /// Limits replaced by a reload, for connections and sessions created from then on.
+    limits: RwLock<Option<Arc<crate::limits::Limits>>>,
     tree: RwLock<TopicTree<SessionRef, SubOptions>>,
     retained: RwLock<RetainedStore<Arc<Message>>>,
     /// Each shard's latest statistics, by shard index (reported on its ticks).
@@ -78,6 +81,7 @@ impl Default for SharedState {
         SharedState {
             policy: RwLock::new(Arc::new(AllowAll)),
             policy_generation: AtomicU64::new(0),
+            limits: RwLock::new(None),
             tree: RwLock::default(),
             retained: RwLock::default(),
             stats: Mutex::default(),
@@ -96,6 +100,21 @@ impl SharedState {
     pub fn set_policy(&self, policy: Arc<dyn AccessPolicy>) {
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = policy;
         self.policy_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Replace the limits (reload): connections and sessions created from the next input on
+    /// use them; existing sessions keep the queue caps they were created with.
+    pub fn set_limits(&self, limits: crate::limits::Limits) {
+        *self.limits.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(limits));
+        self.policy_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Limits set by a reload, if any.
+    pub(super) fn reloaded_limits(&self) -> Option<Arc<crate::limits::Limits>> {
+        self.limits
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The policy and its generation.

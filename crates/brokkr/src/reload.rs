@@ -1,0 +1,81 @@
+//! SIGHUP: the config file is read and checked again, atomically. A file that fails (a syntax
+//! error, a directive brokkr lacks, an unreadable password or ACL file) changes nothing and is
+//! logged with its line. A valid one is applied at once where the running broker can: log
+//! settings, the access policy (password and ACL files, `allow_anonymous`) and the limits for
+//! new connections and sessions. What only a restart can change (listeners, `thread_count`) is
+//! logged as such.
+
+use crate::access::FilePolicySource;
+use crate::serve::{checked, listeners, log_settings};
+use brokkr_config::Config;
+use brokkr_core::access::AccessPolicy;
+use brokkr_core::limits::Limits;
+use brokkr_server::{PolicySource, Reloaded};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The config file behind a running broker.
+#[derive(Debug)]
+pub struct ConfigSource {
+    path: PathBuf,
+    state: Mutex<(Config, FilePolicySource)>,
+}
+
+impl ConfigSource {
+    /// `config` and its policy files, as loaded from `path` at start-up.
+    pub fn new(path: &Path, config: Config, files: FilePolicySource) -> ConfigSource {
+        ConfigSource {
+            path: path.to_path_buf(),
+            state: Mutex::new((config, files)),
+        }
+    }
+
+    fn try_reload(&self) -> Result<Reloaded, Vec<String>> {
+        let config = checked(&self.path).map_err(|r| r.0)?;
+        let (_, allow_anonymous) = listeners(&config).map_err(|e| vec![e])?;
+        let files = FilePolicySource::open(&config, allow_anonymous).map_err(|e| vec![e])?;
+        if let Err(e) = brokkr_server::logging::configure(log_settings(&config)) {
+            return Err(vec![format!("log_file: {e}")]);
+        }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let old = &state.0;
+        if old.listeners != config.listeners {
+            log::warn!("listener changes take effect at the next restart");
+        }
+        if old.thread_count != config.thread_count {
+            log::warn!("thread_count changes take effect at the next restart");
+        }
+        let reloaded = Reloaded {
+            policy: files.policy(),
+            limits: config.to_limits(&Limits::default()),
+        };
+        *state = (config, files);
+        Ok(reloaded)
+    }
+}
+
+impl PolicySource for ConfigSource {
+    fn refresh(&self) -> Option<Arc<dyn AccessPolicy>> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.1.refresh()
+    }
+
+    fn reload(&self) -> Option<Reloaded> {
+        match self.try_reload() {
+            Ok(reloaded) => {
+                log::info!(
+                    target: brokkr_server::logging::NOTICE,
+                    "config '{}' reloaded",
+                    self.path.display()
+                );
+                Some(reloaded)
+            }
+            Err(errors) => {
+                for e in errors {
+                    log::error!("config reload failed, the old settings stay: {e}");
+                }
+                None
+            }
+        }
+    }
+}
