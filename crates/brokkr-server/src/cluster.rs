@@ -25,6 +25,15 @@ pub struct ListenerSpec {
     pub addr: SocketAddr,
     /// Set TCP_NODELAY on accepted sockets (FlashMQ's `tcp_nodelay`).
     pub tcp_nodelay: bool,
+    /// Which peers may connect (`only_allow_from`, `deny_from`); `None`: everyone.
+    pub peers: Option<Arc<dyn PeerFilter>>,
+}
+
+/// Decides at accept time whether a peer address may connect at all; a refused socket is
+/// closed before anything is read from it.
+pub trait PeerFilter: Send + Sync + std::fmt::Debug {
+    /// True if `addr` may connect.
+    fn allowed(&self, addr: std::net::IpAddr) -> bool;
 }
 
 /// What the server needs to run.
@@ -168,7 +177,7 @@ pub fn run_until(
 }
 
 /// One worker on its own thread.
-fn run_worker(setup: WorkerSetup, listeners: Vec<(std::net::TcpListener, bool)>) {
+fn run_worker(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     let index = setup.index;
     crate::logging::set_thread_tag(index);
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -186,13 +195,17 @@ fn run_worker(setup: WorkerSetup, listeners: Vec<(std::net::TcpListener, bool)>)
 }
 
 /// Bind every listener now, so that a port in use is reported before any thread starts.
-fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<(std::net::TcpListener, bool)>> {
+fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<BoundListener>> {
     let mut out = Vec::new();
     for spec in specs {
         match bind(spec.addr) {
             Ok(l) => {
                 log::info!("listening on {}", spec.addr);
-                out.push((l, spec.tcp_nodelay));
+                out.push(BoundListener {
+                    socket: l,
+                    tcp_nodelay: spec.tcp_nodelay,
+                    peers: spec.peers.clone(),
+                });
             }
             Err(e) => log::error!("cannot listen on {}: {e}", spec.addr),
         }
@@ -201,6 +214,14 @@ fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<(std::net::TcpListene
         return Err(std::io::Error::other("no listener could be opened"));
     }
     Ok(out)
+}
+
+/// A listening socket and what its accept loop needs to know.
+#[derive(Debug)]
+pub(crate) struct BoundListener {
+    pub socket: std::net::TcpListener,
+    pub tcp_nodelay: bool,
+    pub peers: Option<Arc<dyn PeerFilter>>,
 }
 
 /// Connections the kernel queues for accept before refusing more.

@@ -12,6 +12,6 @@ pub mod logging;
 mod worker;
 
 pub use cluster::{
-    INBOX_CAPACITY, ListenerSpec, POLICY_POLL, PolicySource, Reloaded, ServerConfig, run,
-    run_until, worker_count,
+    INBOX_CAPACITY, ListenerSpec, POLICY_POLL, PeerFilter, PolicySource, Reloaded, ServerConfig,
+    run, run_until, worker_count,
 };

@@ -7,7 +7,7 @@
 //! per turn) and connections to close. A timer task runs [`Shard::tick`] at the shard's next
 //! deadline (at least every second); a background task runs retained deliveries in slices.
 
-use crate::cluster::Peers;
+use crate::cluster::{BoundListener, PeerFilter, Peers};
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::{ConnId, Handoff, Placement, RemoteDelivery, Shard, SharedState};
 use std::cell::RefCell;
@@ -174,7 +174,7 @@ impl Worker {
 }
 
 /// One worker's life: serve until the broker closes, then shut the shard down in two phases.
-pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<(std::net::TcpListener, bool)>) {
+pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     let place = Placement::new(
         u32::try_from(setup.index).unwrap_or(0),
         u32::try_from(setup.count).unwrap_or(1),
@@ -196,11 +196,17 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<(std::net::TcpListe
         w.shard.enable_sys(now);
     }
     let mut accepting = Vec::new();
-    for (index, (listener, nodelay)) in listeners.into_iter().enumerate() {
+    for (index, bound) in listeners.into_iter().enumerate() {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
-        match TcpListener::from_std(listener) {
+        let (nodelay, peers) = (bound.tcp_nodelay, bound.peers);
+        match TcpListener::from_std(bound.socket) {
             Ok(l) => accepting.push(tokio::task::spawn_local(accept_loop(
-                (l, index, nodelay),
+                Accepting {
+                    listener: l,
+                    index,
+                    nodelay,
+                    peers,
+                },
                 setup.index,
                 Rc::clone(&worker),
             ))),
@@ -244,15 +250,29 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<(std::net::TcpListe
 }
 
 /// Accept and spread connections over the workers in turn.
-async fn accept_loop(
-    (listener, index, nodelay): (TcpListener, u16, bool),
-    own: usize,
-    worker: Shared,
-) {
+/// One listener's accept loop settings.
+struct Accepting {
+    listener: TcpListener,
+    index: u16,
+    nodelay: bool,
+    peers: Option<Arc<dyn PeerFilter>>,
+}
+
+async fn accept_loop(accepting: Accepting, own: usize, worker: Shared) {
+    let Accepting {
+        listener,
+        index,
+        nodelay,
+        peers,
+    } = accepting;
     let mut next = own;
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
+                if peers.as_ref().is_some_and(|p| !p.allowed(peer.ip())) {
+                    log::debug!("connection from {peer} refused by only_allow_from/deny_from");
+                    continue; // dropped: closed before anything is read
+                }
                 if nodelay {
                     let _ = stream.set_nodelay(true);
                 }

@@ -163,3 +163,31 @@ impl PolicySource for FilePolicySource {
         any.then(|| self.build(&files))
     }
 }
+
+/// A listener's `only_allow_from` and `deny_from`, checked at accept time.
+#[derive(Debug)]
+struct Networks(brokkr_auth::NetworkList);
+
+impl brokkr_server::PeerFilter for Networks {
+    fn allowed(&self, addr: std::net::IpAddr) -> bool {
+        self.0.allowed(addr)
+    }
+}
+
+/// The peer filter for a listener's network lists; `None` when both are empty.
+pub fn peer_filter(
+    only_allow_from: &[brokkr_config::types::Cidr],
+    deny_from: &[brokkr_config::types::Cidr],
+) -> Result<Option<Arc<dyn brokkr_server::PeerFilter>>, String> {
+    if only_allow_from.is_empty() && deny_from.is_empty() {
+        return Ok(None);
+    }
+    let allow: Vec<String> = only_allow_from.iter().map(ToString::to_string).collect();
+    let deny: Vec<String> = deny_from.iter().map(ToString::to_string).collect();
+    let list = brokkr_auth::NetworkList::new(
+        allow.iter().map(String::as_str),
+        deny.iter().map(String::as_str),
+    )
+    .map_err(|e| format!("only_allow_from/deny_from: {e}"))?;
+    Ok(Some(Arc::new(Networks(list))))
+}

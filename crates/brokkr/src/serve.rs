@@ -26,6 +26,7 @@ pub fn default_config() -> ServerConfig {
             .map(|addr| ListenerSpec {
                 addr,
                 tcp_nodelay: true,
+                peers: None,
             })
             .collect(),
         limits: Limits::default(),
@@ -118,9 +119,11 @@ pub fn listeners(config: &Config) -> Result<(Vec<ListenerSpec>, Vec<Option<bool>
             _ => return Err("unix socket listeners are not supported yet".into()),
         };
         allow_anonymous.extend(addrs.iter().map(|_| l.allow_anonymous));
+        let peers = crate::access::peer_filter(&l.only_allow_from, &l.deny_from)?;
         listeners.extend(addrs.into_iter().map(|addr| ListenerSpec {
             addr,
             tcp_nodelay: l.tcp_nodelay,
+            peers: peers.clone(),
         }));
     }
     Ok((listeners, allow_anonymous))

@@ -44,6 +44,11 @@ fn free_port() -> u16 {
 }
 
 fn start(name: &str, extra: &str, files: &[(&str, &str)]) -> Broker {
+    start_listening(name, extra, "", files)
+}
+
+/// As [`start`], with `listen_extra` lines inside the listen block.
+fn start_listening(name: &str, extra: &str, listen_extra: &str, files: &[(&str, &str)]) -> Broker {
     let dir = std::env::temp_dir().join(format!("brokkr-auth-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (file, text) in files {
@@ -54,7 +59,7 @@ fn start(name: &str, extra: &str, files: &[(&str, &str)]) -> Broker {
     std::fs::write(
         &conf,
         format!(
-            "{}\nlisten {{\n  port {port}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n",
+            "{}\nlisten {{\n  port {port}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n{listen_extra}\n}}\n",
             extra.replace("{dir}", dir.to_str().unwrap())
         ),
     )
@@ -252,4 +257,30 @@ fn sighup_reloads_the_config_and_a_broken_one_changes_nothing() {
     replace(&conf, &text);
     hup(&b);
     assert!(publish(&b, anon, "t", "4").status.success());
+}
+
+#[test]
+fn only_allow_from_and_deny_from_are_checked_at_accept() {
+    let anon: &[&str] = &[];
+    let allowed = start_listening(
+        "nets-ok",
+        "allow_anonymous true",
+        "  only_allow_from 127.0.0.0/8",
+        &[],
+    );
+    assert!(publish(&allowed, anon, "t", "1").status.success());
+    let denied = start_listening(
+        "nets-deny",
+        "allow_anonymous true",
+        "  only_allow_from 127.0.0.0/8\n  deny_from 127.0.0.1",
+        &[],
+    );
+    assert!(!publish(&denied, anon, "t", "1").status.success());
+    let elsewhere = start_listening(
+        "nets-other",
+        "allow_anonymous true",
+        "  only_allow_from 10.0.0.0/8",
+        &[],
+    );
+    assert!(!publish(&elsewhere, anon, "t", "1").status.success());
 }

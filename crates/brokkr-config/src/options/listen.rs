@@ -143,14 +143,14 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "only_allow_from", kind: Cidr, default: Note("everyone"), example: "10.0.0.0/8",
-        support: not_yet("listener allow and deny lists"),
+        support: Honoured,
         doc: "Accept connections only from this address or network; repeat for more.",
         set: Listen |l, v| l.only_allow_from.push(v.cidr()?),
         get: |l| each(&l.only_allow_from),
     },
     opt! {
         name: "deny_from", kind: Cidr, default: Note("nobody"), example: "192.0.2.0/24",
-        support: not_yet("listener allow and deny lists"),
+        support: Honoured,
         doc: "Refuse connections from this address or network (closed after a random delay \
               of 1 to 5 seconds); repeat for more.",
         set: Listen |l, v| l.deny_from.push(v.cidr()?),

@@ -61,6 +61,7 @@ impl Broker {
             listeners: vec![ListenerSpec {
                 addr,
                 tcp_nodelay: true,
+                peers: None,
             }],
             limits,
             seed: 1,
