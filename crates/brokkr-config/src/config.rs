@@ -201,6 +201,22 @@ impl Config {
             retained_payload_bytes_max: self
                 .retained_message_max_payload_size
                 .map_or(usize::MAX, size),
+            max_qos: match self.max_qos {
+                0 => brokkr_codec::QoS::AtMostOnce,
+                1 => brokkr_codec::QoS::AtLeastOnce,
+                _ => brokkr_codec::QoS::ExactlyOnce,
+            },
+            mqtt3_qos_exceed_disconnects: self.mqtt3_qos_exceed_action
+                == crate::types::QosExceedAction::Disconnect,
+            wills_enabled: self.wills_enabled,
+            subscription_identifiers_enabled: self.subscription_identifiers_enabled,
+            wildcard_deny_retained_only: self.wildcard_subscription_deny_mode
+                == crate::types::WildcardSubscriptionDenyMode::DenyRetainedOnly,
+            // FlashMQ's default (4294967295, or about 2^31 in its code) means "never".
+            retained_expiry_secs: Some(self.expire_retained_messages_after_seconds)
+                .filter(|&s| s < 2_147_483_647),
+            allow_unsafe_clientid_chars: self.allow_unsafe_clientid_chars,
+            allow_unsafe_username_chars: self.allow_unsafe_username_chars,
             ..base.clone()
         }
     }

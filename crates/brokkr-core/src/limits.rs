@@ -41,6 +41,28 @@ pub struct Limits {
     /// none, 0) gets this value, sent to MQTT 5 clients as Server Keep Alive (MQTT-3.2.2-21).
     /// `u16::MAX` (the default, as FlashMQ) accepts every client's value.
     pub keep_alive_secs_max: u16,
+    /// `max_qos`: the highest QoS granted to subscriptions and accepted in PUBLISH and wills
+    /// (advertised to MQTT 5 clients as Maximum QoS when below 2).
+    pub max_qos: brokkr_codec::QoS,
+    /// `mqtt3_qos_exceed_action`: true (`disconnect`, the default) closes a 3.x client that
+    /// publishes above `max_qos`; false (`drop`) acknowledges and discards the message.
+    pub mqtt3_qos_exceed_disconnects: bool,
+    /// `wills_enabled`.
+    pub wills_enabled: bool,
+    /// `subscription_identifiers_enabled`: when false, a SUBSCRIBE with one is a protocol error
+    /// (DISCONNECT 0xA1) and CONNACK says they are not available.
+    pub subscription_identifiers_enabled: bool,
+    /// `wildcard_subscription_deny_mode deny_retained_only`: a wildcard above
+    /// `wildcard_depth_min` is allowed but gets no retained messages (instead of being refused).
+    pub wildcard_deny_retained_only: bool,
+    /// `expire_retained_messages_after_seconds`: retained messages older than this are not
+    /// delivered (None: kept until replaced or their Message Expiry passes).
+    pub retained_expiry_secs: Option<u32>,
+    /// `allow_unsafe_clientid_chars`: allow `+` and `#` in client ids (they could act as
+    /// wildcards in ACL patterns elsewhere).
+    pub allow_unsafe_clientid_chars: bool,
+    /// `allow_unsafe_username_chars`: the same for user names.
+    pub allow_unsafe_username_chars: bool,
     /// Time a client may stay at or over its write buffer cap (QoS 0 being dropped for it)
     /// before it is disconnected as a reader that stopped reading.
     pub stuck_reader_ms: u64,
@@ -65,6 +87,14 @@ impl Default for Limits {
             retained_payload_bytes_max: usize::MAX,
             stuck_reader_ms: 60_000,
             keep_alive_secs_max: u16::MAX,
+            max_qos: brokkr_codec::QoS::ExactlyOnce,
+            mqtt3_qos_exceed_disconnects: true,
+            wills_enabled: true,
+            subscription_identifiers_enabled: true,
+            wildcard_deny_retained_only: false,
+            retained_expiry_secs: None,
+            allow_unsafe_clientid_chars: false,
+            allow_unsafe_username_chars: false,
         }
     }
 }

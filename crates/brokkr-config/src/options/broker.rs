@@ -58,7 +58,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "max_qos", kind: int(0, 2, Unit::Count), default: Is("2"), example: "1",
-        support: not_yet("a maximum QoS below 2"),
+        support: Honoured,
         doc: "Highest QoS the broker accepts. Subscriptions are downgraded to it; a publish or \
               will above it disconnects an MQTT 5 client and follows `mqtt3_qos_exceed_action` \
               for MQTT 3. Listeners can override it.",
@@ -67,7 +67,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "mqtt3_qos_exceed_action", kind: Keyword(QosExceedAction::NAMES),
-        default: Is("disconnect"), example: "drop", support: not_yet("a maximum QoS below 2"),
+        default: Is("disconnect"), example: "drop", support: Honoured,
         doc: "What to do with an MQTT 3 publish above `max_qos`: `drop` acknowledges and \
               discards it, `disconnect` closes the connection.",
         set: Global |c, v| c.mqtt3_qos_exceed_action = v.keyword(QosExceedAction::from_name)?,
@@ -98,7 +98,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "wills_enabled", kind: Bool, default: Is("true"), example: "false",
-        support: not_yet("disabling wills"),
+        support: Honoured,
         doc: "Whether last-will messages are honoured at all.",
         set: Global |c, v| c.wills_enabled = v.flag()?,
         get: |c| one(c.wills_enabled),
@@ -122,7 +122,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "expire_retained_messages_after_seconds", kind: int(1, U32, Unit::Seconds),
-        default: Is("4294967295"), example: "86400", support: not_yet("retained message expiry"),
+        default: Is("4294967295"), example: "86400", support: Honoured,
         doc: "Time to live of every retained message, on top of any message expiry interval.",
         set: Global |c, v| c.expire_retained_messages_after_seconds = v.num()?,
         get: |c| one(c.expire_retained_messages_after_seconds),
@@ -232,7 +232,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "minimum_wildcard_subscription_depth", kind: int(0, U16, Unit::Count),
-        default: Is("0"), example: "2", support: not_yet("wildcard depth restrictions"),
+        default: Is("0"), example: "2", support: Honoured,
         doc: "Refuse subscriptions with a wildcard above this topic depth (0 allows `#`).",
         set: Global |c, v| c.minimum_wildcard_subscription_depth = v.num()?,
         get: |c| one(c.minimum_wildcard_subscription_depth),
@@ -240,7 +240,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
         name: "wildcard_subscription_deny_mode",
         kind: Keyword(WildcardSubscriptionDenyMode::NAMES), default: Is("deny_all"),
-        example: "deny_retained_only", support: not_yet("wildcard depth restrictions"),
+        example: "deny_retained_only", support: Honoured,
         doc: "What a too-shallow wildcard subscription gets: `deny_all` refuses it, \
               `deny_retained_only` accepts it but sends no retained messages.",
         set: Global |c, v| {
@@ -282,7 +282,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "subscription_identifiers_enabled", kind: Bool, default: Is("true"),
-        example: "false", support: not_yet("disabling subscription identifiers"),
+        example: "false", support: Honoured,
         doc: "Whether MQTT 5 subscription identifiers are accepted; when off, a client sending \
               one is disconnected.",
         set: Global |c, v| c.subscription_identifiers_enabled = v.flag()?,

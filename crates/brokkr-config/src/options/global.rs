@@ -96,7 +96,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "allow_unsafe_clientid_chars", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet("unsafe client id characters"),
+        support: Honoured,
         doc: "Accept `+` and `#` in client ids. They are refused by default because ACL \
               patterns substitute the client id into topics.",
         set: Global |c, v| c.allow_unsafe_clientid_chars = v.flag()?,
@@ -104,7 +104,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "allow_unsafe_username_chars", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet("unsafe username characters"),
+        support: Honoured,
         doc: "Accept `+` and `#` in usernames, with the same ACL-pattern risk as client ids.",
         set: Global |c, v| c.allow_unsafe_username_chars = v.flag()?,
         get: |c| one(c.allow_unsafe_username_chars),

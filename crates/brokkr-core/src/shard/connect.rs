@@ -36,8 +36,31 @@ impl Shard {
         } else {
             connect.client_id.as_str().to_string()
         };
-        if client_id.len() > self.limits.string_bytes_max {
+        if client_id.len() > self.limits.string_bytes_max
+            || (!self.limits.allow_unsafe_clientid_chars && client_id.contains(['+', '#']))
+        {
             return self.refuse(now_ms, conn, v, ReasonCode::ClientIdentifierNotValid);
+        }
+        if !self.limits.allow_unsafe_username_chars
+            && connect
+                .username
+                .as_ref()
+                .is_some_and(|u| u.as_str().contains(['+', '#']))
+        {
+            return self.refuse(now_ms, conn, v, ReasonCode::BadUserNameOrPassword);
+        }
+        if !self.limits.wills_enabled {
+            connect.will = None;
+        }
+        if connect
+            .will
+            .as_ref()
+            .is_some_and(|w| w.qos > self.limits.max_qos)
+        {
+            if v.is_v5() || self.limits.mqtt3_qos_exceed_disconnects {
+                return self.refuse(now_ms, conn, v, ReasonCode::QosNotSupported);
+            }
+            connect.will = None; // mqtt3_qos_exceed_action drop
         }
         let expiry_secs = match v {
             ProtocolVersion::V5 => self
@@ -114,7 +137,11 @@ impl Shard {
 
             p.retain_available = Some(true);
             p.wildcard_subscription_available = Some(true);
-            p.subscription_identifiers_available = Some(true);
+            p.subscription_identifiers_available =
+                Some(self.limits.subscription_identifiers_enabled);
+            if self.limits.max_qos < QoS::ExactlyOnce {
+                p.maximum_qos = Some(self.limits.max_qos);
+            }
             p.shared_subscription_available = Some(true);
             if keep_alive_changed {
                 p.server_keep_alive_secs = Some(keep_alive_secs); // MQTT-3.2.2-21

@@ -141,6 +141,20 @@ impl Shard {
             );
         }
         let qos_pid = publish.qos_pid;
+        if qos_pid.qos() > self.limits.max_qos {
+            if v.is_v5() || self.limits.mqtt3_qos_exceed_disconnects {
+                return Err(
+                    protocol("PUBLISH above max_qos").with_reason(ReasonCode::QosNotSupported)
+                );
+            }
+            // mqtt3_qos_exceed_action drop: acknowledged, then discarded.
+            match qos_pid {
+                QosPid::AtMostOnce => {}
+                QosPid::AtLeastOnce(id) => self.send(conn, &Packet::PubAck(PubAck::new(id)), v),
+                QosPid::ExactlyOnce(id) => self.send(conn, &Packet::PubRec(PubRec::new(id)), v),
+            }
+            return Ok(());
+        }
         if !self.may_write(session, &topic) {
             // Not allowed by the ACL: MQTT 5 hears 0x87 in the acknowledgement (which ends a
             // QoS 2 flow at once); 3.x cannot be told, so it is acknowledged and dropped.
@@ -210,6 +224,10 @@ impl Shard {
         sub: Subscribe,
     ) -> Result<(), DecodeError> {
         let subscription_id = sub.properties.subscription_identifier;
+        if subscription_id.is_some() && !self.limits.subscription_identifiers_enabled {
+            return Err(protocol("subscription identifiers are disabled")
+                .with_reason(ReasonCode::SubscriptionIdentifiersNotSupported));
+        }
         let mut reasons = Vec::with_capacity(sub.filters.len().min(64));
         let mut accepted = Vec::new();
         for (filter, options) in sub.filters {
@@ -225,7 +243,12 @@ impl Shard {
                 reasons.push(ReasonCode::QuotaExceeded);
                 continue;
             }
-            let granted = grant(options.qos, MAX_QOS);
+            let shallow_wildcard = self.wildcard_too_shallow(&filter);
+            if shallow_wildcard && !self.limits.wildcard_deny_retained_only {
+                reasons.push(ReasonCode::WildcardSubscriptionsNotSupported);
+                continue;
+            }
+            let granted = grant(options.qos, MAX_QOS.min(self.limits.max_qos));
             let opts = SubOptions {
                 qos: granted,
                 no_local: options.no_local,
@@ -246,7 +269,12 @@ impl Shard {
                 QoS::AtLeastOnce => ReasonCode::GrantedQos1,
                 QoS::ExactlyOnce => ReasonCode::GrantedQos2,
             });
-            accepted.push((filter, opts, options.retain_handling, existed));
+            let handling = if shallow_wildcard {
+                brokkr_codec::RetainHandling::DoNotSend // deny_retained_only
+            } else {
+                options.retain_handling
+            };
+            accepted.push((filter, opts, handling, existed));
         }
         let ack = SubAck {
             packet_id: sub.packet_id,
@@ -295,5 +323,19 @@ impl Shard {
         self.sessions
             .get(session)
             .is_some_and(|s| self.policy.may_write(&s.login, &s.client_id, topic))
+    }
+}
+
+impl Shard {
+    /// `minimum_wildcard_subscription_depth`: a `+` or `#` in one of the first
+    /// `wildcard_depth_min` levels of the filter (ignoring a `$share/group/` prefix).
+    fn wildcard_too_shallow(&self, filter: &brokkr_codec::TopicFilter) -> bool {
+        let depth = self.limits.wildcard_depth_min;
+        depth > 0
+            && filter
+                .pattern()
+                .split('/')
+                .take(depth)
+                .any(|level| level == "+" || level == "#")
     }
 }

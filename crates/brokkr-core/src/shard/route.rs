@@ -330,9 +330,15 @@ impl Shard {
             .shared
             .retained()
             .walk(&mut job.walk, budget_nodes, |m| found.push(Arc::clone(m)));
+        let ttl_ms = self
+            .limits
+            .retained_expiry_secs
+            .map(|s| u64::from(s) * 1000);
         for message in found {
-            if message.remaining_expiry_secs(now_ms).is_err() {
-                continue;
+            let too_old =
+                ttl_ms.is_some_and(|ttl| now_ms.saturating_sub(message.received_ms) > ttl);
+            if too_old || message.remaining_expiry_secs(now_ms).is_err() {
+                continue; // expire_retained_messages_after_seconds, or its Message Expiry
             }
             let qos = message.qos.min(job.opts.qos);
             let p = Pending {
