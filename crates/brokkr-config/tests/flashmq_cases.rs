@@ -266,7 +266,7 @@ fn not_yet_names_the_line() {
             .not_yet()
             .is_empty()
     );
-    assert_eq!(parse("wills_enabled no\n").not_yet().len(), 1);
+    assert_eq!(parse("log_publishes on\n").not_yet().len(), 1);
 }
 
 #[test]
