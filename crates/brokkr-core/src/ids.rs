@@ -50,6 +50,17 @@ impl PacketIds {
     pub fn in_flight(&self) -> usize {
         self.in_use.len()
     }
+
+    /// The identifier handed out last (0 before the first), which a saved session keeps so the
+    /// next one continues after it.
+    pub fn last(&self) -> u16 {
+        self.last
+    }
+
+    /// Continue after `last` (when resuming a persisted session).
+    pub fn set_last(&mut self, last: u16) {
+        self.last = last;
+    }
 }
 
 /// Characters of generated client identifiers: the set every server must accept (MQTT-3.1.3-5).

@@ -19,6 +19,7 @@ pub mod retained;
 pub mod session;
 pub mod shard;
 pub mod slab;
+pub mod snapshot;
 pub mod stats;
 pub mod subscriptions;
 pub mod topic_alias;

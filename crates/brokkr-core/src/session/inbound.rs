@@ -54,6 +54,17 @@ impl InboundQos2 {
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
+
+    /// Identifiers awaiting PUBREL, in increasing order (for a saved session).
+    pub fn ids(&self) -> Vec<PacketId> {
+        let mut ids: Vec<PacketId> = self
+            .pending
+            .iter()
+            .filter_map(|&id| PacketId::new(id))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
 }
 
 #[cfg(test)]

@@ -217,6 +217,55 @@ impl<M: Queued + Clone> Outbound<M> {
         self.dropped
     }
 
+    /// In-flight flows in the order they started: identifier, state, and the message until
+    /// PUBREC (for a saved session).
+    pub fn in_flight_entries(&self) -> impl Iterator<Item = (PacketId, OutboundState, Option<&M>)> {
+        self.in_flight
+            .iter()
+            .map(|f| (f.id, f.state, f.message.as_ref()))
+    }
+
+    /// Messages waiting behind the window, in order (for a saved session).
+    pub fn queued_messages(&self) -> impl Iterator<Item = &M> {
+        self.queue.iter()
+    }
+
+    /// The packet identifier handed out last (0 before the first).
+    pub fn last_packet_id(&self) -> u16 {
+        self.ids.last()
+    }
+
+    /// Put back a flow of a saved session, after those restored before it, and continue packet
+    /// identifiers after `last_packet_id`. Caps do not apply: these messages were already sent.
+    /// False (nothing changed) if `id` is already in flight or the message does not fit the
+    /// state (one is needed before PUBREC, none after).
+    pub fn restore_in_flight(
+        &mut self,
+        id: PacketId,
+        state: OutboundState,
+        message: Option<M>,
+    ) -> bool {
+        let fits = match state {
+            OutboundState::AwaitingPubComp => message.is_none(),
+            OutboundState::AwaitingPubAck => message
+                .as_ref()
+                .is_some_and(|m| m.qos() == QoS::AtLeastOnce),
+            OutboundState::AwaitingPubRec => message
+                .as_ref()
+                .is_some_and(|m| m.qos() == QoS::ExactlyOnce),
+        };
+        if !fits || !self.ids.claim(id) {
+            return false;
+        }
+        self.in_flight.push_back(InFlight { id, state, message });
+        true
+    }
+
+    /// Continue packet identifiers after `last` (a saved session's).
+    pub fn restore_last_packet_id(&mut self, last: u16) {
+        self.ids.set_last(last);
+    }
+
     /// Drop queued messages for which `expired` says so (message expiry); returns how many.
     pub fn purge_queued(&mut self, mut expired: impl FnMut(&M) -> bool) -> usize {
         let before = self.queue.len();
@@ -327,5 +376,27 @@ mod tests {
         }
         assert_eq!(o.purge_queued(|m| m.0 % 2 == 0), 2);
         assert_eq!((o.queued(), o.queued_bytes()), (2, 20));
+    }
+
+    #[test]
+    fn restored_flows_resend_in_order_and_keep_their_ids() {
+        let mut o = Outbound::new(5, 10, 1000);
+        let id = |n| PacketId::new(n).unwrap();
+        let q2 = M(2, QoS::ExactlyOnce, 10);
+        assert!(o.restore_in_flight(id(7), OutboundState::AwaitingPubAck, Some(q1(1))));
+        assert!(o.restore_in_flight(id(3), OutboundState::AwaitingPubComp, None));
+        assert!(!o.restore_in_flight(id(3), OutboundState::AwaitingPubRec, Some(q2.clone())));
+        assert!(!o.restore_in_flight(id(4), OutboundState::AwaitingPubRec, Some(q1(9))));
+        assert!(!o.restore_in_flight(id(4), OutboundState::AwaitingPubComp, Some(q1(9))));
+        o.restore_last_packet_id(7);
+        o.offer(q2.clone()).unwrap();
+        assert_eq!(
+            o.resume(5),
+            vec![Resend::Publish(id(7), q1(1)), Resend::PubRel(id(3))]
+        );
+        assert_eq!(o.next_to_send(), Some((id(8), q2)));
+        let entries: Vec<_> = o.in_flight_entries().map(|(i, s, _)| (i, s)).collect();
+        assert_eq!(entries[1], (id(3), OutboundState::AwaitingPubComp));
+        assert_eq!(o.last_packet_id(), 8);
     }
 }

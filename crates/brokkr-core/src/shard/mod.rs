@@ -20,12 +20,14 @@ mod connected;
 mod route;
 mod session;
 mod shared;
+mod snapshot;
 mod sys;
 
 pub use conn::{Conn, Connected, Phase};
 pub use route::RETAINED_NODES_PER_SLICE;
 pub use session::{Pending, Session, SubOptions};
 pub use shared::{Placement, SessionRef, SharedState, home_shard};
+pub use snapshot::Restored;
 
 use crate::limits::Limits;
 use crate::message::Message;

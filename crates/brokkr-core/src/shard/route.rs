@@ -92,19 +92,28 @@ impl Shard {
             }
             return;
         }
+        let message = Arc::clone(&p.message);
         if s.outbound.offer(p).is_err() {
             self.stats.messages_dropped += 1;
             return; // over the session's caps: dropped and counted
         }
-        self.pump_with(now_ms, session, cache);
+        self.pump_with(now_ms, session, Some((&message, cache)));
     }
 
     /// Move queued messages into the window while it has room, writing them to the client.
     pub(super) fn pump(&mut self, now_ms: u64, session: Key) {
-        self.pump_with(now_ms, session, &mut EncodeCache::default());
+        self.pump_with(now_ms, session, None);
     }
 
-    fn pump_with(&mut self, now_ms: u64, session: Key, cache: &mut EncodeCache) {
+    /// `shared` is the fan-out's encode cache and the message it is for: it serves only that
+    /// message; every other one pumped out of the queue gets its own cache (a cache is valid
+    /// for one message).
+    fn pump_with(
+        &mut self,
+        now_ms: u64,
+        session: Key,
+        mut shared: Option<(&Arc<Message>, &mut EncodeCache)>,
+    ) {
         loop {
             let Some(s) = self.sessions.get_mut(session) else {
                 return;
@@ -114,6 +123,11 @@ impl Shard {
                 return;
             };
             let qos_pid = QosPid::from_parts(p.qos, id);
+            let mut own = EncodeCache::default();
+            let cache = match shared.as_mut() {
+                Some((m, c)) if Arc::ptr_eq(m, &p.message) => &mut **c,
+                _ => &mut own,
+            };
             if !self.write_publish(now_ms, conn, &p, qos_pid, false, cache)
                 && let Some(s) = self.sessions.get_mut(session)
             {
