@@ -224,9 +224,19 @@ impl Shard {
         }
         let mut subscriptions = saved.subscriptions;
         subscriptions.truncate(self.limits.subscriptions_per_session_max);
+        // The ACL name until the client logs in again: its user name (an empty one counts as
+        // anonymous, as with `zero_byte_username_is_anonymous`).
+        let login = crate::access::Login {
+            username: saved
+                .username
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(std::sync::Arc::from),
+        };
         let key = self.sessions.insert(Session {
             client_id: saved.client_id.clone(),
             username: saved.username,
+            login,
             conn: None,
             version: saved.version,
             subscriptions: Vec::new(),

@@ -118,7 +118,7 @@ impl Cluster {
             for from in 0..self.shards.len() {
                 for h in self.shards[from].take_handoffs() {
                     let to = h.shard as usize;
-                    let id = self.shards[to].accept_handoff(self.now, h.accepted_ms, &h.bytes);
+                    let id = self.shards[to].accept_handoff(self.now, &h);
                     self.moved.push(((from, h.conn), (to, id)));
                     moved_any = true;
                 }
