@@ -8,6 +8,7 @@
 //! still reach subscribers on the others: every worker publishes its wills and flushes its
 //! batches, then every worker closes its connections.
 
+use crate::persistence::{self, PersistSettings};
 use crate::worker::{self, Inbox, Phase, WorkerSetup};
 use brokkr_core::access::AccessPolicy;
 use brokkr_core::limits::Limits;
@@ -52,6 +53,8 @@ pub struct ServerConfig {
     pub access: Option<Arc<dyn AccessPolicy>>,
     /// Asked every [`POLICY_POLL`] for a new policy (password or ACL file changed).
     pub access_source: Option<Arc<dyn PolicySource>>,
+    /// `storage_dir` and what to keep there; `None`: nothing survives a restart.
+    pub persistence: Option<PersistSettings>,
 }
 
 /// Where a changed access policy comes from (the password and ACL files), and what SIGHUP
@@ -107,11 +110,18 @@ pub fn run_until(
 ) -> std::io::Result<()> {
     let count = worker_count(&config);
     let listeners = bind_all(&config.listeners)?;
+    let config_persistence = config.persistence.clone();
     let shared = SharedState::new();
     if let Some(policy) = &config.access {
         shared.set_policy(Arc::clone(policy));
     }
     let epoch = Instant::now();
+    let mut loaded = config
+        .persistence
+        .as_ref()
+        .map(|p| persistence::load(p, u32::try_from(count).unwrap_or(1)))
+        .unwrap_or_default();
+    let (saved_tx, saved_rx) = std::sync::mpsc::channel();
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..count)
         .map(|_| mpsc::channel::<Inbox>(INBOX_CAPACITY))
@@ -129,6 +139,18 @@ pub fn run_until(
             inbox,
             phase: phase_rx.clone(),
             epoch,
+            persistence: config.persistence.clone(),
+            restore_retained: if index == 0 {
+                std::mem::take(&mut loaded.retained)
+            } else {
+                Vec::new()
+            },
+            restore_sessions: loaded
+                .sessions
+                .get_mut(index)
+                .map(std::mem::take)
+                .unwrap_or_default(),
+            saved: saved_tx.clone(),
         };
         if index == 0 {
             own = Some(setup);
@@ -140,6 +162,8 @@ pub fn run_until(
         threads.push(thread);
     }
     drop(senders);
+    drop(saved_tx);
+    let shared_at_exit = shared.clone();
     let own = own.ok_or_else(|| std::io::Error::other("no worker"))?;
     log::info!("{count} worker thread(s)");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -172,6 +196,13 @@ pub fn run_until(
         if t.join().is_err() {
             return Err(std::io::Error::other("a worker thread failed"));
         }
+    }
+    if let Some(settings) = &config_persistence {
+        // Every worker sent its sessions when it closed; the retained store is shared.
+        let sessions: Vec<_> = saved_rx.try_iter().flatten().collect();
+        let now_ms = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let retained = shared_at_exit.snapshot_retained(now_ms);
+        persistence::save(settings, &retained, &sessions);
     }
     result
 }

@@ -9,9 +9,11 @@
 
 mod cluster;
 pub mod logging;
+mod persistence;
 mod worker;
 
 pub use cluster::{
     INBOX_CAPACITY, ListenerSpec, POLICY_POLL, PeerFilter, PolicySource, Reloaded, ServerConfig,
     run, run_until, worker_count,
 };
+pub use persistence::PersistSettings;

@@ -8,8 +8,10 @@
 //! deadline (at least every second); a background task runs retained deliveries in slices.
 
 use crate::cluster::{BoundListener, PeerFilter, Peers};
+use crate::persistence::PersistSettings;
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::{ConnId, Handoff, Placement, RemoteDelivery, Shard, SharedState};
+use brokkr_core::snapshot::{RetainedSnapshot, SessionSnapshot};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -30,6 +32,8 @@ pub(crate) enum Inbox {
         stream: std::net::TcpStream,
         listener: u16,
     },
+    /// Snapshot this worker's persistent sessions for a periodic save.
+    Snapshot(tokio::sync::oneshot::Sender<Vec<SessionSnapshot>>),
     /// A connection whose CONNECT names a session homed on the receiving worker.
     HandedOver {
         stream: std::net::TcpStream,
@@ -59,6 +63,14 @@ pub(crate) struct WorkerSetup {
     pub phase: watch::Receiver<Phase>,
     /// The clock origin, the same for all workers (hand-offs carry times).
     pub epoch: Instant,
+    /// `storage_dir` settings, if the state is persisted.
+    pub persistence: Option<PersistSettings>,
+    /// Retained messages to restore (worker 0 only).
+    pub restore_retained: Vec<RetainedSnapshot>,
+    /// Sessions homed on this worker, to restore.
+    pub restore_sessions: Vec<SessionSnapshot>,
+    /// Where this worker's sessions go when the broker stops (for the final save).
+    pub saved: std::sync::mpsc::Sender<Vec<SessionSnapshot>>,
 }
 
 /// Time a closing connection's writer gets to send what was already encoded.
@@ -189,12 +201,28 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         peers: Rc::new(setup.peers),
         dropped_deliveries: 0,
     }));
-    if setup.index == 0 {
-        // Worker 0 publishes $SYS, as FlashMQ's thread 0 does.
+    {
         let mut w = worker.borrow_mut();
         let now = w.now_ms();
-        w.shard.enable_sys(now);
+        if setup.index == 0 {
+            // Worker 0 publishes $SYS, as FlashMQ's thread 0 does.
+            w.shard.enable_sys(now);
+        }
+        // The saved state goes back before anything is accepted.
+        if !setup.restore_retained.is_empty() {
+            let r = w.shard.restore_retained(now, setup.restore_retained);
+            log::info!(
+                "restored {} retained messages ({} left out)",
+                r.restored,
+                r.skipped
+            );
+        }
+        if !setup.restore_sessions.is_empty() {
+            let r = w.shard.restore_sessions(now, setup.restore_sessions);
+            log::info!("restored {} sessions ({} left out)", r.restored, r.skipped);
+        }
     }
+    let save_sessions = setup.persistence.as_ref().is_some_and(|p| p.sessions);
     let mut accepting = Vec::new();
     for (index, bound) in listeners.into_iter().enumerate() {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
@@ -221,6 +249,14 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     tasks.push(tokio::task::spawn_local(background_loop(Rc::clone(
         &worker,
     ))));
+    if let Some(settings) = setup.persistence.clone()
+        && setup.index == 0
+    {
+        tasks.push(tokio::task::spawn_local(save_loop(
+            settings,
+            Rc::clone(&worker),
+        )));
+    }
     let mut phase = setup.phase;
     let _ = phase.wait_for(|p| *p >= Phase::PublishWills).await;
     for t in accepting {
@@ -229,14 +265,25 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     {
         let mut w = worker.borrow_mut();
         let now = w.now_ms();
-        w.shard.shutdown_wills(now);
+        if save_sessions {
+            // Connections close as lost: wills without a delay go out now, delayed ones stay
+            // in their sessions, which are saved.
+            w.shard.shutdown_for_save(now);
+        } else {
+            w.shard.shutdown_wills(now);
+        }
         w.flush_outputs();
     }
     let _ = phase.wait_for(|p| *p >= Phase::Close).await;
     {
         let mut w = worker.borrow_mut();
         let now = w.now_ms();
-        w.shard.shutdown_close(now);
+        if save_sessions {
+            let sessions = w.shard.snapshot_sessions(now);
+            let _ = setup.saved.send(sessions);
+        } else {
+            w.shard.shutdown_close(now);
+        }
         w.flush_outputs();
     }
     // Give the writers a moment to send the DISCONNECTs and wills (bounded).
@@ -309,6 +356,10 @@ async fn accept_loop(accepting: Accepting, own: usize, worker: Shared) {
 async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
     while let Some(msg) = inbox.recv().await {
         match msg {
+            Inbox::Snapshot(reply) => {
+                let w = worker.borrow();
+                let _ = reply.send(w.shard.snapshot_sessions(w.now_ms()));
+            }
             Inbox::Deliveries(batch) => {
                 let mut w = worker.borrow_mut();
                 let now = w.now_ms();
@@ -459,6 +510,47 @@ async fn connection(
         writing.abort();
     }
     worker.borrow_mut().conns.remove(&id);
+}
+
+/// Every `save_state_interval`: each worker snapshots its own sessions (the others through
+/// their inboxes), and a separate thread encodes and writes the files.
+async fn save_loop(settings: PersistSettings, worker: Shared) {
+    let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    loop {
+        tokio::time::sleep(settings.interval.max(Duration::from_secs(1))).await;
+        let (mut sessions, peers, shared, now) = {
+            let w = worker.borrow();
+            let now = w.now_ms();
+            let own = if settings.sessions {
+                w.shard.snapshot_sessions(now)
+            } else {
+                Vec::new()
+            };
+            (own, Rc::clone(&w.peers), Arc::clone(w.shard.shared()), now)
+        };
+        if settings.sessions {
+            let mut replies = Vec::new();
+            for peer in peers.iter().skip(1) {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if peer.try_send(Inbox::Snapshot(tx)).is_ok() {
+                    replies.push(rx);
+                }
+            }
+            for rx in replies {
+                match tokio::time::timeout(Duration::from_secs(10), rx).await {
+                    Ok(Ok(part)) => sessions.extend(part),
+                    _ => log::warn!("a worker did not send its sessions for the save"),
+                }
+            }
+        }
+        crate::persistence::save_in_background(
+            settings.clone(),
+            &shared,
+            now,
+            sessions,
+            Arc::clone(&busy),
+        );
+    }
 }
 
 async fn timer_loop(worker: Shared) {

@@ -9,7 +9,7 @@ use brokkr_config::Config;
 use brokkr_config::types::{InetProtocol, ListenerProtocol};
 use brokkr_core::limits::Limits;
 use brokkr_server::logging::{LogLevel, LogSettings, NOTICE};
-use brokkr_server::{ListenerSpec, ServerConfig};
+use brokkr_server::{ListenerSpec, PersistSettings, ServerConfig};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +34,7 @@ pub fn default_config() -> ServerConfig {
         workers: 0,
         access: None,
         access_source: None,
+        persistence: None,
     }
 }
 
@@ -92,6 +93,12 @@ pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
         workers: config.thread_count.map_or(0, usize::from),
         access: Some(policy),
         access_source: Some(source),
+        persistence: config.storage_dir.as_ref().map(|dir| PersistSettings {
+            dir: PathBuf::from(dir),
+            interval: std::time::Duration::from_secs(u64::from(config.save_state_interval_secs)),
+            sessions: config.persistence_data_to_save.sessions_and_subscriptions,
+            retained: config.persistence_data_to_save.retained_messages,
+        }),
     };
     Ok((config, server))
 }

@@ -10,7 +10,6 @@ use crate::types::{
 };
 use crate::value::{Unit, ValueKind::*};
 
-const PERSISTENCE: &str = "persistence";
 const RETAINED_LIMITS: &str = "retained message tree limits";
 const TREE_TUNING: &str = "subscription and retained tree tuning";
 const OVERLOAD: &str = "overload protection";
@@ -18,7 +17,7 @@ const OVERLOAD: &str = "overload protection";
 pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
         name: "storage_dir", kind: Path, default: Note("none: nothing is saved"),
-        example: "/var/lib/brokkr", support: not_yet(PERSISTENCE),
+        example: "/var/lib/brokkr", support: Honoured,
         doc: "Directory where retained messages, sessions, subscriptions and bridge client ids \
               are saved, on an interval and at shutdown, and loaded at start-up.",
         set: Global |c, v| c.storage_dir = Some(v.text()?),
@@ -26,7 +25,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "save_state_interval", kind: int(1, I32, Unit::Seconds), default: Is("3623"),
-        example: "600", support: not_yet(PERSISTENCE),
+        example: "600", support: Honoured,
         doc: "Seconds between background saves of the state to `storage_dir`. Re-read on \
               reload.",
         set: Global |c, v| c.save_state_interval_secs = v.num()?,
@@ -34,7 +33,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "persistence_data_to_save", kind: PersistenceList, default: Is("all"),
-        example: "all !retained_messages", support: not_yet(PERSISTENCE),
+        example: "all !retained_messages", support: Honoured,
         doc: "Which state is saved: `all`, `sessions_and_subscriptions`, `retained_messages` \
               and `bridge_info`, each negatable with `!`, applied left to right.",
         set: Global |c, v| c.persistence_data_to_save = v.persistence()?,

@@ -68,6 +68,7 @@ impl Broker {
             workers,
             access: None,
             access_source: None,
+            persistence: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
