@@ -200,7 +200,7 @@ pub fn run_until(
     if let Some(settings) = &config_persistence {
         // Every worker sent its sessions when it closed; the retained store is shared.
         let sessions: Vec<_> = saved_rx.try_iter().flatten().collect();
-        let now_ms = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let now_ms = worker::clock_ms(epoch);
         let retained = shared_at_exit.snapshot_retained(now_ms);
         persistence::save(settings, &retained, &sessions);
     }

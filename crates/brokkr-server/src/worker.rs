@@ -73,6 +73,16 @@ pub(crate) struct WorkerSetup {
     pub saved: std::sync::mpsc::Sender<Vec<SessionSnapshot>>,
 }
 
+/// Where the shards' clock starts: far enough from 0 that a restored session or message whose
+/// age reaches back before this process started (`now - age`) never saturates at 0.
+pub(crate) const CLOCK_ORIGIN_MS: u64 = 1 << 40;
+
+/// The shards' clock: milliseconds since `epoch`, plus [`CLOCK_ORIGIN_MS`].
+pub(crate) fn clock_ms(epoch: Instant) -> u64 {
+    let elapsed = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+    CLOCK_ORIGIN_MS.saturating_add(elapsed)
+}
+
 /// Time a closing connection's writer gets to send what was already encoded.
 const WRITE_GRACE: Duration = Duration::from_secs(5);
 
@@ -111,7 +121,7 @@ type Shared = Rc<RefCell<Worker>>;
 
 impl Worker {
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+        clock_ms(self.epoch)
     }
 
     /// Wake the writers of every connection the shard wrote to or wants closed, the background
@@ -451,7 +461,7 @@ async fn connection(
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                     Err(_) => break,
                 };
-                let now = u64::try_from(w.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let now = clock_ms(w.epoch);
                 let Worker { shard, scratch, .. } = &mut *w;
                 shard.bytes_received(now, id, scratch.get(..n).unwrap_or_default());
                 w.flush_outputs();
