@@ -173,6 +173,8 @@ pub fn run_until(
     let result = local.block_on(&runtime, async move {
         let first = tokio::task::spawn_local(worker::serve(own, listeners));
         let usr1 = tokio::task::spawn_local(reopen_log_on_sigusr1());
+        let watchdog = tokio::task::spawn_local(crate::systemd::watchdog());
+        crate::systemd::ready();
         let poll = config.access_source.clone().map(|source| {
             let hup = tokio::task::spawn_local(reload_on_sighup(source.clone(), shared.clone()));
             (
@@ -181,7 +183,9 @@ pub fn run_until(
             )
         });
         stop.await;
+        crate::systemd::stopping();
         usr1.abort();
+        watchdog.abort();
         if let Some((poll, hup)) = poll {
             poll.abort();
             hup.abort();
@@ -292,10 +296,12 @@ async fn reload_on_sighup(source: Arc<dyn PolicySource>, shared: Arc<SharedState
         return;
     };
     while hup.recv().await.is_some() {
+        crate::systemd::reloading();
         if let Some(reloaded) = source.reload() {
             shared.set_policy(reloaded.policy);
             shared.set_limits(reloaded.limits);
         }
+        crate::systemd::ready();
     }
 }
 

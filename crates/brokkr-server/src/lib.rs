@@ -10,6 +10,7 @@
 mod cluster;
 pub mod logging;
 mod persistence;
+mod systemd;
 mod worker;
 
 pub use cluster::{
