@@ -79,13 +79,9 @@ FLASHMQ_REASONS = {
                                     "issue)",
     "test_retained_mode_no_retain": "brokkr has no retained_messages_mode directive yet (config "
                                     "issue)",
-    "test_retained_global_expire": "brokkr has no expire_retained_messages_after_seconds "
-                                   "directive yet (config issue)",
     "test_retained_tree_purging": "tests FlashMQ's periodic purge of empty retained-tree nodes; "
                                   "brokkr's store frees nodes on removal (retained/store.rs)",
     "testRetainedAclReadCheck": "brokkr has no ACLs or plugins yet (operations issue)",
-    "testDisabledWills": "brokkr has no wills_enabled directive yet (config issue)",
-    "testMqtt5DelayedWillsDisabled": "brokkr has no wills_enabled directive yet (config issue)",
     "testSharedSubscribersUnit": "unit test of FlashMQ's round-robin member list; brokkr picks a "
                                  "member per message in route.rs (the delivery itself is tested "
                                  "by testSharedSubscribers' counterpart)",

@@ -118,6 +118,17 @@ impl OutboundAliases {
             None => OutboundTopic::Plain,
         }
     }
+
+    /// Take back `alias`, just defined for `topic` by [`OutboundAliases::for_topic`], because
+    /// the PUBLISH that defined it was not sent (too large, or dropped): the client never
+    /// learned it, so the next PUBLISH on `topic` must define it again.
+    pub fn undefine(&mut self, topic: &TopicName, alias: NonZeroU16) {
+        // Aliases are handed out in order, so the one just defined is the highest.
+        if usize::from(alias.get()) == self.map.len() && self.map.get(topic) == Some(&alias) {
+            self.map.remove(topic);
+            self.bytes -= topic.len();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +201,11 @@ mod tests {
         assert_eq!(m.for_topic(&t("a")), OutboundTopic::Use(NonZeroU16::MIN));
         assert!(matches!(m.for_topic(&t("b")), OutboundTopic::Define(n) if n.get() == 2));
         assert_eq!(m.for_topic(&t("c")), OutboundTopic::Plain);
+        // An alias whose defining PUBLISH was not sent is defined again.
+        m.undefine(&t("b"), NonZeroU16::new(2).unwrap());
+        assert!(matches!(m.for_topic(&t("b")), OutboundTopic::Define(n) if n.get() == 2));
+        m.undefine(&t("a"), NonZeroU16::MIN); // not the latest: kept
+        assert_eq!(m.for_topic(&t("a")), OutboundTopic::Use(NonZeroU16::MIN));
         // MQTT-3.1.2-27: maximum 0 means no aliases at all.
         assert_eq!(
             OutboundAliases::new(0).for_topic(&t("a")),

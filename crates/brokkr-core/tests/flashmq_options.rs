@@ -71,6 +71,7 @@ fn mqtt3_qos_exceed_action_drop_acknowledges_and_discards() {
 }
 
 #[test]
+// FlashMQ: testDisabledWills, testMqtt5DelayedWillsDisabled
 fn wills_disabled_are_never_published() {
     let mut w = World::with_limits(Limits {
         wills_enabled: false,
@@ -87,6 +88,23 @@ fn wills_disabled_are_never_published() {
     ));
     let (c, _) = w.connect_with(connect);
     w.shard.connection_lost(w.now, c.id);
+    assert!(publishes(&w.recv(&mut sub)).is_empty());
+    // Nor a delayed MQTT 5 will, once its delay has passed.
+    let mut connect = build::connect(V5, "delayed");
+    connect.clean_start = false;
+    connect.properties.session_expiry_interval_secs = Some(60);
+    let mut will = build::will(
+        build::topic("will/delayed"),
+        bytes::Bytes::from_static(b"gone"),
+        QoS::AtMostOnce,
+        false,
+    );
+    will.properties.will_delay_interval_secs = Some(1);
+    connect.will = Some(will);
+    let (c, _) = w.connect_with(connect);
+    w.shard.connection_lost(w.now, c.id);
+    w.now += 4_000;
+    w.shard.tick(w.now);
     assert!(publishes(&w.recv(&mut sub)).is_empty());
 }
 
@@ -161,6 +179,7 @@ fn shallow_wildcards_are_refused_or_get_no_retained_messages() {
 }
 
 #[test]
+// FlashMQ: test_retained_global_expire
 fn retained_messages_expire_after_the_configured_time() {
     let mut w = World::with_limits(Limits {
         retained_expiry_secs: Some(60),

@@ -25,14 +25,35 @@ use std::time::Duration;
 
 use ProtocolVersion::{V3_1 as V31, V3_1_1 as V311, V5};
 
-const FLASHMQ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/peers/flashmq");
+/// The FlashMQ binary: shared/ sits next to the checkout, or next to the worktrees' folder for
+/// a git worktree (as scripts/conformance.py looks for it).
+fn flashmq() -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let beside = |up: &str| root.join(up).join("shared/peers/flashmq");
+    let (checkout, worktree) = (beside(".."), beside("../.."));
+    if checkout.exists() || !worktree.exists() {
+        checkout
+    } else {
+        worktree
+    }
+}
 
 /// Scenario differences we keep on purpose: (scenario, reason).
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
-    "unsubscribe of a filter never subscribed (v5)",
-    "FlashMQ answers UNSUBACK 0x00; MQTT 5 section 3.11.3 defines 0x11 No subscription existed \
-     for exactly this case, and brokkr sends it",
-)];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "unsubscribe of a filter never subscribed (v5)",
+        "FlashMQ answers UNSUBACK 0x00; MQTT 5 section 3.11.3 defines 0x11 No subscription existed \
+         for exactly this case, and brokkr sends it",
+    ),
+    (
+        "clean-start takeover fires the delayed will at once (v5)",
+        "FlashMQ 1.26.2 sends no will within 2.4 s when a Clean Start 1 connection takes over an \
+         MQTT 5 session whose will has a Will Delay Interval (its own test of this uses MQTT \
+         3.1.1, which has no delay); Clean Start 1 ends the old session (MQTT-3.1.2-4) and the \
+         will is published when the delay passes or the session ends, whichever is first \
+         (MQTT-3.1.2-8, section 3.1.3.2.2), so brokkr publishes it at once",
+    ),
+];
 
 struct Flashmq(Child, std::path::PathBuf);
 
@@ -49,7 +70,7 @@ impl Flashmq {
             ),
         )
         .unwrap();
-        let child = Command::new(FLASHMQ)
+        let child = Command::new(flashmq())
             .arg("--config-file")
             .arg(&conf)
             .stdout(Stdio::null())
@@ -196,7 +217,7 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
         QoS::AtMostOnce,
         false,
     ));
-    vec![
+    let mut all = vec![
         (
             "pub/sub QoS 0/1/2 across versions",
             vec![
@@ -368,13 +389,103 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
                 ),
             ],
         ),
+    ];
+    all.extend(will_takeover_scenarios());
+    all.push((
+        "subscription identifier on retained messages and after re-subscribing (v5)",
+        vec![
+            Step(0, V5, Some(connect(V5, "p"))),
+            Step(
+                0,
+                V5,
+                Some(publish(V5, "rt", "kept", QoS::AtMostOnce, true)),
+            ),
+            Step(1, V5, Some(connect(V5, "s"))),
+            Step(1, V5, Some(sub_with_id("rt", 123))),
+            Step(1, V5, Some(sub_with_id("rt", 1_000_000))),
+            Step(
+                0,
+                V5,
+                Some(publish(V5, "rt", "live", QoS::AtMostOnce, false)),
+            ),
+        ],
+    ));
+    all
+}
+
+/// CONNECT of "OneOfOne" with a will on "my/will" (payload `payload`): MQTT 5 with Session
+/// Expiry 300 s and the given Will Delay, or 3.1.1.
+fn will_connect(
+    v: ProtocolVersion,
+    clean: bool,
+    delay_secs: u32,
+    payload: &'static [u8],
+) -> Vec<u8> {
+    let mut c = build::connect(v, "OneOfOne");
+    c.clean_start = clean;
+    let mut will = build::will(
+        build::topic("my/will"),
+        bytes::Bytes::from_static(payload),
+        QoS::AtMostOnce,
+        false,
+    );
+    if v.is_v5() {
+        c.properties.session_expiry_interval_secs = Some(300);
+        will.properties.will_delay_interval_secs = Some(delay_secs);
+    }
+    c.will = Some(will);
+    encode(&Packet::Connect(Box::new(c)), v)
+}
+
+/// Wills on session takeover (FlashMQ testWillOnSessionTakeOvers and
+/// testOverrideWillDelayOnSessionDestructionByTakeOver).
+fn will_takeover_scenarios() -> Vec<(&'static str, Vec<Step>)> {
+    let watch = |v| {
+        vec![
+            Step(0, v, Some(connect(v, "watcher"))),
+            Step(0, v, Some(sub(v, "my/#", QoS::AtMostOnce))),
+        ]
+    };
+    let takeover = |v, clean_old, clean_new, delay| {
+        let mut steps = watch(v);
+        steps.push(Step(1, v, Some(will_connect(v, clean_old, delay, b"old"))));
+        steps.push(Step(2, v, Some(will_connect(v, clean_new, delay, b"new"))));
+        if delay > 0 {
+            // FlashMQ checks delayed wills every 2 s: give a will due now 2.4 s to arrive.
+            let ping = encode(&Packet::PingReq, v);
+            steps.extend((0..20).map(|_| Step(0, v, Some(ping.clone()))));
+        }
+        steps
+    };
+    vec![
+        (
+            "takeover sends the old will (3.1.1, clean session 0)",
+            takeover(V311, false, false, 0),
+        ),
+        (
+            "takeover sends the old will (3.1.1, clean session 1)",
+            takeover(V311, true, true, 0),
+        ),
+        (
+            "takeover sends the old will (v5, no delay)",
+            takeover(V5, true, false, 0),
+        ),
+        (
+            "clean-start takeover fires the delayed will at once (v5)",
+            takeover(V5, true, true, 120),
+        ),
+        (
+            "resuming takeover within the will delay sends no will (v5)",
+            takeover(V5, true, false, 120),
+        ),
     ]
 }
 
 #[test]
 fn brokkr_and_flashmq_answer_the_same_scripts_alike() {
-    if !Path::new(FLASHMQ).exists() {
-        eprintln!("FlashMQ binary not found at {FLASHMQ}: differential test skipped");
+    if !flashmq().exists() {
+        let path = flashmq();
+        eprintln!("FlashMQ binary not found at {path:?}: differential test skipped");
         return;
     }
     let mut differences = Vec::new();

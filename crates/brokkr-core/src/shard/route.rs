@@ -93,7 +93,16 @@ impl Shard {
             return;
         }
         let message = Arc::clone(&p.message);
-        if s.outbound.offer(p).is_err() {
+        // At a cap, queued messages whose Message Expiry passed give up their places first
+        // (they would be dropped at sending anyway, MQTT-3.3.2-5); then the offer is retried.
+        let offered = s.outbound.offer(p).or_else(|p| {
+            let expired = |q: &Pending| q.message.remaining_expiry_secs(now_ms).is_err();
+            if s.outbound.purge_queued(expired) == 0 {
+                return Err(p);
+            }
+            s.outbound.offer(p)
+        });
+        if offered.is_err() {
             self.stats.messages_dropped += 1;
             return; // over the session's caps: dropped and counted
         }
@@ -197,6 +206,9 @@ impl Shard {
             }
             result => {
                 c.write.truncate(before);
+                if let Some((a, true)) = alias {
+                    k.outbound_aliases.undefine(&p.message.topic, a);
+                }
                 if result.is_ok() && qos_pid == QosPid::AtMostOnce {
                     c.over_cap_since_ms.get_or_insert(now_ms);
                 }
