@@ -209,6 +209,15 @@ impl Config {
             mqtt3_qos_exceed_disconnects: self.mqtt3_qos_exceed_action
                 == crate::types::QosExceedAction::Disconnect,
             wills_enabled: self.wills_enabled,
+            share_targeting: match self.shared_subscription_targeting {
+                crate::types::SharedSubscriptionTargeting::SenderHash => {
+                    brokkr_core::limits::ShareTargeting::SenderHash
+                }
+                crate::types::SharedSubscriptionTargeting::First => {
+                    brokkr_core::limits::ShareTargeting::First
+                }
+                _ => brokkr_core::limits::ShareTargeting::RoundRobin,
+            },
             subscription_identifiers_enabled: self.subscription_identifiers_enabled,
             wildcard_deny_retained_only: self.wildcard_subscription_deny_mode
                 == crate::types::WildcardSubscriptionDenyMode::DenyRetainedOnly,

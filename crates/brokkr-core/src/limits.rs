@@ -4,6 +4,19 @@
 //! field); the core reads it and never invents a bound of its own. Checks happen before
 //! allocating: a limit exceeded gets its reason code and a clean close, never a panic.
 
+/// How one member of a shared subscription group is picked for each message
+/// (`shared_subscription_targeting`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShareTargeting {
+    /// In turn (FlashMQ's default).
+    #[default]
+    RoundRobin,
+    /// By a hash of the publisher's client id: one publisher's messages go to one member.
+    SenderHash,
+    /// Always the first member that subscribed (a hot standby pattern).
+    First,
+}
+
 /// The broker's bounds. Field docs name the FlashMQ directive where there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -63,6 +76,8 @@ pub struct Limits {
     pub allow_unsafe_clientid_chars: bool,
     /// `allow_unsafe_username_chars`: the same for user names.
     pub allow_unsafe_username_chars: bool,
+    /// `shared_subscription_targeting`.
+    pub share_targeting: ShareTargeting,
     /// Time a client may stay at or over its write buffer cap (QoS 0 being dropped for it)
     /// before it is disconnected as a reader that stopped reading.
     pub stuck_reader_ms: u64,
@@ -87,6 +102,7 @@ impl Default for Limits {
             retained_payload_bytes_max: usize::MAX,
             stuck_reader_ms: 60_000,
             keep_alive_secs_max: u16::MAX,
+            share_targeting: ShareTargeting::RoundRobin,
             max_qos: brokkr_codec::QoS::ExactlyOnce,
             mqtt3_qos_exceed_disconnects: true,
             wills_enabled: true,

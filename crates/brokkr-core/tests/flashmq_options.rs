@@ -219,3 +219,61 @@ fn wildcard_characters_in_client_ids_and_user_names_are_refused_unless_allowed()
     let (_, got) = w.connect_with(build::connect(V5, "sensor/+"));
     assert_eq!(connack(&got).reason, ReasonCode::Success);
 }
+
+/// Members of `$share/g/jobs` named `m0`.., the payload bytes each received.
+fn share_round(
+    targeting: brokkr_core::limits::ShareTargeting,
+    publishers: &[&str],
+) -> Vec<Vec<u8>> {
+    let mut w = World::with_limits(Limits {
+        share_targeting: targeting,
+        ..Limits::default()
+    });
+    let mut members: Vec<_> = (0..3)
+        .map(|i| {
+            let mut m = w.connect(V5, &format!("m{i}"), true);
+            subscribe(&mut w, &mut m, "$share/g/jobs", QoS::AtMostOnce);
+            m
+        })
+        .collect();
+    let pubs: Vec<_> = publishers
+        .iter()
+        .map(|id| w.connect(V311, id, true))
+        .collect();
+    for i in 0..12u8 {
+        let p = &pubs[usize::from(i) % pubs.len()];
+        publish(&mut w, p, "jobs", &[i], QoS::AtMostOnce, false);
+    }
+    members
+        .iter_mut()
+        .map(|m| {
+            let got = w.recv(m);
+            publishes(&got).iter().map(|p| p.payload[0]).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn shared_subscription_targeting_round_robin_sender_hash_and_first() {
+    use brokkr_core::limits::ShareTargeting;
+    // FlashMQ: testSharedSubscriptionsRoundRobin-like: in turn, exactly a third each.
+    let got = share_round(ShareTargeting::RoundRobin, &["p"]);
+    assert_eq!(
+        got,
+        [vec![0, 3, 6, 9], vec![1, 4, 7, 10], vec![2, 5, 8, 11]]
+    );
+    // One publisher's messages all reach one member.
+    let got = share_round(ShareTargeting::SenderHash, &["p1", "p2"]);
+    for member in &got {
+        let parities: std::collections::BTreeSet<u8> = member.iter().map(|b| b % 2).collect();
+        assert!(
+            parities.len() <= 1,
+            "a member got both publishers' messages: {got:?}"
+        );
+    }
+    assert_eq!(got.iter().map(Vec::len).sum::<usize>(), 12);
+    // Always the first member.
+    let got = share_round(ShareTargeting::First, &["p"]);
+    assert_eq!(got[0].len(), 12);
+    assert!(got[1].is_empty() && got[2].is_empty());
+}

@@ -218,10 +218,6 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
         name: "shared_subscription_targeting", kind: Keyword(SharedSubscriptionTargeting::NAMES),
         default: Is("round_robin"), example: "sender_hash", support: Honoured,
-        not_yet_values: &[
-            ("sender_hash", "shared subscription targeting other than round_robin"),
-            ("first", "shared subscription targeting other than round_robin"),
-        ],
         doc: "How a shared subscription picks a member: `round_robin`, `sender_hash` (the same \
               publisher always reaches the same member) or `first`.",
         set: Global |c, v| {

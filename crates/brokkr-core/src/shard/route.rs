@@ -27,16 +27,27 @@ impl Shard {
         // Reuse one target list across publishes: matching allocates nothing in steady state.
         let mut targets = std::mem::take(&mut self.route_targets);
         targets.clear();
-        let mut share_pick = self.rng.usize(..);
+        let targeting = self.limits.share_targeting;
+        let sender_hash = match (targeting, publisher) {
+            (crate::limits::ShareTargeting::SenderHash, Some(p)) => self
+                .sessions
+                .get(p.key)
+                .map_or(0, |s| home_shard_hash(s.client_id.as_bytes())),
+            _ => 0,
+        };
         // The tree's read lock is held for the match only, never while delivering.
         self.shared
             .tree()
             .for_each_match(msg.topic.as_str(), &mut self.scratch, |m| match m {
                 Match::Direct(k, o) => targets.push((*k, *o)),
                 Match::Shared(group) => {
-                    share_pick = share_pick.wrapping_add(1);
-                    if let Some((k, o)) = group.members.get(share_pick % group.members.len().max(1))
-                    {
+                    let n = group.members.len().max(1);
+                    let pick = match targeting {
+                        crate::limits::ShareTargeting::RoundRobin => group.cursor.advance() % n,
+                        crate::limits::ShareTargeting::SenderHash => sender_hash % n,
+                        crate::limits::ShareTargeting::First => 0,
+                    };
+                    if let Some((k, o)) = group.members.get(pick) {
                         targets.push((*k, *o));
                     }
                 }
@@ -380,4 +391,13 @@ impl Shard {
         }
         self.has_background_work()
     }
+}
+
+/// A fixed hash of a client id (for `sender_hash` targeting: the same on every shard and run).
+fn home_shard_hash(client_id: &[u8]) -> usize {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(client_id);
+    let hash = h.finish();
+    usize::try_from(hash ^ (hash >> 32)).unwrap_or(0)
 }

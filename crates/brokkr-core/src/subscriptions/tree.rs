@@ -48,7 +48,37 @@ pub struct SharedGroup<K, V> {
     pub name: Box<str>,
     /// Members in subscription order; the router picks one per message.
     pub members: Vec<(K, V)>,
+    /// The round-robin position (advanced under the tree's read lock, hence atomic).
+    pub cursor: Cursor,
 }
+
+/// A round-robin position that can advance through a shared reference. It is not part of a
+/// group's identity: two groups compare equal whatever their cursors.
+#[derive(Debug, Default)]
+pub struct Cursor(std::sync::atomic::AtomicUsize);
+
+impl Cursor {
+    /// The next position, then advance.
+    pub fn advance(&self) -> usize {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Clone for Cursor {
+    fn clone(&self) -> Self {
+        Cursor(std::sync::atomic::AtomicUsize::new(
+            self.0.load(std::sync::atomic::Ordering::Relaxed),
+        ))
+    }
+}
+
+impl PartialEq for Cursor {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Cursor {}
 
 /// One matching subscription, as reported by [`TopicTree::for_each_match`].
 #[derive(Debug)]
@@ -190,6 +220,7 @@ impl<K: PartialEq, V> TopicTree<K, V> {
                         node.shared.push(SharedGroup {
                             name: name.into(),
                             members: Vec::new(),
+                            cursor: Cursor::default(),
                         });
                         node.shared.len() - 1
                     }
