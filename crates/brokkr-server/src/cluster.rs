@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 /// A listener to open.
@@ -77,6 +78,8 @@ pub struct Reloaded {
     pub policy: Arc<dyn AccessPolicy>,
     /// Bounds for connections and sessions created from now on.
     pub limits: Limits,
+    /// The new listener list, if it changed.
+    pub listeners: Option<Vec<ListenerSpec>>,
 }
 
 /// How often the access policy's files are checked for changes.
@@ -91,7 +94,7 @@ const WILL_EXCHANGE: Duration = Duration::from_millis(100);
 
 /// Run the broker until SIGINT or SIGTERM. Logs to stderr.
 pub fn run(config: ServerConfig) -> std::io::Result<()> {
-    run_until(config, shutdown_signal())
+    run_with(config, None)
 }
 
 /// The number of workers `config` asks for.
@@ -106,8 +109,47 @@ pub fn worker_count(config: &ServerConfig) -> usize {
 /// Run the broker until `stop` resolves (tests use this instead of a signal).
 pub fn run_until(
     config: ServerConfig,
-    stop: impl std::future::Future<Output = ()>,
+    stop: impl std::future::Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
+    run_with(config, Some(Box::pin(stop)))
+}
+
+/// The signals the broker handles, registered before anything is bound: a SIGHUP or SIGTERM
+/// that arrives while the broker starts is then handled (a reload, a graceful stop), never
+/// the default action of killing the process.
+struct Signals {
+    hup: Option<Signal>,
+    usr1: Option<Signal>,
+    term: Option<Signal>,
+    int: Option<Signal>,
+}
+
+impl Signals {
+    /// SIGHUP and SIGUSR1, and SIGTERM and SIGINT when they stop the broker (`run`; under
+    /// `run_until` a caller's future does, and a test process keeps its default SIGTERM).
+    fn install(stop_on_signals: bool) -> Signals {
+        let one = |kind| signal(kind).ok();
+        let stop = |kind| if stop_on_signals { one(kind) } else { None };
+        Signals {
+            hup: one(SignalKind::hangup()),
+            usr1: one(SignalKind::user_defined1()),
+            term: stop(SignalKind::terminate()),
+            int: stop(SignalKind::interrupt()),
+        }
+    }
+}
+
+type StopFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let signals = {
+        let _context = runtime.enter();
+        Signals::install(stop.is_none())
+    };
+    let stop = stop.unwrap_or_else(|| Box::pin(stop_signal(signals.term, signals.int)));
     let count = worker_count(&config);
     let listeners = bind_all(&config.listeners)?;
     let config_persistence = config.persistence.clone();
@@ -122,6 +164,8 @@ pub fn run_until(
         .map(|p| persistence::load(p, u32::try_from(count).unwrap_or(1)))
         .unwrap_or_default();
     let (saved_tx, saved_rx) = std::sync::mpsc::channel();
+    let (listener_tx, listener_rx) = mpsc::unbounded_channel();
+    let mut listener_rx = Some(listener_rx);
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..count)
         .map(|_| mpsc::channel::<Inbox>(INBOX_CAPACITY))
@@ -151,6 +195,7 @@ pub fn run_until(
                 .map(std::mem::take)
                 .unwrap_or_default(),
             saved: saved_tx.clone(),
+            listener_updates: if index == 0 { listener_rx.take() } else { None },
         };
         if index == 0 {
             own = Some(setup);
@@ -166,17 +211,20 @@ pub fn run_until(
     let shared_at_exit = shared.clone();
     let own = own.ok_or_else(|| std::io::Error::other("no worker"))?;
     log::info!("{count} worker thread(s)");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let (hup, usr1) = (signals.hup, signals.usr1);
     let local = tokio::task::LocalSet::new();
     let result = local.block_on(&runtime, async move {
         let first = tokio::task::spawn_local(worker::serve(own, listeners));
-        let usr1 = tokio::task::spawn_local(reopen_log_on_sigusr1());
+        let usr1 = tokio::task::spawn_local(reopen_log_on_sigusr1(usr1));
         let watchdog = tokio::task::spawn_local(crate::systemd::watchdog());
         crate::systemd::ready();
         let poll = config.access_source.clone().map(|source| {
-            let hup = tokio::task::spawn_local(reload_on_sighup(source.clone(), shared.clone()));
+            let hup = tokio::task::spawn_local(reload_on_sighup(
+                hup,
+                source.clone(),
+                shared.clone(),
+                listener_tx,
+            ));
             (
                 tokio::task::spawn_local(poll_policy(source, shared.clone())),
                 hup,
@@ -231,13 +279,24 @@ fn run_worker(setup: WorkerSetup, listeners: Vec<BoundListener>) {
 
 /// Bind every listener now, so that a port in use is reported before any thread starts.
 fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<BoundListener>> {
+    let out = bind_each(specs);
+    if out.is_empty() {
+        return Err(std::io::Error::other("no listener could be opened"));
+    }
+    Ok(out)
+}
+
+/// Bind each listener that can be; the others are logged. Each keeps its index in `specs`
+/// (the access policy's per-listener settings are by that index).
+pub(crate) fn bind_each(specs: &[ListenerSpec]) -> Vec<BoundListener> {
     let mut out = Vec::new();
-    for spec in specs {
+    for (index, spec) in specs.iter().enumerate() {
         match bind(spec.addr) {
             Ok(l) => {
                 log::info!("listening on {}", spec.addr);
                 out.push(BoundListener {
                     socket: l,
+                    index: u16::try_from(index).unwrap_or(u16::MAX),
                     tcp_nodelay: spec.tcp_nodelay,
                     peers: spec.peers.clone(),
                 });
@@ -245,16 +304,15 @@ fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<BoundListener>> {
             Err(e) => log::error!("cannot listen on {}: {e}", spec.addr),
         }
     }
-    if out.is_empty() {
-        return Err(std::io::Error::other("no listener could be opened"));
-    }
-    Ok(out)
+    out
 }
 
 /// A listening socket and what its accept loop needs to know.
 #[derive(Debug)]
 pub(crate) struct BoundListener {
     pub socket: std::net::TcpListener,
+    /// Its index in the configured list.
+    pub index: u16,
     pub tcp_nodelay: bool,
     pub peers: Option<Arc<dyn PeerFilter>>,
 }
@@ -290,9 +348,13 @@ async fn poll_policy(source: Arc<dyn PolicySource>, shared: Arc<SharedState>) {
 /// SIGHUP reloads the configuration atomically: a file that fails validation changes nothing
 /// (the source logs why); a valid one replaces the access policy and the limits for new
 /// connections at once.
-async fn reload_on_sighup(source: Arc<dyn PolicySource>, shared: Arc<SharedState>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+async fn reload_on_sighup(
+    hup: Option<Signal>,
+    source: Arc<dyn PolicySource>,
+    shared: Arc<SharedState>,
+    listeners: mpsc::UnboundedSender<Vec<ListenerSpec>>,
+) {
+    let Some(mut hup) = hup else {
         return;
     };
     while hup.recv().await.is_some() {
@@ -300,15 +362,17 @@ async fn reload_on_sighup(source: Arc<dyn PolicySource>, shared: Arc<SharedState
         if let Some(reloaded) = source.reload() {
             shared.set_policy(reloaded.policy);
             shared.set_limits(reloaded.limits);
+            if let Some(specs) = reloaded.listeners {
+                let _ = listeners.send(specs);
+            }
         }
         crate::systemd::ready();
     }
 }
 
 /// SIGUSR1 reopens the log file, as FlashMQ (logrotate moves the file, then signals).
-async fn reopen_log_on_sigusr1() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+async fn reopen_log_on_sigusr1(usr1: Option<Signal>) {
+    let Some(mut usr1) = usr1 else {
         return;
     };
     while usr1.recv().await.is_some() {
@@ -319,17 +383,19 @@ async fn reopen_log_on_sigusr1() {
     }
 }
 
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGTERM or SIGINT (whichever could be registered).
+async fn stop_signal(term: Option<Signal>, int: Option<Signal>) {
+    async fn next(s: Option<Signal>) {
+        match s {
+            Some(mut s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
         }
-    };
+    }
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        () = next(term) => {}
+        () = next(int) => {}
     }
 }
 

@@ -71,6 +71,8 @@ pub(crate) struct WorkerSetup {
     pub restore_sessions: Vec<SessionSnapshot>,
     /// Where this worker's sessions go when the broker stops (for the final save).
     pub saved: std::sync::mpsc::Sender<Vec<SessionSnapshot>>,
+    /// New listener lists from reloads (worker 0, which accepts).
+    pub listener_updates: Option<mpsc::UnboundedReceiver<Vec<crate::cluster::ListenerSpec>>>,
 }
 
 /// Where the shards' clock starts: far enough from 0 that a restored session or message whose
@@ -233,24 +235,11 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         }
     }
     let save_sessions = setup.persistence.as_ref().is_some_and(|p| p.sessions);
-    let mut accepting = Vec::new();
-    for (index, bound) in listeners.into_iter().enumerate() {
-        let index = u16::try_from(index).unwrap_or(u16::MAX);
-        let (nodelay, peers) = (bound.tcp_nodelay, bound.peers);
-        match TcpListener::from_std(bound.socket) {
-            Ok(l) => accepting.push(tokio::task::spawn_local(accept_loop(
-                Accepting {
-                    listener: l,
-                    index,
-                    nodelay,
-                    peers,
-                },
-                setup.index,
-                Rc::clone(&worker),
-            ))),
-            Err(e) => log::error!("cannot use a listener: {e}"),
-        }
-    }
+    let accepting = Rc::new(RefCell::new(start_accepting(
+        listeners,
+        setup.index,
+        &worker,
+    )));
     let mut tasks = vec![tokio::task::spawn_local(inbox_loop(
         setup.inbox,
         Rc::clone(&worker),
@@ -259,6 +248,14 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     tasks.push(tokio::task::spawn_local(background_loop(Rc::clone(
         &worker,
     ))));
+    if let Some(updates) = setup.listener_updates {
+        tasks.push(tokio::task::spawn_local(listener_updates(
+            updates,
+            Rc::clone(&accepting),
+            setup.index,
+            Rc::clone(&worker),
+        )));
+    }
     if let Some(settings) = setup.persistence.clone()
         && setup.index == 0
     {
@@ -269,7 +266,7 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     }
     let mut phase = setup.phase;
     let _ = phase.wait_for(|p| *p >= Phase::PublishWills).await;
-    for t in accepting {
+    for t in accepting.borrow_mut().drain(..) {
         t.abort(); // stop accepting
     }
     {
@@ -307,6 +304,54 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
 }
 
 /// Accept and spread connections over the workers in turn.
+/// Spawn an accept loop per listener.
+fn start_accepting(
+    listeners: Vec<BoundListener>,
+    own: usize,
+    worker: &Shared,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut accepting = Vec::new();
+    for bound in listeners {
+        match TcpListener::from_std(bound.socket) {
+            Ok(l) => accepting.push(tokio::task::spawn_local(accept_loop(
+                Accepting {
+                    listener: l,
+                    index: bound.index,
+                    nodelay: bound.tcp_nodelay,
+                    peers: bound.peers,
+                },
+                own,
+                Rc::clone(worker),
+            ))),
+            Err(e) => log::error!("cannot use a listener: {e}"),
+        }
+    }
+    accepting
+}
+
+/// A reload changed the listeners: every accept loop stops (its socket closes; established
+/// connections stay), then the new list is bound and served.
+async fn listener_updates(
+    mut updates: mpsc::UnboundedReceiver<Vec<crate::cluster::ListenerSpec>>,
+    accepting: Rc<RefCell<Vec<tokio::task::JoinHandle<()>>>>,
+    own: usize,
+    worker: Shared,
+) {
+    while let Some(specs) = updates.recv().await {
+        let old: Vec<_> = accepting.borrow_mut().drain(..).collect();
+        for task in &old {
+            task.abort();
+        }
+        for task in old {
+            let _ = task.await; // the socket is closed once the task is gone
+        }
+        let bound = crate::cluster::bind_each(&specs);
+        log::info!("listeners reloaded: {} listening", bound.len());
+        let started = start_accepting(bound, own, &worker);
+        accepting.borrow_mut().extend(started);
+    }
+}
+
 /// One listener's accept loop settings.
 struct Accepting {
     listener: TcpListener,

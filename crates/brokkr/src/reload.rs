@@ -1,9 +1,9 @@
 //! SIGHUP: the config file is read and checked again, atomically. A file that fails (a syntax
 //! error, a directive brokkr lacks, an unreadable password or ACL file) changes nothing and is
 //! logged with its line. A valid one is applied at once where the running broker can: log
-//! settings, the access policy (password and ACL files, `allow_anonymous`) and the limits for
-//! new connections and sessions. What only a restart can change (listeners, `thread_count`) is
-//! logged as such.
+//! settings, the access policy (password and ACL files, `allow_anonymous`), the limits for
+//! new connections and sessions, and the listeners (a changed list is bound anew; established
+//! connections stay). What only a restart can change (`thread_count`) is logged as such.
 
 use crate::access::FilePolicySource;
 use crate::serve::{checked, listeners, log_settings};
@@ -32,22 +32,21 @@ impl ConfigSource {
 
     fn try_reload(&self) -> Result<Reloaded, Vec<String>> {
         let config = checked(&self.path).map_err(|r| r.0)?;
-        let (_, allow_anonymous) = listeners(&config).map_err(|e| vec![e])?;
+        let (specs, allow_anonymous) = listeners(&config).map_err(|e| vec![e])?;
         let files = FilePolicySource::open(&config, allow_anonymous).map_err(|e| vec![e])?;
         if let Err(e) = brokkr_server::logging::configure(log_settings(&config)) {
             return Err(vec![format!("log_file: {e}")]);
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let old = &state.0;
-        if old.listeners != config.listeners {
-            log::warn!("listener changes take effect at the next restart");
-        }
+        let listeners_changed = old.listeners != config.listeners;
         if old.thread_count != config.thread_count {
             log::warn!("thread_count changes take effect at the next restart");
         }
         let reloaded = Reloaded {
             policy: files.policy(),
             limits: config.to_limits(&Limits::default()),
+            listeners: listeners_changed.then_some(specs),
         };
         *state = (config, files);
         Ok(reloaded)

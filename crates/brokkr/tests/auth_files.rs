@@ -284,3 +284,84 @@ fn only_allow_from_and_deny_from_are_checked_at_accept() {
     );
     assert!(!publish(&elsewhere, anon, "t", "1").status.success());
 }
+
+#[test]
+fn sighup_adds_and_removes_listeners() {
+    let b = start("listeners", "allow_anonymous true", &[]);
+    let conf = b.dir.join("brokkr.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let second = free_port();
+    // Add a second listener.
+    let with_second = format!(
+        "{text}listen {{\n  port {second}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n"
+    );
+    replace(&conf, &with_second);
+    let hup = |b: &Broker| {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &b.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    hup(&b);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", second)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the added listener never accepted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let on_second = Command::new("timeout")
+        .args([
+            "5",
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &second.to_string(),
+        ])
+        .args(["-t", "t", "-m", "via the new listener"])
+        .status()
+        .unwrap();
+    assert!(on_second.success());
+    // An established connection on the first listener survives the change.
+    let mut kept = std::net::TcpStream::connect(("127.0.0.1", b.port)).unwrap();
+    // Keep only the second listener: the first stops accepting.
+    let only_second =
+        with_second.replacen(&format!("port {}", b.port), &format!("port {second}"), 1);
+    let only_second = only_second.replacen(
+        &format!(
+            "listen {{\n  port {second}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n"
+        ),
+        "",
+        1,
+    );
+    replace(&conf, &only_second);
+    hup(&b);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", b.port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the removed listener still accepts"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", second)).is_ok());
+    use std::io::Write;
+    let connect = [
+        0x10, 0x0d, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 1, b'k',
+    ];
+    kept.write_all(&connect).unwrap();
+    let mut ack = [0u8; 4];
+    use std::io::Read;
+    kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    kept.read_exact(&mut ack).unwrap();
+    assert_eq!(
+        ack,
+        [0x20, 2, 0, 0],
+        "the established connection still works"
+    );
+}
