@@ -151,6 +151,25 @@ pub fn log_settings(config: &Config) -> LogSettings {
     }
 }
 
+/// `rlimit_nofile`: raise the open-file limit towards `wanted` (FlashMQ does this at every
+/// start, 1,000,000 by default); the hard limit caps it unless the process may raise that too.
+pub fn raise_open_file_limit(wanted: u64) {
+    let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() else {
+        return;
+    };
+    let target = wanted.min(hard.max(soft));
+    let result = rlimit::Resource::NOFILE
+        .set(wanted, wanted.max(hard))
+        .or_else(|_| rlimit::Resource::NOFILE.set(target, hard));
+    match (result, rlimit::Resource::NOFILE.get()) {
+        (Ok(()), Ok((now, _))) if now < wanted => {
+            log::warn!("rlimit_nofile {wanted}: the hard limit allows {now} open files")
+        }
+        (Ok(()), Ok((now, _))) => log::info!("open-file limit {now}"),
+        (Err(e), _) | (Ok(()), Err(e)) => log::warn!("rlimit_nofile {wanted}: {e}"),
+    }
+}
+
 /// Run with the config file at `path` until SIGINT or SIGTERM.
 pub fn run_with(config: &Config, server: ServerConfig, path: &Path) -> std::io::Result<()> {
     brokkr_server::logging::configure(log_settings(config))?;
@@ -163,5 +182,6 @@ pub fn run_with(config: &Config, server: ServerConfig, path: &Path) -> std::io::
     for warning in config.deprecation_warnings() {
         log::warn!("{warning}");
     }
+    raise_open_file_limit(u64::from(config.rlimit_nofile));
     brokkr_server::run(server)
 }

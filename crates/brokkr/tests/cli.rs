@@ -116,7 +116,7 @@ fn a_config_file_starts_the_broker_on_its_listener() {
     let conf = config_file(
         "run",
         &format!(
-            "allow_anonymous true\nthread_count 2\nlisten {{\n  port {port}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n"
+            "allow_anonymous true\nthread_count 2\nrlimit_nofile 4321\nlisten {{\n  port {port}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n"
         ),
     );
     let child = Command::new(env!("CARGO_BIN_EXE_brokkr"))
@@ -162,6 +162,16 @@ fn a_config_file_starts_the_broker_on_its_listener() {
     assert!(published.success());
     let got = sub.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "from-config");
+    // rlimit_nofile applied to the process.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert!(
+        open_files.split_whitespace().nth(3) == Some("4321"),
+        "{open_files}"
+    );
     // SIGTERM: a graceful stop, exit 0; the log went to stdout in FlashMQ's format.
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

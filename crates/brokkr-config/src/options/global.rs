@@ -172,7 +172,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "rlimit_nofile", kind: int(1, I32, Unit::Count), default: Is("1000000"),
-        example: "65536", support: not_yet("setting the open-file limit"),
+        example: "65536", support: Honoured,
         doc: "Open-file limit the broker sets for itself at start-up (setrlimit NOFILE).",
         set: Global |c, v| c.rlimit_nofile = v.num()?,
         get: |c| one(c.rlimit_nofile),
