@@ -242,14 +242,14 @@ fn repeatable_directives_accumulate_and_others_take_the_last() {
 #[test]
 fn not_yet_names_the_line() {
     let c = parse(
-        "rlimit_nofile 1000\nmax_packet_size 1000\nlisten {\nprotocol websockets\nport 8080\n}\n\
+        "client_initial_buffer_size 4096\nmax_packet_size 1000\nlisten {\nprotocol websockets\nport 8080\n}\n\
                    bridge {\naddress x\n}\n",
     );
     let lines: Vec<String> = c.not_yet().iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,
         [
-            "t.conf:1: `rlimit_nofile` is not supported yet by brokkr (it needs setting the open-file limit)",
+            "t.conf:1: `client_initial_buffer_size` is not supported yet by brokkr (it needs buffer size tuning)",
             "t.conf:4: `protocol websockets` is not supported yet by brokkr (it needs websocket listeners)",
             "t.conf:7: `bridge` blocks are not supported yet by brokkr",
             "t.conf:8: `address` is not supported yet by brokkr (it needs bridges)",
