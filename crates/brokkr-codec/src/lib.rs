@@ -35,7 +35,7 @@ pub mod ws;
 pub use error::{DecodeError, EncodeError, ErrorKind};
 pub use framer::{FixedHeader, RawPacket, next_packet, peek_header};
 pub use packet::*;
-pub use properties::{Boxed, PayloadFormat, UserProperties};
+pub use properties::{PayloadFormat, UserProperties};
 pub use reason::ReasonCode;
 pub use string::MqttString;
 pub use topic::{TopicFilter, TopicName};

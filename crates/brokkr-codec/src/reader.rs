@@ -28,6 +28,11 @@ impl Reader {
         self.buf.len()
     }
 
+    /// The bytes not read yet, borrowed (for validating in place before taking a slice).
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.buf
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
@@ -36,10 +41,6 @@ impl Reader {
         let (&byte, _) = self.buf.split_first().ok_or(short(what))?;
         self.advance(1);
         Ok(byte)
-    }
-
-    pub(crate) fn peek_u8(&self) -> Option<u8> {
-        self.buf.first().copied()
     }
 
     pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {

@@ -15,6 +15,7 @@ mod ping;
 mod puback;
 mod pubcomp;
 mod publish;
+mod publish_properties;
 mod pubrec;
 mod pubrel;
 mod suback;
@@ -31,7 +32,11 @@ pub use connect::{
 pub use disconnect::{Disconnect, DisconnectProperties};
 pub use puback::PubAck;
 pub use pubcomp::PubComp;
-pub use publish::{Publish, PublishProperties, QosPid};
+pub use publish::{Publish, QosPid};
+pub use publish_properties::{
+    IdSet, Iter as PublishPropertiesIter, PropertyEdits, PublishProperties, PublishPropertiesBuilder,
+    PublishProperty,
+};
 pub use pubrec::PubRec;
 pub use pubrel::PubRel;
 pub use suback::SubAck;
