@@ -61,6 +61,13 @@ impl Reader {
     }
 
     pub(crate) fn vbi(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        // One byte below 0x80 is a complete, minimal integer: the common case, read at once.
+        if let Some(&byte) = self.buf.first()
+            && byte < 0x80
+        {
+            self.advance(1);
+            return Ok(u32::from(byte));
+        }
         match read_vbi(&self.buf)? {
             VbiRead::Value { value, len } => {
                 self.advance(len);
@@ -76,6 +83,15 @@ impl Reader {
             return Err(short(what));
         }
         Ok(self.buf.split_to(len))
+    }
+
+    /// Skip exactly `len` bytes.
+    pub(crate) fn skip(&mut self, len: usize, what: &'static str) -> Result<(), DecodeError> {
+        if len > self.buf.len() {
+            return Err(short(what));
+        }
+        self.advance(len);
+        Ok(())
     }
 
     /// Take everything that is left (a PUBLISH payload).

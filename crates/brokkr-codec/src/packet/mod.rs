@@ -34,8 +34,8 @@ pub use puback::PubAck;
 pub use pubcomp::PubComp;
 pub use publish::{Publish, QosPid};
 pub use publish_properties::{
-    IdSet, Iter as PublishPropertiesIter, PropertyEdits, PublishProperties, PublishPropertiesBuilder,
-    PublishProperty,
+    IdSet, Iter as PublishPropertiesIter, PropertyEdits, PublishProperties,
+    PublishPropertiesBuilder, PublishProperty,
 };
 pub use pubrec::PubRec;
 pub use pubrel::PubRel;

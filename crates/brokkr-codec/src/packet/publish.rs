@@ -5,9 +5,9 @@
 //! built. Whether a topic alias is known, and direction rules (a client must not send a
 //! Subscription Identifier), are the core's to check.
 
+use super::publish_properties::{PropertyEdits, PublishProperties};
 use super::{PacketType, first_byte};
 use crate::error::{DecodeError, EncodeError};
-use super::publish_properties::{PropertyEdits, PublishProperties};
 use crate::reader::Reader;
 use crate::topic::TopicName;
 use crate::types::{PacketId, ProtocolVersion, QoS};

@@ -24,7 +24,11 @@ impl IdSet {
 
     /// This set and `pid`. Identifiers of 64 and above are no property's and are ignored.
     pub const fn with(self, pid: u8) -> IdSet {
-        if pid < 64 { IdSet(self.0 | 1 << pid) } else { self }
+        if pid < 64 {
+            IdSet(self.0 | 1 << pid)
+        } else {
+            self
+        }
     }
 
     /// True when `pid` is in the set.
@@ -160,7 +164,7 @@ impl PublishProperties {
     /// Length of the block with `edits` applied, without its length prefix.
     pub fn edited_len(&self, edits: &PropertyEdits<'_>) -> Result<usize, EncodeError> {
         if edits.is_noop() {
-            return Ok(self.raw.len());
+            return Ok(self.as_bytes().len());
         }
         let mut count = Count::default();
         self.walk_edited(edits, &mut count);
@@ -175,7 +179,7 @@ impl PublishProperties {
     pub(crate) fn write_edited(&self, edits: &PropertyEdits<'_>, len: usize, out: &mut BytesMut) {
         write_vbi(out, u32::try_from(len).unwrap_or(VBI_MAX));
         if edits.is_noop() {
-            out.put_slice(&self.raw);
+            out.put_slice(self.as_bytes());
             return;
         }
         let start = out.len();

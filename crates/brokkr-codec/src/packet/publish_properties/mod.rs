@@ -9,6 +9,10 @@
 //! verbatim or copies it with per-delivery changes (`edit.rs`); the broker's own messages and
 //! tests build a block from typed values (`build.rs`).
 //!
+//! A block of up to [`INLINE_BYTES_MAX`] bytes (an expiry, an alias, a short content type) is
+//! copied into the value instead of sharing the received buffer: copying 23 bytes is cheaper than
+//! the two atomic reference-count updates a shared slice costs, and it keeps `Publish` as small.
+//!
 //! Invariant: a [`PublishProperties`] only ever holds a block that passed the checks. Its only
 //! constructors are the decoder, the builder and the editor, which write valid blocks; the
 //! accessors rely on it and never fail.
@@ -30,9 +34,69 @@ use std::num::{NonZeroU16, NonZeroU32};
 /// The properties of one PUBLISH: the validated property block, without its length prefix.
 ///
 /// Two values are equal when their blocks are byte for byte equal (property order included).
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default)]
 pub struct PublishProperties {
-    raw: Bytes,
+    raw: Raw,
+}
+
+/// Longest property block kept inline (the most that fits beside the enum's tag in the 32 bytes
+/// of a `Bytes`).
+pub const INLINE_BYTES_MAX: usize = 23;
+
+/// Where the block's bytes live.
+#[derive(Clone)]
+enum Raw {
+    /// A short block, copied.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_BYTES_MAX],
+    },
+    /// A longer one, shared with the buffer it was received in or built in.
+    Shared(Bytes),
+}
+
+impl Default for Raw {
+    fn default() -> Raw {
+        Raw::Inline {
+            len: 0,
+            bytes: [0; INLINE_BYTES_MAX],
+        }
+    }
+}
+
+impl Raw {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Raw::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Raw::Shared(b) => b,
+        }
+    }
+
+    /// Inline when short enough, else `None`.
+    fn inline(block: &[u8]) -> Option<Raw> {
+        let mut bytes = [0; INLINE_BYTES_MAX];
+        bytes.get_mut(..block.len())?.copy_from_slice(block);
+        let len = u8::try_from(block.len()).ok()?;
+        Some(Raw::Inline { len, bytes })
+    }
+
+    fn from_bytes(block: Bytes) -> Raw {
+        Raw::inline(&block).unwrap_or(Raw::Shared(block))
+    }
+}
+
+impl PartialEq for PublishProperties {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for PublishProperties {}
+
+impl std::hash::Hash for PublishProperties {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
 }
 
 /// One PUBLISH property, borrowed from its block.
@@ -58,16 +122,30 @@ pub enum PublishProperty<'a> {
 
 impl PublishProperties {
     /// Read a property block (length prefix, then the properties) and validate it in place.
+    /// The empty block, the common case, is handled inline.
+    #[inline]
     pub(crate) fn decode(r: &mut Reader) -> Result<PublishProperties, DecodeError> {
-        let len = r.vbi("property length truncated")? as usize;
-        if len == 0 {
+        if r.as_slice().first() == Some(&0) {
+            r.u8("property length")?;
             return Ok(PublishProperties::default());
         }
+        Self::decode_block(r)
+    }
+
+    #[inline(never)]
+    fn decode_block(r: &mut Reader) -> Result<PublishProperties, DecodeError> {
+        let len = r.vbi("property length truncated")? as usize;
         if len > r.remaining() {
             return Err(DecodeError::malformed("property block longer than packet"));
         }
         parse::check_block(r.as_slice(), len)?;
-        let raw = r.take(len, "property block longer than packet")?;
+        let raw = match r.as_slice().get(..len).and_then(Raw::inline) {
+            Some(inline) => {
+                r.skip(len, "property block longer than packet")?;
+                inline
+            }
+            None => Raw::Shared(r.take(len, "property block longer than packet")?),
+        };
         Ok(PublishProperties { raw })
     }
 
@@ -77,39 +155,46 @@ impl PublishProperties {
             parse::check_block(&raw, raw.len()).is_ok(),
             "wrote an invalid PUBLISH property block"
         );
-        PublishProperties { raw }
+        PublishProperties {
+            raw: Raw::from_bytes(raw),
+        }
     }
 
     /// The block's bytes, without the length prefix; what a re-encode writes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.raw
+        self.raw.as_slice()
     }
 
     /// True when there are no properties.
     pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
+        self.as_bytes().is_empty()
     }
 
-    /// A copy in its own allocation, for messages kept beyond the read buffer they arrived in.
+    /// A copy that shares no received buffer, for messages kept beyond the read buffer they
+    /// arrived in.
     pub fn compact(&self) -> PublishProperties {
-        if self.raw.is_empty() {
-            return PublishProperties::default();
-        }
-        PublishProperties {
-            raw: Bytes::copy_from_slice(&self.raw),
+        match &self.raw {
+            Raw::Inline { .. } => self.clone(),
+            Raw::Shared(b) => PublishProperties {
+                raw: Raw::Shared(Bytes::copy_from_slice(b)),
+            },
         }
     }
 
     /// Every property, in block order.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            c: Cursor { buf: &self.raw },
+            c: Cursor {
+                buf: self.as_bytes(),
+            },
         }
     }
 
     /// Each property as (identifier, its bytes from the identifier on), in block order.
     fn spans(&self) -> Spans<'_> {
-        Spans { buf: &self.raw }
+        Spans {
+            buf: self.as_bytes(),
+        }
     }
 
     /// The value bytes of the first property `pid`, found from lengths alone.

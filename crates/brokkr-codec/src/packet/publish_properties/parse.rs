@@ -93,7 +93,10 @@ pub(super) fn read_value<'a>(c: &mut Cursor<'a>, pid: u8) -> Result<SliceValue<'
 
 /// A value as a PUBLISH property: refuses identifiers PUBLISH may not carry (Malformed, section
 /// 2.2.2.2) and the values the spec forbids.
-pub(super) fn to_property(pid: u8, value: SliceValue<'_>) -> Result<PublishProperty<'_>, DecodeError> {
+pub(super) fn to_property(
+    pid: u8,
+    value: SliceValue<'_>,
+) -> Result<PublishProperty<'_>, DecodeError> {
     Ok(match (pid, value) {
         (id::PAYLOAD_FORMAT_INDICATOR, SliceValue::Byte(v)) => {
             PublishProperty::PayloadFormatIndicator(properties::payload_format(v)?)
@@ -101,13 +104,13 @@ pub(super) fn to_property(pid: u8, value: SliceValue<'_>) -> Result<PublishPrope
         (id::MESSAGE_EXPIRY_INTERVAL, SliceValue::U32(v)) => {
             PublishProperty::MessageExpiryInterval(v)
         }
-        (id::TOPIC_ALIAS, SliceValue::U16(v)) => {
-            PublishProperty::TopicAlias(NonZeroU16::new(v).ok_or(
+        (id::TOPIC_ALIAS, SliceValue::U16(v)) => PublishProperty::TopicAlias(
+            NonZeroU16::new(v).ok_or(
                 DecodeError::protocol("topic alias is 0")
                     .with_reason(crate::ReasonCode::TopicAliasInvalid)
                     .rule("MQTT-3.3.2-8"),
-            )?)
-        }
+            )?,
+        ),
         (id::RESPONSE_TOPIC, SliceValue::Str(v)) => {
             crate::topic::check_no_wildcards(v.as_bytes()).map_err(|e| {
                 e.rule("MQTT-3.3.2-14")
@@ -126,9 +129,73 @@ pub(super) fn to_property(pid: u8, value: SliceValue<'_>) -> Result<PublishPrope
 }
 
 /// Validate a PUBLISH property block in place. `rest` starts at the block's first property and
-/// runs to the end of the packet; the block is its first `len` bytes. As in the generic decoder,
-/// a value is read from `rest` and only then checked against the end of the block.
+/// runs to the end of the packet; the block is its first `len` bytes.
+///
+/// A quick pass accepts the common valid block; anything it is unsure of goes to the exact pass,
+/// which finds the error the generic decoder would report (or accepts after all).
 pub(super) fn check_block(rest: &[u8], len: usize) -> Result<(), DecodeError> {
+    if rest.get(..len).is_some_and(quick_check) {
+        return Ok(());
+    }
+    exact_check(rest, len)
+}
+
+/// True only when `block` is certainly a valid PUBLISH property block: every property allowed
+/// and inside the block, no forbidden repeat, every value allowed. False says nothing: the exact
+/// pass decides. (It errs toward false: a multi-byte Subscription Identifier is left to it.)
+fn quick_check(block: &[u8]) -> bool {
+    let mut b = block;
+    let mut seen: u64 = 0;
+    while let Some((&pid, rest)) = b.split_first() {
+        if pid >= 64 {
+            return false;
+        }
+        let bit = 1u64 << pid;
+        if seen & bit != 0 && pid != id::USER_PROPERTY && pid != id::SUBSCRIPTION_IDENTIFIER {
+            return false;
+        }
+        seen |= bit;
+        let used = match pid {
+            id::PAYLOAD_FORMAT_INDICATOR => rest.first().filter(|&&v| v <= 1).map(|_| 1),
+            id::MESSAGE_EXPIRY_INTERVAL => (rest.len() >= 4).then_some(4),
+            id::TOPIC_ALIAS => rest.first_chunk::<2>().filter(|v| **v != [0, 0]).map(|_| 2),
+            id::SUBSCRIPTION_IDENTIFIER => rest.first().filter(|&&v| v != 0 && v < 0x80).map(|_| 1),
+            id::CONTENT_TYPE => quick_string(rest, false),
+            id::RESPONSE_TOPIC => quick_string(rest, true),
+            id::CORRELATION_DATA => quick_binary(rest).map(|d| 2 + d.len()),
+            id::USER_PROPERTY => quick_string(rest, false).and_then(|k| {
+                let v = quick_string(rest.get(k..)?, false)?;
+                Some(k + v)
+            }),
+            _ => None,
+        };
+        match used.and_then(|n| rest.get(n..)) {
+            Some(next) => b = next,
+            None => return false,
+        }
+    }
+    true
+}
+
+fn quick_binary(b: &[u8]) -> Option<&[u8]> {
+    let (len, rest) = b.split_first_chunk::<2>()?;
+    rest.get(..usize::from(u16::from_be_bytes(*len)))
+}
+
+/// Bytes a valid string field takes (a topic name without wildcards if `topic`), or `None`.
+fn quick_string(b: &[u8], topic: bool) -> Option<usize> {
+    let s = quick_binary(b)?;
+    let forbidden = if topic {
+        memchr::memchr3(0, b'+', b'#', s)
+    } else {
+        memchr::memchr(0, s)
+    };
+    (forbidden.is_none() && std::str::from_utf8(s).is_ok()).then_some(2 + s.len())
+}
+
+/// The exact pass: the generic decoder's checks in its order. A value is read from `rest` and
+/// only then checked against the end of the block, so the first error is the one it reports.
+fn exact_check(rest: &[u8], len: usize) -> Result<(), DecodeError> {
     let mut c = Cursor { buf: rest };
     let consumed = |c: &Cursor<'_>| rest.len() - c.buf.len();
     let mut seen: u64 = 0;

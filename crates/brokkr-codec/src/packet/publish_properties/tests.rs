@@ -36,7 +36,12 @@ fn accessors_read_the_block() {
     assert_eq!(p.content_type(), Some("a"));
     assert_eq!(p.user_properties().collect::<Vec<_>>(), [("k", "v")]);
     assert_eq!(p.message_expiry_interval_secs(), Some(60));
-    assert_eq!(p.subscription_identifiers().map(|s| s.get()).collect::<Vec<_>>(), [5]);
+    assert_eq!(
+        p.subscription_identifiers()
+            .map(|s| s.get())
+            .collect::<Vec<_>>(),
+        [5]
+    );
     assert_eq!(p.topic_alias().map(|a| a.get()), Some(3));
     assert_eq!(p.payload_format_indicator(), None);
     assert_eq!(p.response_topic(), None);
@@ -77,7 +82,11 @@ fn forwarding_edits_replace_in_place_and_append() {
     ];
     assert_eq!(e.as_bytes(), expected);
     assert_eq!(p.edited_len(&edits).unwrap(), expected.len());
-    let stripped = p.without(IdSet::EMPTY.with(id::TOPIC_ALIAS).with(id::SUBSCRIPTION_IDENTIFIER));
+    let stripped = p.without(
+        IdSet::EMPTY
+            .with(id::TOPIC_ALIAS)
+            .with(id::SUBSCRIPTION_IDENTIFIER),
+    );
     assert_eq!(stripped.topic_alias(), None);
     assert_eq!(stripped.subscription_identifiers().count(), 0);
     assert_eq!(stripped.message_expiry_interval_secs(), Some(60));
@@ -103,24 +112,29 @@ fn builder_round_trips_through_the_block() {
     let p = b.build().unwrap();
     assert_eq!(p.to_builder(), b);
     assert_eq!(decode(p.as_bytes()).unwrap(), p);
-    assert!(PublishPropertiesBuilder::default().build().unwrap().is_empty());
+    assert!(
+        PublishPropertiesBuilder::default()
+            .build()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
 fn the_in_place_check_fails_as_the_generic_decoder_does() {
     let cases: &[&[u8]] = &[
-        &[0x23, 0, 0],                   // alias 0
-        &[0x01, 2],                      // payload format 2
+        &[0x23, 0, 0],                         // alias 0
+        &[0x01, 2],                            // payload format 2
         &[0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 1], // duplicate
-        &[0x11, 0, 0, 0, 1],             // session expiry: not a PUBLISH property
-        &[0x1F, 0, 1, 0],                // reason string with U+0000: string error first
-        &[0x08, 0, 1, b'#'],             // response topic with a wildcard
-        &[0x0B, 0],                      // subscription id 0
-        &[0x7F],                         // unknown
-        &[0x80, 0x01],                   // id 128
-        &[0x03, 0, 5, b'a'],             // runs past the packet
-        &[0x26, 0, 1, b'k', 0, 1, 0xFF], // bad UTF-8
-        &[0x0B, 0x80, 0x00],             // non-minimal VBI
+        &[0x11, 0, 0, 0, 1],                   // session expiry: not a PUBLISH property
+        &[0x1F, 0, 1, 0],                      // reason string with U+0000: string error first
+        &[0x08, 0, 1, b'#'],                   // response topic with a wildcard
+        &[0x0B, 0],                            // subscription id 0
+        &[0x7F],                               // unknown
+        &[0x80, 0x01],                         // id 128
+        &[0x03, 0, 5, b'a'],                   // runs past the packet
+        &[0x26, 0, 1, b'k', 0, 1, 0xFF],       // bad UTF-8
+        &[0x0B, 0x80, 0x00],                   // non-minimal VBI
     ];
     for &case in cases {
         let lazy = decode(case).map(|p| p.to_builder());
@@ -132,5 +146,8 @@ fn the_in_place_check_fails_as_the_generic_decoder_does() {
     let err = PublishProperties::decode(&mut r).unwrap_err();
     let mut r = Reader::new(Bytes::from_static(&[2, 0x02, 0, 0, 0, 1]));
     assert_eq!(Err(err), props::decode::<PublishPropertiesBuilder>(&mut r));
-    assert_eq!(PublishPropertiesBuilder::REPEATABLE, 1 << id::SUBSCRIPTION_IDENTIFIER);
+    assert_eq!(
+        PublishPropertiesBuilder::REPEATABLE,
+        1 << id::SUBSCRIPTION_IDENTIFIER
+    );
 }
