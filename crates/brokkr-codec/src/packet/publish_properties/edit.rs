@@ -198,10 +198,10 @@ impl PublishProperties {
         Ok(PublishProperties::from_written(out.freeze()))
     }
 
-    /// The block without the properties in `ids` (no allocation when none is present).
-    pub fn without(&self, ids: IdSet) -> PublishProperties {
+    /// The block without the properties in `ids` (itself when none is present).
+    pub fn without(self, ids: IdSet) -> PublishProperties {
         if !self.contains_any(ids) {
-            return self.clone();
+            return self;
         }
         let edits = PropertyEdits {
             remove: ids,

@@ -82,7 +82,7 @@ fn forwarding_edits_replace_in_place_and_append() {
     ];
     assert_eq!(e.as_bytes(), expected);
     assert_eq!(p.edited_len(&edits).unwrap(), expected.len());
-    let stripped = p.without(
+    let stripped = p.clone().without(
         IdSet::EMPTY
             .with(id::TOPIC_ALIAS)
             .with(id::SUBSCRIPTION_IDENTIFIER),
