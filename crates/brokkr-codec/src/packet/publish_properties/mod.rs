@@ -72,16 +72,24 @@ impl Raw {
         }
     }
 
-    /// Inline when short enough, else `None`.
-    fn inline(block: &[u8]) -> Option<Raw> {
-        let mut bytes = [0; INLINE_BYTES_MAX];
-        bytes.get_mut(..block.len())?.copy_from_slice(block);
-        let len = u8::try_from(block.len()).ok()?;
-        Some(Raw::Inline { len, bytes })
+    /// The first `len` bytes of `window` inline, or `None` when `len` is too long. When the
+    /// window holds [`INLINE_BYTES_MAX`] bytes they are copied whole (a fixed-size copy, cheaper
+    /// than a variable one); bytes past `len` are never read.
+    fn inline(window: &[u8], len: usize) -> Option<Raw> {
+        let short = u8::try_from(len).ok().filter(|_| len <= INLINE_BYTES_MAX)?;
+        let bytes = match window.first_chunk::<INLINE_BYTES_MAX>() {
+            Some(whole) => *whole,
+            None => {
+                let mut bytes = [0; INLINE_BYTES_MAX];
+                bytes.get_mut(..len)?.copy_from_slice(window.get(..len)?);
+                bytes
+            }
+        };
+        Some(Raw::Inline { len: short, bytes })
     }
 
     fn from_bytes(block: Bytes) -> Raw {
-        Raw::inline(&block).unwrap_or(Raw::Shared(block))
+        Raw::inline(&block, block.len()).unwrap_or(Raw::Shared(block))
     }
 }
 
@@ -122,12 +130,25 @@ pub enum PublishProperty<'a> {
 
 impl PublishProperties {
     /// Read a property block (length prefix, then the properties) and validate it in place.
-    /// The empty block, the common case, is handled inline.
+    ///
+    /// The common case is handled inline: a block short enough to keep inline (its one-byte
+    /// length included: 23 < 128) that the quick pass accepts. Longer blocks and every error go
+    /// out of line.
     #[inline]
     pub(crate) fn decode(r: &mut Reader) -> Result<PublishProperties, DecodeError> {
-        if r.as_slice().first() == Some(&0) {
-            r.u8("property length")?;
+        let buf = r.as_slice();
+        if buf.first() == Some(&0) {
+            r.skip(1, "property length")?;
             return Ok(PublishProperties::default());
+        }
+        if let Some((&len, window)) = buf.split_first()
+            && let len = usize::from(len)
+            && len <= INLINE_BYTES_MAX
+            && window.get(..len).is_some_and(parse::quick_check)
+            && let Some(raw) = Raw::inline(window, len)
+        {
+            r.skip(1 + len, "property block longer than packet")?;
+            return Ok(PublishProperties { raw });
         }
         Self::decode_block(r)
     }
@@ -139,7 +160,7 @@ impl PublishProperties {
             return Err(DecodeError::malformed("property block longer than packet"));
         }
         parse::check_block(r.as_slice(), len)?;
-        let raw = match r.as_slice().get(..len).and_then(Raw::inline) {
+        let raw = match Raw::inline(r.as_slice(), len) {
             Some(inline) => {
                 r.skip(len, "property block longer than packet")?;
                 inline

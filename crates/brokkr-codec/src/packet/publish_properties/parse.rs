@@ -143,7 +143,8 @@ pub(super) fn check_block(rest: &[u8], len: usize) -> Result<(), DecodeError> {
 /// True only when `block` is certainly a valid PUBLISH property block: every property allowed
 /// and inside the block, no forbidden repeat, every value allowed. False says nothing: the exact
 /// pass decides. (It errs toward false: a multi-byte Subscription Identifier is left to it.)
-fn quick_check(block: &[u8]) -> bool {
+#[inline]
+pub(super) fn quick_check(block: &[u8]) -> bool {
     let mut b = block;
     let mut seen: u64 = 0;
     while let Some((&pid, rest)) = b.split_first() {
