@@ -145,53 +145,63 @@ pub(super) fn check_block(rest: &[u8], len: usize) -> Result<(), DecodeError> {
 /// pass decides. (It errs toward false: a multi-byte Subscription Identifier is left to it.)
 #[inline]
 pub(super) fn quick_check(block: &[u8]) -> bool {
-    let mut b = block;
+    const REPEATABLE: u64 = 1 << id::USER_PROPERTY | 1 << id::SUBSCRIPTION_IDENTIFIER;
+    let mut at = 0;
     let mut seen: u64 = 0;
-    while let Some((&pid, rest)) = b.split_first() {
-        if pid >= 64 {
-            return false;
-        }
-        let bit = 1u64 << pid;
-        if seen & bit != 0 && pid != id::USER_PROPERTY && pid != id::SUBSCRIPTION_IDENTIFIER {
+    while let Some(&pid) = block.get(at) {
+        let value = at + 1;
+        let end = match pid {
+            id::PAYLOAD_FORMAT_INDICATOR if matches!(block.get(value), Some(0 | 1)) => value + 1,
+            id::MESSAGE_EXPIRY_INTERVAL => value + 4,
+            id::TOPIC_ALIAS if block.get(value..value + 2).is_some_and(|v| v != [0, 0]) => {
+                value + 2
+            }
+            id::SUBSCRIPTION_IDENTIFIER if matches!(block.get(value), Some(1..=0x7F)) => value + 1,
+            id::CONTENT_TYPE => value.saturating_add(quick_string(block.get(value..), false)),
+            id::RESPONSE_TOPIC => value.saturating_add(quick_string(block.get(value..), true)),
+            id::CORRELATION_DATA => {
+                value + quick_binary(block.get(value..)).map_or(NO, |d| 2 + d.len())
+            }
+            id::USER_PROPERTY => {
+                let key = value.saturating_add(quick_string(block.get(value..), false));
+                key.saturating_add(quick_string(block.get(key..), false))
+            }
+            _ => return false,
+        };
+        // Every identifier matched above is below 64.
+        let bit = 1u64 << (pid & 63);
+        if end > block.len() || seen & bit & !REPEATABLE != 0 {
             return false;
         }
         seen |= bit;
-        let used = match pid {
-            id::PAYLOAD_FORMAT_INDICATOR => rest.first().filter(|&&v| v <= 1).map(|_| 1),
-            id::MESSAGE_EXPIRY_INTERVAL => (rest.len() >= 4).then_some(4),
-            id::TOPIC_ALIAS => rest.first_chunk::<2>().filter(|v| **v != [0, 0]).map(|_| 2),
-            id::SUBSCRIPTION_IDENTIFIER => rest.first().filter(|&&v| v != 0 && v < 0x80).map(|_| 1),
-            id::CONTENT_TYPE => quick_string(rest, false),
-            id::RESPONSE_TOPIC => quick_string(rest, true),
-            id::CORRELATION_DATA => quick_binary(rest).map(|d| 2 + d.len()),
-            id::USER_PROPERTY => quick_string(rest, false).and_then(|k| {
-                let v = quick_string(rest.get(k..)?, false)?;
-                Some(k + v)
-            }),
-            _ => None,
-        };
-        match used.and_then(|n| rest.get(n..)) {
-            Some(next) => b = next,
-            None => return false,
-        }
+        at = end;
     }
     true
 }
 
-fn quick_binary(b: &[u8]) -> Option<&[u8]> {
-    let (len, rest) = b.split_first_chunk::<2>()?;
+/// A length no block has: what the quick pass uses for "not sure".
+const NO: usize = usize::MAX / 4;
+
+fn quick_binary(b: Option<&[u8]>) -> Option<&[u8]> {
+    let (len, rest) = b?.split_first_chunk::<2>()?;
     rest.get(..usize::from(u16::from_be_bytes(*len)))
 }
 
-/// Bytes a valid string field takes (a topic name without wildcards if `topic`), or `None`.
-fn quick_string(b: &[u8], topic: bool) -> Option<usize> {
-    let s = quick_binary(b)?;
+/// Bytes a valid string field takes (a topic name without wildcards if `topic`), or [`NO`].
+fn quick_string(b: Option<&[u8]>, topic: bool) -> usize {
+    let Some(s) = quick_binary(b) else {
+        return NO;
+    };
     let forbidden = if topic {
         memchr::memchr3(0, b'+', b'#', s)
     } else {
         memchr::memchr(0, s)
     };
-    (forbidden.is_none() && std::str::from_utf8(s).is_ok()).then_some(2 + s.len())
+    if forbidden.is_none() && std::str::from_utf8(s).is_ok() {
+        2 + s.len()
+    } else {
+        NO
+    }
 }
 
 /// The exact pass: the generic decoder's checks in its order. A value is read from `rest` and
