@@ -143,11 +143,35 @@ pub(super) fn check_block(rest: &[u8], len: usize) -> Result<(), DecodeError> {
 /// True only when `block` is certainly a valid PUBLISH property block: every property allowed
 /// and inside the block, no forbidden repeat, every value allowed. False says nothing: the exact
 /// pass decides. (It errs toward false: a multi-byte Subscription Identifier is left to it.)
+///
+/// Numeric properties are walked inline; the first string or binary property hands the rest of
+/// the walk to an out-of-line copy of the same loop (string checks call `memchr` and UTF-8
+/// validation, whose register saving would otherwise burden every block).
 #[inline]
 pub(super) fn quick_check(block: &[u8]) -> bool {
+    match quick_walk::<false>(block, 0, 0) {
+        Walk::Done(valid) => valid,
+        Walk::Strings { at, seen } => quick_check_strings(block, at, seen),
+    }
+}
+
+#[inline(never)]
+fn quick_check_strings(block: &[u8], at: usize, seen: u64) -> bool {
+    matches!(quick_walk::<true>(block, at, seen), Walk::Done(true))
+}
+
+/// Where a quick walk stopped.
+enum Walk {
+    /// At the end (true) or at something it cannot vouch for (false).
+    Done(bool),
+    /// At a string or binary property, which this walk was told not to check.
+    Strings { at: usize, seen: u64 },
+}
+
+/// The quick walk from property offset `at`, with the identifiers `seen` so far.
+#[inline(always)]
+fn quick_walk<const STRINGS: bool>(block: &[u8], mut at: usize, mut seen: u64) -> Walk {
     const REPEATABLE: u64 = 1 << id::USER_PROPERTY | 1 << id::SUBSCRIPTION_IDENTIFIER;
-    let mut at = 0;
-    let mut seen: u64 = 0;
     while let Some(&pid) = block.get(at) {
         let value = at + 1;
         let end = match pid {
@@ -157,6 +181,11 @@ pub(super) fn quick_check(block: &[u8]) -> bool {
                 value + 2
             }
             id::SUBSCRIPTION_IDENTIFIER if matches!(block.get(value), Some(1..=0x7F)) => value + 1,
+            id::CONTENT_TYPE | id::RESPONSE_TOPIC | id::CORRELATION_DATA | id::USER_PROPERTY
+                if !STRINGS =>
+            {
+                return Walk::Strings { at, seen };
+            }
             id::CONTENT_TYPE => value.saturating_add(quick_string(block.get(value..), false)),
             id::RESPONSE_TOPIC => value.saturating_add(quick_string(block.get(value..), true)),
             id::CORRELATION_DATA => {
@@ -166,17 +195,17 @@ pub(super) fn quick_check(block: &[u8]) -> bool {
                 let key = value.saturating_add(quick_string(block.get(value..), false));
                 key.saturating_add(quick_string(block.get(key..), false))
             }
-            _ => return false,
+            _ => return Walk::Done(false),
         };
         // Every identifier matched above is below 64.
         let bit = 1u64 << (pid & 63);
         if end > block.len() || seen & bit & !REPEATABLE != 0 {
-            return false;
+            return Walk::Done(false);
         }
         seen |= bit;
         at = end;
     }
-    true
+    Walk::Done(true)
 }
 
 /// A length no block has: what the quick pass uses for "not sure".
