@@ -151,3 +151,12 @@ fn the_in_place_check_fails_as_the_generic_decoder_does() {
         1 << id::SUBSCRIPTION_IDENTIFIER
     );
 }
+
+#[test]
+fn the_fuzz_oracle_holds_on_hand_picked_blocks() {
+    crate::fuzzing::publish_block(&block(SAMPLE));
+    crate::fuzzing::publish_block(&[0]);
+    crate::fuzzing::publish_block(&[0xFF, 0x02, 0x02, 0, 0, 0, 9]);
+    crate::fuzzing::publish_block(&[5, 0x02, 0, 0, 0, 9, b'p', b'a', b'y']);
+    crate::fuzzing::publish_block(&[3, 0x23, 0, 0]);
+}
