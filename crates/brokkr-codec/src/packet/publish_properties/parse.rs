@@ -189,7 +189,7 @@ fn quick_walk<const STRINGS: bool>(block: &[u8], mut at: usize, mut seen: u64) -
             id::CONTENT_TYPE => value.saturating_add(quick_string(block.get(value..), false)),
             id::RESPONSE_TOPIC => value.saturating_add(quick_string(block.get(value..), true)),
             id::CORRELATION_DATA => {
-                value + quick_binary(block.get(value..)).map_or(NO, |d| 2 + d.len())
+                value.saturating_add(quick_binary(block.get(value..)).map_or(NO, |d| 2 + d.len()))
             }
             id::USER_PROPERTY => {
                 let key = value.saturating_add(quick_string(block.get(value..), false));
