@@ -16,9 +16,9 @@ use brokkr_codec::{
 use bytes::{BufMut, Bytes, BytesMut};
 use std::num::{NonZeroU16, NonZeroU32};
 
-/// Properties that belong to one connection, never forwarded as received: the Topic Alias
-/// (MQTT-3.3.2-10/11) and Subscription Identifiers (a client must not send them; the broker sends
-/// each subscriber its own).
+/// Properties that belong to one connection, never forwarded as received: the Topic Alias (its
+/// mapping lives in one network connection) and Subscription Identifiers (a client must not send
+/// them; the broker sends each subscriber its own).
 const PER_CONNECTION: IdSet = IdSet::EMPTY
     .with(id::TOPIC_ALIAS)
     .with(id::SUBSCRIPTION_IDENTIFIER);
