@@ -30,7 +30,12 @@ fn publish(v: ProtocolVersion) -> Packet {
         payload: Bytes::from(vec![b'x'; 64]),
     };
     if v.is_v5() {
-        p.properties.message_expiry_interval_secs = Some(60);
+        p.properties = PublishPropertiesBuilder {
+            message_expiry_interval_secs: Some(60),
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
     }
     Packet::Publish(p)
 }

@@ -77,10 +77,23 @@ pub(crate) enum Value {
     Pair(MqttString, MqttString),
 }
 
-fn read_value(r: &mut Reader, pid: u8) -> Result<Value, DecodeError> {
+/// The data type of a property (MQTT 5 section 2.2.2.2, table 2-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Byte,
+    U16,
+    U32,
+    Vbi,
+    Str,
+    Bin,
+    Pair,
+}
+
+/// The data type of property `pid`, or `None` for an identifier the spec does not define. The
+/// one table every property reader uses.
+pub(crate) fn kind(pid: u8) -> Option<Kind> {
     use id::*;
-    const WHAT: &str = "property value truncated";
-    Ok(match pid {
+    Some(match pid {
         PAYLOAD_FORMAT_INDICATOR
         | REQUEST_PROBLEM_INFORMATION
         | REQUEST_RESPONSE_INFORMATION
@@ -88,35 +101,58 @@ fn read_value(r: &mut Reader, pid: u8) -> Result<Value, DecodeError> {
         | RETAIN_AVAILABLE
         | WILDCARD_SUBSCRIPTION_AVAILABLE
         | SUBSCRIPTION_IDENTIFIER_AVAILABLE
-        | SHARED_SUBSCRIPTION_AVAILABLE => Value::Byte(r.u8(WHAT)?),
-        SERVER_KEEP_ALIVE | RECEIVE_MAXIMUM | TOPIC_ALIAS_MAXIMUM | TOPIC_ALIAS => {
-            Value::U16(r.u16(WHAT)?)
-        }
+        | SHARED_SUBSCRIPTION_AVAILABLE => Kind::Byte,
+        SERVER_KEEP_ALIVE | RECEIVE_MAXIMUM | TOPIC_ALIAS_MAXIMUM | TOPIC_ALIAS => Kind::U16,
         MESSAGE_EXPIRY_INTERVAL
         | SESSION_EXPIRY_INTERVAL
         | WILL_DELAY_INTERVAL
-        | MAXIMUM_PACKET_SIZE => Value::U32(r.u32(WHAT)?),
-        SUBSCRIPTION_IDENTIFIER => Value::Vbi(r.vbi(WHAT)?),
+        | MAXIMUM_PACKET_SIZE => Kind::U32,
+        SUBSCRIPTION_IDENTIFIER => Kind::Vbi,
         CONTENT_TYPE
         | RESPONSE_TOPIC
         | ASSIGNED_CLIENT_IDENTIFIER
         | AUTHENTICATION_METHOD
         | RESPONSE_INFORMATION
         | SERVER_REFERENCE
-        | REASON_STRING => Value::Str(r.string(WHAT)?),
-        CORRELATION_DATA | AUTHENTICATION_DATA => Value::Bin(r.binary(WHAT)?),
-        USER_PROPERTY => Value::Pair(r.string(WHAT)?, r.string(WHAT)?),
-        _ => return Err(DecodeError::malformed("unknown property identifier")),
+        | REASON_STRING => Kind::Str,
+        CORRELATION_DATA | AUTHENTICATION_DATA => Kind::Bin,
+        USER_PROPERTY => Kind::Pair,
+        _ => return None,
+    })
+}
+
+/// The error for an identifier [`kind`] does not know.
+pub(crate) const fn unknown_id() -> DecodeError {
+    DecodeError::malformed("unknown property identifier")
+}
+
+/// The error for a value that runs past the packet.
+pub(crate) const VALUE_TRUNCATED: &str = "property value truncated";
+
+fn read_value(r: &mut Reader, pid: u8) -> Result<Value, DecodeError> {
+    const WHAT: &str = VALUE_TRUNCATED;
+    Ok(match kind(pid).ok_or(unknown_id())? {
+        Kind::Byte => Value::Byte(r.u8(WHAT)?),
+        Kind::U16 => Value::U16(r.u16(WHAT)?),
+        Kind::U32 => Value::U32(r.u32(WHAT)?),
+        Kind::Vbi => Value::Vbi(r.vbi(WHAT)?),
+        Kind::Str => Value::Str(r.string(WHAT)?),
+        Kind::Bin => Value::Bin(r.binary(WHAT)?),
+        Kind::Pair => Value::Pair(r.string(WHAT)?, r.string(WHAT)?),
     })
 }
 
 /// A packet's property struct: accepts the properties that belong to it and visits them for
 /// encoding.
 pub(crate) trait PropertySet: Default {
-    /// The order the properties were received in.
-    fn wire_order(&self) -> &WireOrder;
-    /// Where decoding records that order.
-    fn wire_order_mut(&mut self) -> &mut WireOrder;
+    /// The order the properties were received in, for sets that keep it.
+    fn wire_order(&self) -> Option<&WireOrder> {
+        None
+    }
+    /// Where decoding records that order, for sets that keep it.
+    fn wire_order_mut(&mut self) -> Option<&mut WireOrder> {
+        None
+    }
     /// Store one property; refuse identifiers that do not belong to this packet.
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError>;
     /// Identifiers that may repeat in this packet (besides User Property).
@@ -146,7 +182,7 @@ fn decode_into<P: PropertySet>(r: &mut Reader, props: &mut P) -> Result<(), Deco
         let pid = u8::try_from(raw_id)
             .ok()
             .filter(|&p| p < 64)
-            .ok_or(DecodeError::malformed("unknown property identifier"))?;
+            .ok_or(unknown_id())?;
         let bit = 1u64 << pid;
         let repeatable = pid == id::USER_PROPERTY || P::REPEATABLE & bit != 0;
         if seen & bit != 0 && !repeatable {
@@ -158,23 +194,11 @@ fn decode_into<P: PropertySet>(r: &mut Reader, props: &mut P) -> Result<(), Deco
             return Err(DecodeError::malformed("property runs past its block"));
         }
         props.set(pid, value)?;
-        props.wire_order_mut().push(pid);
+        if let Some(order) = props.wire_order_mut() {
+            order.push(pid);
+        }
     }
     Ok(())
-}
-
-/// Read a property block into a [`Boxed`] set: no allocation when the block is empty, and
-/// decoded in place in its box otherwise.
-pub(crate) fn decode_boxed<P: PropertySet + EmptyProperties>(
-    r: &mut Reader,
-) -> Result<Boxed<P>, DecodeError> {
-    if r.peek_u8() == Some(0) {
-        r.u8("property length")?;
-        return Ok(Boxed::default());
-    }
-    let mut boxed = Box::<P>::default();
-    decode_into(r, &mut *boxed)?;
-    Ok(Boxed(Some(boxed)))
 }
 
 /// Bytes the block takes on the wire, its length prefix included.
@@ -204,7 +228,7 @@ pub(crate) fn write<P: PropertySet>(props: &P, out: &mut BytesMut) {
     props.visit(&mut writer);
     let segments = writer.segments;
     debug_assert_eq!(out.len() - start, counter.len, "property length mismatch");
-    if let Some(order) = props.wire_order().ids()
+    if let Some(order) = props.wire_order().and_then(WireOrder::ids)
         && !segments.overflow
         && !segments.in_order(order)
     {
@@ -499,71 +523,4 @@ pub(crate) fn response_topic(s: MqttString) -> Result<TopicName, DecodeError> {
         e.rule("MQTT-3.3.2-14")
             .with_reason(crate::ReasonCode::ProtocolError)
     })
-}
-
-/// A property set that has a shared empty instance, so [`Boxed`] can lend one out.
-pub trait EmptyProperties: Default + PartialEq + 'static {
-    /// The empty set.
-    fn empty() -> &'static Self;
-}
-
-/// A property set kept out of line, allocated only when there are properties.
-///
-/// PUBLISH is the hot path and most PUBLISH packets carry no properties (all of 3.x, much of
-/// 5.0); boxing keeps `Publish` small so decoding moves 80 bytes instead of 260. Reading an
-/// absent box reads the empty set; writing through it allocates. An absent box and a boxed empty
-/// set are equal and encode the same.
-#[derive(Clone, Default)]
-pub struct Boxed<P>(pub(crate) Option<Box<P>>);
-
-impl<P: EmptyProperties> Boxed<P> {
-    /// Box `props`, or store nothing if it is empty.
-    pub fn new(props: P) -> Self {
-        if props == *P::empty() {
-            Boxed(None)
-        } else {
-            Boxed(Some(Box::new(props)))
-        }
-    }
-
-    /// True when nothing is stored or the stored set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.as_deref().is_none_or(|p| p == P::empty())
-    }
-}
-
-impl<P: EmptyProperties> std::ops::Deref for Boxed<P> {
-    type Target = P;
-    fn deref(&self) -> &P {
-        match self.0.as_deref() {
-            Some(p) => p,
-            None => P::empty(),
-        }
-    }
-}
-
-impl<P: EmptyProperties> std::ops::DerefMut for Boxed<P> {
-    fn deref_mut(&mut self) -> &mut P {
-        self.0.get_or_insert_with(Default::default)
-    }
-}
-
-impl<P: EmptyProperties> PartialEq for Boxed<P> {
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
-    }
-}
-
-impl<P: EmptyProperties> Eq for Boxed<P> {}
-
-impl<P: EmptyProperties> From<P> for Boxed<P> {
-    fn from(props: P) -> Self {
-        Boxed::new(props)
-    }
-}
-
-impl<P: EmptyProperties + std::fmt::Debug> std::fmt::Debug for Boxed<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&**self, f)
-    }
 }

@@ -28,6 +28,11 @@ impl Reader {
         self.buf.len()
     }
 
+    /// The bytes not read yet, borrowed (for validating in place before taking a slice).
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.buf
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
@@ -36,10 +41,6 @@ impl Reader {
         let (&byte, _) = self.buf.split_first().ok_or(short(what))?;
         self.advance(1);
         Ok(byte)
-    }
-
-    pub(crate) fn peek_u8(&self) -> Option<u8> {
-        self.buf.first().copied()
     }
 
     pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
@@ -60,6 +61,13 @@ impl Reader {
     }
 
     pub(crate) fn vbi(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        // One byte below 0x80 is a complete, minimal integer: the common case, read at once.
+        if let Some(&byte) = self.buf.first()
+            && byte < 0x80
+        {
+            self.advance(1);
+            return Ok(u32::from(byte));
+        }
         match read_vbi(&self.buf)? {
             VbiRead::Value { value, len } => {
                 self.advance(len);
@@ -75,6 +83,15 @@ impl Reader {
             return Err(short(what));
         }
         Ok(self.buf.split_to(len))
+    }
+
+    /// Skip exactly `len` bytes.
+    pub(crate) fn skip(&mut self, len: usize, what: &'static str) -> Result<(), DecodeError> {
+        if len > self.buf.len() {
+            return Err(short(what));
+        }
+        self.advance(len);
+        Ok(())
     }
 
     /// Take everything that is left (a PUBLISH payload).

@@ -74,6 +74,13 @@ impl MqttString {
     }
 }
 
+/// Validate borrowed bytes as an MQTT string, with the same checks and errors as
+/// [`MqttString::from_bytes`], without taking a reference to a buffer.
+pub(crate) fn check_str(bytes: &[u8]) -> Result<&str, DecodeError> {
+    check(bytes)?;
+    std::str::from_utf8(bytes).map_err(|_| invalid_utf8())
+}
+
 fn invalid_utf8() -> DecodeError {
     DecodeError::malformed("string is not well-formed UTF-8").rule("MQTT-1.5.4-1")
 }

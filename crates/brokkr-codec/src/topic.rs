@@ -25,9 +25,7 @@ fn name_error(detail: &'static str) -> DecodeError {
 impl TopicName {
     /// Validate a decoded string as a topic name (wildcards refused: MQTT-3.3.2-2).
     pub fn from_string(s: MqttString) -> Result<Self, DecodeError> {
-        if memchr::memchr2(b'+', b'#', s.as_bytes()).is_some() {
-            return Err(name_error("wildcard in topic name").rule("MQTT-3.3.2-2"));
-        }
+        check_no_wildcards(s.as_bytes())?;
         Ok(TopicName(s))
     }
 
@@ -87,6 +85,14 @@ impl TopicName {
     pub fn is_dollar(&self) -> bool {
         self.as_str().starts_with('$')
     }
+}
+
+/// Refuse wildcards in a topic name (MQTT-3.3.2-2); the bytes are already a valid string.
+pub(crate) fn check_no_wildcards(bytes: &[u8]) -> Result<(), DecodeError> {
+    if memchr::memchr2(b'+', b'#', bytes).is_some() {
+        return Err(name_error("wildcard in topic name").rule("MQTT-3.3.2-2"));
+    }
+    Ok(())
 }
 
 /// A topic filter as carried by SUBSCRIBE and UNSUBSCRIBE.

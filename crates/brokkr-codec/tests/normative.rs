@@ -500,7 +500,7 @@ fn subscription_identifier_repeats_in_publish_but_not_in_subscribe() {
     let Packet::Publish(p) = dec(&publish, V5).unwrap() else {
         panic!()
     };
-    assert_eq!(p.properties.subscription_identifiers.len(), 2);
+    assert_eq!(p.properties.subscription_identifiers().count(), 2);
     let subscribe = [
         0x82, 0x0A, 0x00, 0x01, 0x04, 0x0B, 0x01, 0x0B, 0x02, 0x00, 0x01, b't', 0x00,
     ];

@@ -5,13 +5,23 @@
 //! the RETAIN flag, the DUP flag, a topic alias and subscription identifiers; a fan-out to many
 //! subscribers encodes each combination of version, QoS and RETAIN once ([`EncodeCache`]) and
 //! only patches the two packet-identifier bytes per subscriber. Deliveries that carry an alias
-//! or subscription identifiers are encoded individually.
+//! or subscription identifiers are encoded individually. The received property block is never
+//! parsed here: it is copied with the per-delivery changes applied ([`PropertyEdits`]).
 
+use brokkr_codec::properties::id;
 use brokkr_codec::{
-    Boxed, EncodeError, ProtocolVersion, Publish, PublishProperties, QoS, QosPid, TopicName,
+    EncodeError, IdSet, PropertyEdits, ProtocolVersion, Publish, PublishProperties, QoS, QosPid,
+    TopicName,
 };
 use bytes::{BufMut, Bytes, BytesMut};
 use std::num::{NonZeroU16, NonZeroU32};
+
+/// Properties that belong to one connection, never forwarded as received: the Topic Alias (its
+/// mapping lives in one network connection) and Subscription Identifiers (a client must not send
+/// them; the broker sends each subscriber its own).
+const PER_CONNECTION: IdSet = IdSet::EMPTY
+    .with(id::TOPIC_ALIAS)
+    .with(id::SUBSCRIPTION_IDENTIFIER);
 
 /// An application message, shared by all its deliveries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +36,7 @@ pub struct Message {
     pub retain: bool,
     /// MQTT 5 properties to forward: without Topic Alias and Subscription Identifiers, which are
     /// per connection; Message Expiry Interval as received.
-    pub properties: Boxed<PublishProperties>,
+    pub properties: PublishProperties,
     /// When the broker received it, in milliseconds of the shard's clock.
     pub received_ms: u64,
 }
@@ -35,22 +45,13 @@ impl Message {
     /// The message a PUBLISH carries. `topic` is the resolved topic (the PUBLISH's own, or the
     /// one its alias stands for).
     pub fn from_publish(publish: Publish, topic: TopicName, now_ms: u64) -> Message {
-        let mut properties = publish.properties;
-        if properties.topic_alias.is_some() || !properties.subscription_identifiers.is_empty() {
-            properties.topic_alias = None;
-            properties.subscription_identifiers.clear();
-        }
         Message {
             topic,
             payload: publish.payload,
             qos: publish.qos_pid.qos(),
             retain: publish.retain,
-            // No allocation for the common PUBLISH without properties (DerefMut would box one).
-            properties: if properties.is_empty() {
-                Boxed::default()
-            } else {
-                properties
-            },
+            // The received block itself; a copy only when it holds an alias or identifiers.
+            properties: publish.properties.without(PER_CONNECTION),
             received_ms: now_ms,
         }
     }
@@ -61,6 +62,7 @@ impl Message {
         Message {
             topic: self.topic.compact(),
             payload: Bytes::copy_from_slice(&self.payload),
+            properties: self.properties.compact(),
             ..self.clone()
         }
     }
@@ -69,7 +71,7 @@ impl Message {
     /// it has passed (the message is dropped: MQTT-3.3.2-5), else the interval minus the whole
     /// seconds waited (MQTT-3.3.2-6).
     pub fn remaining_expiry_secs(&self, now_ms: u64) -> Result<Option<u32>, Expired> {
-        let Some(interval) = self.properties.message_expiry_interval_secs else {
+        let Some(interval) = self.properties.message_expiry_interval_secs() else {
             return Ok(None);
         };
         let waited_secs = now_ms.saturating_sub(self.received_ms) / 1000;
@@ -144,16 +146,15 @@ pub fn encode_delivery(
 ) -> Result<usize, EncodeError> {
     if !d.cacheable() {
         let before = out.len();
-        build(msg, d, now_ms)?.encode(d.version, out)?;
+        encode_one(msg, d, now_ms, out)?;
         return Ok(out.len() - before);
     }
     let slot = d.cache_slot();
     let encoded = match cache.slots.get(slot).and_then(Option::as_ref) {
         Some(e) => e.clone(),
         None => {
-            let publish = build(msg, d, now_ms)?;
             let mut buf = BytesMut::new();
-            publish.encode(d.version, &mut buf)?;
+            encode_one(msg, d, now_ms, &mut buf)?;
             let pid_offset = d
                 .qos_pid
                 .packet_id()
@@ -188,53 +189,67 @@ fn pid_offset(encoded: &[u8], topic_len: usize) -> usize {
     header + 1 + 2 + topic_len
 }
 
-fn build(msg: &Message, d: &Delivery<'_>, now_ms: u64) -> Result<Publish, EncodeError> {
+/// Encode one delivery: the message's properties copied with the Message Expiry Interval
+/// lowered by the time waited, and this subscriber's alias and identifiers (MQTT 5 only).
+fn encode_one(
+    msg: &Message,
+    d: &Delivery<'_>,
+    now_ms: u64,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let mut edits = PropertyEdits::default();
     let mut properties = PublishProperties::default();
     if d.version.is_v5() {
-        properties = (*msg.properties).clone();
-        properties.message_expiry_interval_secs = match msg.remaining_expiry_secs(now_ms) {
-            Ok(left) => left,
-            // A resend of a PUBLISH already sent finishes its flow (MQTT-4.3.3-7).
-            Err(_) if d.dup => Some(0),
-            Err(_) => return Err(EncodeError::TooLarge),
+        properties = msg.properties.clone();
+        edits = PropertyEdits {
+            remove: PER_CONNECTION.with(id::MESSAGE_EXPIRY_INTERVAL),
+            message_expiry_interval_secs: match msg.remaining_expiry_secs(now_ms) {
+                Ok(left) => left,
+                // A resend of a PUBLISH already sent finishes its flow (MQTT-4.3.3-7).
+                Err(_) if d.dup => Some(0),
+                Err(_) => return Err(EncodeError::TooLarge),
+            },
+            topic_alias: d.alias.map(|(alias, _)| alias),
+            subscription_identifiers: d.subscription_ids,
         };
-        properties.subscription_identifiers = d.subscription_ids.to_vec();
-        properties.topic_alias = d.alias.map(|(alias, _)| alias);
     }
     let topic = match d.alias {
         Some((_, false)) => TopicName::default(),
         _ => msg.topic.clone(),
     };
-    Ok(Publish {
+    let publish = Publish {
         dup: d.dup && d.qos_pid != QosPid::AtMostOnce,
         qos_pid: d.qos_pid,
         retain: d.retain,
         topic,
-        properties: Boxed::new(properties),
+        properties,
         payload: msg.payload.clone(),
-    })
+    };
+    publish.encode_edited(d.version, &edits, out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brokkr_codec::{Packet, PacketId, decode_exact};
+    use brokkr_codec::{Packet, PacketId, PublishPropertiesBuilder, decode_exact};
 
     fn message(expiry: Option<u32>) -> Message {
-        let properties = PublishProperties {
+        let properties = PublishPropertiesBuilder {
             message_expiry_interval_secs: expiry,
             user_properties: vec![(
                 brokkr_codec::MqttString::new("k").unwrap(),
                 brokkr_codec::MqttString::new("v").unwrap(),
             )],
             ..Default::default()
-        };
+        }
+        .build()
+        .unwrap();
         Message {
             topic: TopicName::new("plant/line-3/temp").unwrap(),
             payload: Bytes::from_static(b"21.5"),
             qos: QoS::ExactlyOnce,
             retain: true,
-            properties: Boxed::new(properties),
+            properties,
             received_ms: 1_000,
         }
     }
@@ -269,10 +284,7 @@ mod tests {
                     let mut cached = BytesMut::new();
                     encode_delivery(&msg, &d, 3_500, &mut cache, &mut cached).unwrap();
                     let mut single = BytesMut::new();
-                    build(&msg, &d, 3_500)
-                        .unwrap()
-                        .encode(version, &mut single)
-                        .unwrap();
+                    encode_one(&msg, &d, 3_500, &mut single).unwrap();
                     assert_eq!(cached, single, "{version:?} {qos:?} {pid}");
                     let p = decode(&cached, version);
                     assert_eq!(p.qos_pid, d.qos_pid);
@@ -294,7 +306,7 @@ mod tests {
         assert_eq!(
             decode(&out, ProtocolVersion::V5)
                 .properties
-                .message_expiry_interval_secs,
+                .message_expiry_interval_secs(),
             Some(40)
         );
     }
@@ -315,8 +327,8 @@ mod tests {
         };
         encode_delivery(&msg, &d, 0, &mut EncodeCache::default(), &mut out).unwrap();
         let p = decode(&out, ProtocolVersion::V5);
-        assert_eq!(p.properties.subscription_identifiers, ids);
-        assert_eq!(p.properties.user_properties.len(), 1);
+        assert!(p.properties.subscription_identifiers().eq(ids));
+        assert_eq!(p.properties.user_properties().count(), 1);
     }
 
     #[test]
@@ -331,7 +343,7 @@ mod tests {
         encode_delivery(&msg, &d, 0, &mut EncodeCache::default(), &mut out).unwrap();
         let first = decode(&out, ProtocolVersion::V5);
         assert_eq!(
-            (first.topic.as_str(), first.properties.topic_alias),
+            (first.topic.as_str(), first.properties.topic_alias()),
             ("plant/line-3/temp", Some(alias))
         );
         let mut out = BytesMut::new();
@@ -351,21 +363,21 @@ mod tests {
             qos_pid: QosPid::AtMostOnce,
             retain: false,
             topic: TopicName::default(),
-            properties: Boxed::default(),
+            properties: Default::default(),
             payload: Bytes::from_static(b"x"),
         };
-        p.properties.topic_alias = NonZeroU16::new(4);
-        p.properties
-            .subscription_identifiers
-            .push(NonZeroU32::new(2).unwrap());
-        p.properties.content_type = brokkr_codec::MqttString::new("text/plain").ok();
+        p.properties = PublishPropertiesBuilder {
+            topic_alias: NonZeroU16::new(4),
+            subscription_identifiers: vec![NonZeroU32::new(2).unwrap()],
+            content_type: brokkr_codec::MqttString::new("text/plain").ok(),
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
         let m = Message::from_publish(p, TopicName::new("t").unwrap(), 5);
-        assert_eq!(m.properties.topic_alias, None);
-        assert!(m.properties.subscription_identifiers.is_empty());
-        assert_eq!(
-            m.properties.content_type.as_ref().map(|c| c.as_str()),
-            Some("text/plain")
-        );
+        assert_eq!(m.properties.topic_alias(), None);
+        assert_eq!(m.properties.subscription_identifiers().count(), 0);
+        assert_eq!(m.properties.content_type(), Some("text/plain"));
         assert_eq!(m.topic.as_str(), "t");
     }
 }

@@ -31,8 +31,7 @@ fn owned_publishes(got: &[Packet]) -> Vec<Publish> {
 /// Subscription identifiers of a PUBLISH, as numbers.
 fn sub_ids(p: &Publish) -> Vec<u32> {
     p.properties
-        .subscription_identifiers
-        .iter()
+        .subscription_identifiers()
         .map(|i| i.get())
         .collect()
 }
@@ -149,7 +148,11 @@ fn flashmq_h_takeover_with_clean_session_0_keeps_the_subscriptions() {
     assert!(w.recv(&mut first).is_empty(), "MQTT 3 hears no DISCONNECT");
 
     let mut p = build::publish("just/a/path", b"AAAAA", QoS::AtMostOnce, false);
-    p.properties.topic_alias = NonZeroU16::new(1);
+    p.properties = {
+        let mut b = p.properties.to_builder();
+        b.topic_alias = NonZeroU16::new(1);
+        build::publish_props(b)
+    };
     w.send(&sender, Packet::Publish(p));
     let got = w.recv(&mut second);
     let [Packet::Publish(p)] = &got[..] else {
@@ -183,7 +186,11 @@ fn flashmq_i_retained_messages_expire_by_their_own_message_expiry() {
         ("retaintopic/3", Some(9)),
     ] {
         let mut p = build::publish(topic, topic.as_bytes(), QoS::AtMostOnce, true);
-        p.properties.message_expiry_interval_secs = expiry;
+        p.properties = {
+            let mut b = p.properties.to_builder();
+            b.message_expiry_interval_secs = expiry;
+            build::publish_props(b)
+        };
         w.send(&sender, Packet::Publish(p));
     }
     w.now += 2_000;
@@ -199,7 +206,7 @@ fn flashmq_i_retained_messages_expire_by_their_own_message_expiry() {
         let seen: Vec<(&str, bool, Option<u32>)> = pubs
             .iter()
             .map(|p| {
-                let expiry = p.properties.message_expiry_interval_secs;
+                let expiry = p.properties.message_expiry_interval_secs();
                 (p.topic.as_str(), p.retain, expiry)
             })
             .collect();
@@ -348,7 +355,7 @@ fn topics_and_aliases(pubs: &[Publish]) -> Vec<(&str, Option<u16>)> {
         .map(|p| {
             (
                 p.topic.as_str(),
-                p.properties.topic_alias.map(NonZeroU16::get),
+                p.properties.topic_alias().map(NonZeroU16::get),
             )
         })
         .collect()
@@ -439,7 +446,11 @@ fn flashmq_k_expired_queued_messages_free_their_queue_slots() {
         disconnect(&mut w, &receiver);
         let expiring = |w: &mut World, sender: &mut Client, pid| {
             let mut p = build::publish("this/one/expires", b"Calimex", QoS::AtLeastOnce, false);
-            p.properties.message_expiry_interval_secs = Some(1);
+            p.properties = {
+                let mut b = p.properties.to_builder();
+                b.message_expiry_interval_secs = Some(1);
+                build::publish_props(b)
+            };
             publish_complete(w, sender, p, pid);
         };
         let normal = |w: &mut World, sender: &mut Client, topic: String, pid| {

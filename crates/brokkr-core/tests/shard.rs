@@ -393,7 +393,10 @@ fn inbound_topic_alias_routes_by_the_aliased_topic() {
     subscribe(&mut w, &mut sub, "long/topic", QoS::AtMostOnce);
     let c = w.connect(V5, "aliaser", true);
     let mut p = build::publish("long/topic", b"1", QoS::AtMostOnce, false);
-    p.properties.topic_alias = std::num::NonZeroU16::new(1);
+    p.properties = build::publish_props(PublishPropertiesBuilder {
+        topic_alias: std::num::NonZeroU16::new(1),
+        ..Default::default()
+    });
     w.send(&c, Packet::Publish(p.clone()));
     p.topic = TopicName::default();
     p.payload = Bytes::from_static(b"2");
@@ -411,7 +414,10 @@ fn payload_format_invalid_disconnects_with_0x99() {
     let mut w = World::new();
     let mut c = w.connect(V5, "pfi", true);
     let mut p = build::publish("t", &[0xFF, 0xFE], QoS::AtMostOnce, false);
-    p.properties.payload_format_indicator = Some(PayloadFormat::Utf8);
+    p.properties = build::publish_props(PublishPropertiesBuilder {
+        payload_format_indicator: Some(PayloadFormat::Utf8),
+        ..Default::default()
+    });
     w.send(&c, Packet::Publish(p));
     let got = w.recv(&mut c);
     assert!(

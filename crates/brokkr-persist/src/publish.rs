@@ -10,7 +10,7 @@
 use crate::PersistError;
 use crate::reader::Reader;
 use brokkr_codec::{
-    Boxed, Packet, PacketId, ProtocolVersion, Publish, PublishProperties, QoS, QosPid, Will,
+    Packet, PacketId, ProtocolVersion, Publish, PublishPropertiesBuilder, QoS, QosPid, Will,
     WillProperties, decode_exact,
 };
 use brokkr_core::message::Message;
@@ -47,7 +47,9 @@ fn read_publish(r: &mut Reader<'_>) -> Result<Publish, PersistError> {
     if p.topic.is_empty() {
         return Err(PersistError::Invalid("stored PUBLISH without a topic"));
     }
-    if p.properties.topic_alias.is_some() || !p.properties.subscription_identifiers.is_empty() {
+    if p.properties.topic_alias().is_some()
+        || p.properties.subscription_identifiers().next().is_some()
+    {
         return Err(PersistError::Invalid(
             "stored PUBLISH with per-connection properties",
         ));
@@ -81,7 +83,7 @@ pub(crate) fn read_message(r: &mut Reader<'_>) -> Result<Message, PersistError> 
 /// Append a will as the PUBLISH it becomes (its Will Delay Interval is not stored).
 pub(crate) fn write_will(out: &mut Vec<u8>, w: &Will) -> Result<(), PersistError> {
     let wp = &w.properties;
-    let properties = PublishProperties {
+    let properties = PublishPropertiesBuilder {
         payload_format_indicator: wp.payload_format_indicator,
         message_expiry_interval_secs: wp.message_expiry_interval_secs,
         response_topic: wp.response_topic.clone(),
@@ -89,13 +91,15 @@ pub(crate) fn write_will(out: &mut Vec<u8>, w: &Will) -> Result<(), PersistError
         user_properties: wp.user_properties.clone(),
         content_type: wp.content_type.clone(),
         ..Default::default()
-    };
+    }
+    .build()
+    .map_err(|_| PersistError::Unencodable("will properties"))?;
     let p = Publish {
         dup: false,
         qos_pid: qos_pid(w.qos),
         retain: w.retain,
         topic: w.topic.clone(),
-        properties: Boxed::new(properties),
+        properties,
         payload: w.payload.clone(),
     };
     write_publish(out, &p)
@@ -104,7 +108,7 @@ pub(crate) fn write_will(out: &mut Vec<u8>, w: &Will) -> Result<(), PersistError
 /// Read a will; its Will Delay Interval is `None`.
 pub(crate) fn read_will(r: &mut Reader<'_>) -> Result<Will, PersistError> {
     let p = read_publish(r)?;
-    let pp = &p.properties;
+    let pp = p.properties.to_builder();
     let properties = WillProperties {
         payload_format_indicator: pp.payload_format_indicator,
         message_expiry_interval_secs: pp.message_expiry_interval_secs,

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 const SAVED: u64 = 1_700_000_000_000;
 
 fn message(topic: &str, payload: &[u8], qos: QoS, retain: bool, expiry: Option<u32>) -> Message {
-    let mut properties = PublishProperties {
+    let mut properties = PublishPropertiesBuilder {
         message_expiry_interval_secs: expiry,
         ..Default::default()
     };
@@ -34,7 +34,7 @@ fn message(topic: &str, payload: &[u8], qos: QoS, retain: bool, expiry: Option<u
         qos_pid: QosPid::AtMostOnce,
         retain,
         topic: build::topic(topic),
-        properties: Boxed::new(properties),
+        properties: properties.build().unwrap(),
         payload: Bytes::copy_from_slice(payload),
     };
     let mut m = Message::from_publish(p, build::topic(topic), 0);

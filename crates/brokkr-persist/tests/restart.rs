@@ -23,9 +23,15 @@ fn retained_messages_survive_and_expired_ones_do_not() {
     let mut cl = Cluster::new(2, BEFORE);
     let (mut p, _) = cl.persistent(V5, "publisher", 0);
     let mut short = publish("r/short", b"30s", QoS::AtMostOnce, 1, true);
-    short.properties.message_expiry_interval_secs = Some(30);
+    short.properties = brokkr_testkit::build::publish_props(PublishPropertiesBuilder {
+        message_expiry_interval_secs: Some(30),
+        ..Default::default()
+    });
     let mut long = publish("r/long", b"1h", QoS::AtLeastOnce, 2, true);
-    long.properties.message_expiry_interval_secs = Some(3600);
+    long.properties = brokkr_testkit::build::publish_props(PublishPropertiesBuilder {
+        message_expiry_interval_secs: Some(3600),
+        ..Default::default()
+    });
     cl.publish(&mut p, short);
     cl.publish(&mut p, long);
     cl.publish(
@@ -42,7 +48,7 @@ fn retained_messages_survive_and_expired_ones_do_not() {
     let mut seen: Vec<_> = publishes(&got)
         .iter()
         .map(|x| {
-            let expiry = x.properties.message_expiry_interval_secs;
+            let expiry = x.properties.message_expiry_interval_secs();
             (
                 x.topic.as_str().to_string(),
                 x.qos_pid.qos(),

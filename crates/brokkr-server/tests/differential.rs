@@ -166,7 +166,7 @@ fn normalize(p: Packet) -> String {
             p.qos_pid.qos(),
             p.retain,
             p.dup,
-            p.properties.subscription_identifiers
+            p.properties.subscription_identifiers().collect::<Vec<_>>()
         ),
         Packet::SubAck(a) => format!("SUBACK {:?}", a.reasons),
         Packet::UnsubAck(a) => format!("UNSUBACK {:?}", a.reasons),

@@ -55,6 +55,11 @@ pub fn publish(t: &str, payload: &[u8], qos: QoS, retain: bool) -> Publish {
     }
 }
 
+/// PUBLISH properties from typed values.
+pub fn publish_props(values: PublishPropertiesBuilder) -> PublishProperties {
+    values.build().expect("test properties build")
+}
+
 /// SUBSCRIBE to each filter at `qos`.
 pub fn subscribe(id: u16, filters: &[&str], qos: QoS) -> Subscribe {
     Subscribe {

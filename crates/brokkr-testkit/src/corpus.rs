@@ -195,7 +195,10 @@ fn v5_sessions(out: &mut Vec<Seed>) {
     c.properties.session_expiry_interval_secs = Some(8);
     let mut s = encode(&Packet::Connect(Box::new(c)), v);
     let mut p = publish("mytopic", b"first", QoS::AtMostOnce, false);
-    p.properties.topic_alias = NonZeroU16::new(1);
+    p.properties = publish_props(PublishPropertiesBuilder {
+        topic_alias: NonZeroU16::new(1),
+        ..Default::default()
+    });
     s.extend(encode(&Packet::Publish(p.clone()), v));
     for i in 0..4u8 {
         let mut q = p.clone();
@@ -214,15 +217,18 @@ fn v5_sessions(out: &mut Vec<Seed>) {
     sub.filters[0].1.retain_handling = RetainHandling::SendIfNew;
     s.extend(encode(&Packet::Subscribe(sub), v));
     let mut p = publish("req/x", b"{\"a\":1}", QoS::AtLeastOnce, false);
-    p.properties.payload_format_indicator = Some(PayloadFormat::Utf8);
-    p.properties.message_expiry_interval_secs = Some(30);
-    p.properties.response_topic = Some(topic("resp/x"));
-    p.properties.correlation_data = Some(Bytes::from_static(b"corr"));
-    p.properties.content_type = Some(string("application/json"));
-    p.properties.user_properties = vec![
-        (string("one"), string("two")),
-        (string("one"), string("three")),
-    ];
+    p.properties = publish_props(PublishPropertiesBuilder {
+        payload_format_indicator: Some(PayloadFormat::Utf8),
+        message_expiry_interval_secs: Some(30),
+        response_topic: Some(topic("resp/x")),
+        correlation_data: Some(Bytes::from_static(b"corr")),
+        content_type: Some(string("application/json")),
+        user_properties: vec![
+            (string("one"), string("two")),
+            (string("one"), string("three")),
+        ],
+        ..Default::default()
+    });
     s.extend(encode(&Packet::Publish(p), v));
     out.push(("session-v5-properties.dat".into(), s));
 
@@ -680,7 +686,10 @@ fn scripts(out: &mut Vec<Seed>) {
         Packet::Subscribe(subscribe(1, &["r/#"], QoS::AtMostOnce)),
     );
     let mut p = publish("r/b", b"1", QoS::AtMostOnce, false);
-    p.properties.topic_alias = NonZeroU16::new(2);
+    p.properties = publish_props(PublishPropertiesBuilder {
+        topic_alias: NonZeroU16::new(2),
+        ..Default::default()
+    });
     send(&mut s, 0, v5, Packet::Publish(p.clone()));
     p.topic = TopicName::default();
     send(&mut s, 0, v5, Packet::Publish(p));

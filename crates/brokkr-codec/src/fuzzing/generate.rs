@@ -3,7 +3,7 @@
 
 use super::roundtrip;
 use crate::packet::*;
-use crate::properties::{Boxed, PayloadFormat, UserProperties};
+use crate::properties::{PayloadFormat, UserProperties};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::string::MqttString;
 use crate::topic::{TopicFilter, TopicName};
@@ -342,8 +342,7 @@ fn gen_publish(u: &mut Unstructured, v: ProtocolVersion) -> Result<Publish> {
         for _ in 0..u.int_in_range(0..=2)? {
             subscription_identifiers.push(gen_nz32(u, VBI_MAX)?);
         }
-        Ok(PublishProperties {
-            wire_order: Default::default(),
+        Ok(PublishPropertiesBuilder {
             payload_format_indicator: opt(u, gen_format)?,
             message_expiry_interval_secs: opt(u, any_u32)?,
             topic_alias: opt(u, gen_nz16)?,
@@ -355,7 +354,9 @@ fn gen_publish(u: &mut Unstructured, v: ProtocolVersion) -> Result<Publish> {
         })
     })?;
     let empty_topic = properties.topic_alias.is_some() && bool::arbitrary(u)?;
-    let properties = Boxed::new(properties);
+    let properties = properties
+        .build()
+        .map_err(|_| arbitrary::Error::IncorrectFormat)?;
     Ok(Publish {
         dup: qos != QoS::AtMostOnce && bool::arbitrary(u)?,
         qos_pid,

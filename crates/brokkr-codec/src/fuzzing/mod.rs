@@ -11,6 +11,9 @@
 
 #[cfg(feature = "arbitrary")]
 pub mod generate;
+mod publish_block;
+
+pub use publish_block::publish_block;
 
 use crate::packet::*;
 use crate::properties::{self, PropertySet};
@@ -103,7 +106,7 @@ pub fn property_block(data: &[u8]) {
     one::<ConnectProperties>(data);
     one::<WillProperties>(data);
     one::<ConnAckProperties>(data);
-    one::<PublishProperties>(data);
+    publish_block(data);
     one::<AckProperties>(data);
     one::<SubscribeProperties>(data);
     one::<UnsubscribeProperties>(data);

@@ -35,12 +35,12 @@ impl AckProperties {
 }
 
 impl PropertySet for AckProperties {
-    fn wire_order(&self) -> &WireOrder {
-        &self.wire_order
+    fn wire_order(&self) -> Option<&WireOrder> {
+        Some(&self.wire_order)
     }
 
-    fn wire_order_mut(&mut self) -> &mut WireOrder {
-        &mut self.wire_order
+    fn wire_order_mut(&mut self) -> Option<&mut WireOrder> {
+        Some(&mut self.wire_order)
     }
 
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {

@@ -25,12 +25,12 @@ pub struct AuthProperties {
 }
 
 impl PropertySet for AuthProperties {
-    fn wire_order(&self) -> &WireOrder {
-        &self.wire_order
+    fn wire_order(&self) -> Option<&WireOrder> {
+        Some(&self.wire_order)
     }
 
-    fn wire_order_mut(&mut self) -> &mut WireOrder {
-        &mut self.wire_order
+    fn wire_order_mut(&mut self) -> Option<&mut WireOrder> {
+        Some(&mut self.wire_order)
     }
 
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {

@@ -80,12 +80,12 @@ pub struct ConnectProperties {
 }
 
 impl PropertySet for ConnectProperties {
-    fn wire_order(&self) -> &WireOrder {
-        &self.wire_order
+    fn wire_order(&self) -> Option<&WireOrder> {
+        Some(&self.wire_order)
     }
 
-    fn wire_order_mut(&mut self) -> &mut WireOrder {
-        &mut self.wire_order
+    fn wire_order_mut(&mut self) -> Option<&mut WireOrder> {
+        Some(&mut self.wire_order)
     }
 
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
@@ -165,12 +165,12 @@ pub struct WillProperties {
 }
 
 impl PropertySet for WillProperties {
-    fn wire_order(&self) -> &WireOrder {
-        &self.wire_order
+    fn wire_order(&self) -> Option<&WireOrder> {
+        Some(&self.wire_order)
     }
 
-    fn wire_order_mut(&mut self) -> &mut WireOrder {
-        &mut self.wire_order
+    fn wire_order_mut(&mut self) -> Option<&mut WireOrder> {
+        Some(&mut self.wire_order)
     }
 
     fn set(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {

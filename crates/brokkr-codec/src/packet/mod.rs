@@ -15,6 +15,7 @@ mod ping;
 mod puback;
 mod pubcomp;
 mod publish;
+mod publish_properties;
 mod pubrec;
 mod pubrel;
 mod suback;
@@ -31,7 +32,11 @@ pub use connect::{
 pub use disconnect::{Disconnect, DisconnectProperties};
 pub use puback::PubAck;
 pub use pubcomp::PubComp;
-pub use publish::{Publish, PublishProperties, QosPid};
+pub use publish::{Publish, QosPid};
+pub use publish_properties::{
+    IdSet, Iter as PublishPropertiesIter, PropertyEdits, PublishProperties,
+    PublishPropertiesBuilder, PublishProperty,
+};
 pub use pubrec::PubRec;
 pub use pubrel::PubRel;
 pub use suback::SubAck;
@@ -135,10 +140,14 @@ impl Packet {
         let body = raw.body;
         let kind = PacketType::from_nibble(raw.first_byte >> 4)
             .ok_or(DecodeError::malformed("packet type 0 is reserved"))?;
+        // The hot packet first, decoded straight into the returned value (fewer moves; measured).
+        if kind == PacketType::Publish {
+            return Publish::decode(flags, body, version);
+        }
         Ok(match kind {
             PacketType::Connect => Packet::Connect(Box::new(Connect::decode(flags, body)?)),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(flags, body, version)?),
-            PacketType::Publish => Packet::Publish(Publish::decode(flags, body, version)?),
+            PacketType::Publish => return Publish::decode(flags, body, version), // (above)
             PacketType::PubAck => Packet::PubAck(PubAck::decode(flags, body, version)?),
             PacketType::PubRec => Packet::PubRec(PubRec::decode(flags, body, version)?),
             PacketType::PubRel => Packet::PubRel(PubRel::decode(flags, body, version)?),

@@ -6,6 +6,7 @@ use super::session::SubOptions;
 use super::{ConnId, Shard};
 use crate::message::Message;
 use crate::session::{AckError, Qos2Receipt};
+use brokkr_codec::properties::id;
 use brokkr_codec::{
     DecodeError, Packet, PayloadFormat, ProtocolVersion, PubAck, PubComp, PubRec, Publish, QoS,
     QosPid, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
@@ -116,13 +117,13 @@ impl Shard {
         session: crate::slab::Key,
         publish: Publish,
     ) -> Result<(), DecodeError> {
-        if !publish.properties.subscription_identifiers.is_empty() {
+        if publish.properties.contains(id::SUBSCRIPTION_IDENTIFIER) {
             return Err(protocol("client PUBLISH with a subscription identifier"));
         }
         let topic = match self.conns.get_mut(conn).map(|c| &mut c.phase) {
             Some(Phase::Connected(k)) => k
                 .inbound_aliases
-                .resolve(&publish.topic, publish.properties.topic_alias)?,
+                .resolve(&publish.topic, publish.properties.topic_alias())?,
             _ => return Ok(()),
         };
         if topic.len() > self.limits.string_bytes_max
@@ -133,7 +134,7 @@ impl Shard {
                 "topic too long or deep",
             ));
         }
-        if publish.properties.payload_format_indicator == Some(PayloadFormat::Utf8)
+        if publish.properties.payload_format_indicator() == Some(PayloadFormat::Utf8)
             && std::str::from_utf8(&publish.payload).is_err()
         {
             return Err(

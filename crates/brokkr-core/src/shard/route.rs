@@ -10,7 +10,7 @@ use crate::slab::Key;
 use crate::subscriptions::Match;
 use crate::topic_alias::OutboundTopic;
 use brokkr_codec::{
-    Boxed, Packet, PubRel, PublishProperties, QoS, QosPid, RetainHandling, TopicFilter, Will,
+    Packet, PubRel, PublishPropertiesBuilder, QoS, QosPid, RetainHandling, TopicFilter, Will,
 };
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -247,7 +247,7 @@ impl Shard {
     /// Publish a will: retained if it says so, then routed like any message.
     pub(super) fn publish_will(&mut self, now_ms: u64, will: Will) {
         let wp = will.properties;
-        let properties = PublishProperties {
+        let properties = PublishPropertiesBuilder {
             payload_format_indicator: wp.payload_format_indicator,
             message_expiry_interval_secs: wp.message_expiry_interval_secs,
             response_topic: wp.response_topic,
@@ -255,13 +255,16 @@ impl Shard {
             user_properties: wp.user_properties,
             content_type: wp.content_type,
             ..Default::default()
-        };
+        }
+        .build()
+        // Cannot fail: every value came from a CONNECT that fit in one packet.
+        .unwrap_or_default();
         let msg = Arc::new(Message {
             topic: will.topic,
             payload: will.payload,
             qos: will.qos,
             retain: will.retain,
-            properties: Boxed::new(properties),
+            properties,
             received_ms: now_ms,
         });
         self.retain(&msg);
