@@ -54,7 +54,8 @@ fn start(dir: &Path, port: u16) -> Child {
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_brokkr"))
+    let bin = std::env::var("BROKKR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_brokkr").into());
+    let child = Command::new(bin)
         .args(["--config-file", conf.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -356,4 +357,78 @@ fn sigkill_under_qos1_load_loses_nothing_acknowledged() {
         missing_retained.len(),
         missing_retained.iter().take(5).collect::<Vec<_>>()
     );
+}
+
+/// The journal's cost on QoS 1 fan-in: 4 publishers (32 in flight each) into one persistent
+/// subscriber for 5 s, journal off then on. Prints acknowledged messages per second. Run with
+/// `cargo test -p brokkr --test journal_kill fan_in -- --ignored --nocapture` (figures in
+/// docs/benchmarks.md); `BROKKR_BIN` picks another binary (a release build).
+#[test]
+#[ignore]
+fn fan_in_cost() {
+    for journal in [false, true] {
+        let dir =
+            std::env::temp_dir().join(format!("brokkr-fan-in-{}-{journal}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let _cleanup = Dir(dir.clone());
+        let port = free_port();
+        let mut broker = start(&dir, port);
+        if !journal {
+            broker.kill().unwrap();
+            broker.wait().unwrap();
+            let conf = std::fs::read_to_string(dir.join("brokkr.conf")).unwrap();
+            std::fs::write(
+                dir.join("brokkr.conf"),
+                conf.replace("persistence_journal true", "persistence_journal false"),
+            )
+            .unwrap();
+            broker = restart(&dir, port);
+        }
+        let mut sub = Client::connect(port, "fan-in-sub", false).unwrap();
+        sub.subscribe("t/#").unwrap();
+        let got = Arc::new(Mutex::new(BTreeMap::new()));
+        let got2 = Arc::clone(&got);
+        let receiving = std::thread::spawn(move || subscriber(sub, &got2, Duration::from_secs(2)));
+        let acked = Arc::new(Mutex::new(Acked::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let publishers: Vec<_> = (0..4)
+            .map(|i| {
+                let (a, s) = (Arc::clone(&acked), Arc::clone(&stop));
+                std::thread::spawn(move || publisher(port, 1000 + i, &a, &s))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(5));
+        stop.store(true, Ordering::Relaxed);
+        for p in publishers {
+            p.join().unwrap();
+        }
+        let n = acked.lock().unwrap();
+        let total = n.messages.len() + n.retained.len();
+        receiving.join().unwrap();
+        eprintln!(
+            "journal {journal}: {} QoS 1 messages/s acknowledged, {} delivered in all",
+            total / 5,
+            got.lock().unwrap().len()
+        );
+        broker.kill().unwrap();
+        broker.wait().unwrap();
+    }
+}
+
+/// Start the binary again with the config already in `dir`.
+fn restart(dir: &Path, port: u16) -> Child {
+    let bin = std::env::var("BROKKR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_brokkr").into());
+    let child = Command::new(bin)
+        .args(["--config-file", dir.join("brokkr.conf").to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "broker did not listen");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
 }
