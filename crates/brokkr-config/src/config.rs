@@ -62,6 +62,8 @@ pub struct Config {
     pub storage_dir: Option<String>,
     pub save_state_interval_secs: u32,
     pub persistence_data_to_save: PersistenceData,
+    /// `persistence_journal` (a brokkr extension): journal acknowledged changes.
+    pub persistence_journal: bool,
     pub max_qos_msg_pending_per_client: u16,
     pub max_qos_bytes_pending_per_client: u32,
     pub max_qos: u8,
@@ -131,6 +133,7 @@ impl Default for Config {
             storage_dir: None,
             save_state_interval_secs: 3623,
             persistence_data_to_save: PersistenceData::default(),
+            persistence_journal: false,
             max_qos_msg_pending_per_client: 512,
             max_qos_bytes_pending_per_client: 65_536,
             max_qos: 2,

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod fuzzing;
 pub mod ids;
+pub mod journal;
 pub mod limits;
 pub mod message;
 pub mod reject;

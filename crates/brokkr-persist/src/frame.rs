@@ -4,7 +4,7 @@
 //! offset  size  field
 //!      0     8  magic "brokkrDB"
 //!      8     2  format version (1)
-//!     10     1  kind: 1 retained messages, 2 sessions
+//!     10     1  kind: 1 retained messages, 2 sessions, 3 journal base
 //!     11     1  reserved, 0
 //!     12     8  save epoch: wall-clock milliseconds since 1970 (ages in the body count from it)
 //!     20     8  body length in bytes
@@ -38,6 +38,8 @@ pub enum Kind {
     Retained = 1,
     /// Persistent sessions (`sessions.db`).
     Sessions = 2,
+    /// The first journal generation the snapshot files do not cover (`journal.base`).
+    JournalBase = 3,
 }
 
 /// Wrap `body` in the header and checksum.

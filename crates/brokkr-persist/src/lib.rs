@@ -13,8 +13,12 @@
 //! panic. Times in a file are relative to its save epoch, which the caller passes in (this
 //! crate reads no clock): after a load, the caller ages every snapshot by the time elapsed
 //! since then (`age_by`) so expiry and will delays continue across the restart. [`io`] holds
-//! the only file system code: an atomic save, and a load that moves a corrupt file aside so the
-//! broker still starts.
+//! the file system code: an atomic save, and a load that moves a corrupt file aside so the
+//! broker still starts; [`journal_io`] the journal's files.
+//!
+//! With `persistence_journal`, every acknowledged change is also appended to a journal
+//! ([`journal`]: length-prefixed, checksummed records, so a torn tail is detected and ignored)
+//! and the state after a crash is the snapshot with the journal replayed on top ([`replay`]).
 //!
 //! The checksum is CRC-32 (crc32fast) rather than a cryptographic hash such as FlashMQ's
 //! SHA-512: it guards against torn writes, truncation and bit rot, which it detects (every
@@ -28,13 +32,22 @@ mod error;
 pub mod frame;
 pub mod fuzzing;
 pub mod io;
+pub mod journal;
+pub mod journal_io;
 mod publish;
 mod reader;
+pub mod replay;
 mod retained;
 mod sessions;
 
 pub use error::PersistError;
 pub use io::{LoadFault, LoadOutcome, load, save_atomic};
+pub use journal::{JournalFile, decode_journal, encode_journal_header, encode_record};
+pub use journal_io::{
+    JOURNAL_BASE_FILE, JournalWriter, journal_generations, journal_name, load_journal,
+    load_journal_base, remove_journals_before, save_journal_base,
+};
+pub use replay::{Replay, ReplayScope, ReplayStats};
 pub use retained::{RetainedFile, decode_retained, encode_retained};
 pub use sessions::{SessionsFile, decode_sessions, encode_sessions};
 

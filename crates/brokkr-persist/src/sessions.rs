@@ -73,7 +73,7 @@ fn put_count(out: &mut Vec<u8>, n: usize) -> Result<(), PersistError> {
     Ok(())
 }
 
-fn put_str16(out: &mut Vec<u8>, s: &str) -> Result<(), PersistError> {
+pub(crate) fn put_str16(out: &mut Vec<u8>, s: &str) -> Result<(), PersistError> {
     let n = u16::try_from(s.len()).map_err(|_| PersistError::Unencodable("string over 65535"))?;
     out.extend_from_slice(&n.to_be_bytes());
     out.extend_from_slice(s.as_bytes());
@@ -96,14 +96,7 @@ fn write_session(out: &mut Vec<u8>, s: &SessionSnapshot) -> Result<(), PersistEr
     put_count(out, s.subscriptions.len())?;
     for (filter, opts) in &s.subscriptions {
         put_str16(out, filter.as_str())?;
-        let flags = opts.qos.as_u8()
-            | u8::from(opts.no_local) << 2
-            | u8::from(opts.retain_as_published) << 3
-            | u8::from(opts.subscription_id.is_some()) << 4;
-        out.push(flags);
-        if let Some(id) = opts.subscription_id {
-            out.extend_from_slice(&id.get().to_be_bytes());
-        }
+        write_options(out, opts);
     }
     put_count(out, s.inbound_qos2.len())?;
     for id in &s.inbound_qos2 {
@@ -146,7 +139,7 @@ fn write_delivery(out: &mut Vec<u8>, d: &DeliverySnapshot) -> Result<(), Persist
     write_message(out, &d.message)
 }
 
-fn read_mqtt_str(r: &mut Reader<'_>) -> Result<String, PersistError> {
+pub(crate) fn read_mqtt_str(r: &mut Reader<'_>) -> Result<String, PersistError> {
     let s = r.str16()?;
     MqttString::new(s).map_err(PersistError::Packet)?;
     Ok(s.to_string())
@@ -164,6 +157,16 @@ fn read_packet_id(r: &mut Reader<'_>) -> Result<PacketId, PersistError> {
     PacketId::new(r.u16()?).ok_or(PersistError::Invalid("packet identifier 0"))
 }
 
+/// A protocol level byte (3, 4 or 5).
+pub(crate) fn read_version(r: &mut Reader<'_>) -> Result<ProtocolVersion, PersistError> {
+    match r.u8()? {
+        3 => Ok(ProtocolVersion::V3_1),
+        4 => Ok(ProtocolVersion::V3_1_1),
+        5 => Ok(ProtocolVersion::V5),
+        _ => Err(PersistError::Invalid("protocol version")),
+    }
+}
+
 fn read_session(r: &mut Reader<'_>) -> Result<SessionSnapshot, PersistError> {
     let client_id = read_mqtt_str(r)?;
     if client_id.is_empty() {
@@ -174,12 +177,7 @@ fn read_session(r: &mut Reader<'_>) -> Result<SessionSnapshot, PersistError> {
     } else {
         None
     };
-    let version = match r.u8()? {
-        3 => ProtocolVersion::V3_1,
-        4 => ProtocolVersion::V3_1_1,
-        5 => ProtocolVersion::V5,
-        _ => return Err(PersistError::Invalid("protocol version")),
-    };
+    let version = read_version(r)?;
     let expiry_secs = r.u32()?;
     if expiry_secs == 0 {
         return Err(PersistError::Invalid(
@@ -219,29 +217,50 @@ fn read_session(r: &mut Reader<'_>) -> Result<SessionSnapshot, PersistError> {
     })
 }
 
+/// A subscription's options: `flags:u8 [subscription_id:u32]`.
+pub(crate) fn write_options(out: &mut Vec<u8>, opts: &SubOptions) {
+    let flags = opts.qos.as_u8()
+        | u8::from(opts.no_local) << 2
+        | u8::from(opts.retain_as_published) << 3
+        | u8::from(opts.subscription_id.is_some()) << 4;
+    out.push(flags);
+    if let Some(id) = opts.subscription_id {
+        out.extend_from_slice(&id.get().to_be_bytes());
+    }
+}
+
+/// A topic filter stored as a `str16`.
+pub(crate) fn read_filter(r: &mut Reader<'_>) -> Result<TopicFilter, PersistError> {
+    TopicFilter::new(r.str16()?).map_err(PersistError::Packet)
+}
+
 fn read_subscriptions(r: &mut Reader<'_>) -> Result<Vec<(TopicFilter, SubOptions)>, PersistError> {
     let mut subscriptions = Vec::new();
     for _ in 0..r.u32()? {
-        let filter = TopicFilter::new(r.str16()?).map_err(PersistError::Packet)?;
-        let flags = r.u8()?;
-        if flags & 0xe0 != 0 {
-            return Err(PersistError::Invalid("subscription option bits"));
-        }
-        let qos = QoS::from_u8(flags & 3).ok_or(PersistError::Invalid("subscription QoS"))?;
-        let subscription_id = if flags & 0x10 != 0 {
-            Some(read_subscription_id(r)?)
-        } else {
-            None
-        };
-        let opts = SubOptions {
-            qos,
-            no_local: flags & 4 != 0,
-            retain_as_published: flags & 8 != 0,
-            subscription_id,
-        };
-        subscriptions.push((filter, opts));
+        let filter = read_filter(r)?;
+        subscriptions.push((filter, read_options(r)?));
     }
     Ok(subscriptions)
+}
+
+/// The options [`write_options`] wrote.
+pub(crate) fn read_options(r: &mut Reader<'_>) -> Result<SubOptions, PersistError> {
+    let flags = r.u8()?;
+    if flags & 0xe0 != 0 {
+        return Err(PersistError::Invalid("subscription option bits"));
+    }
+    let qos = QoS::from_u8(flags & 3).ok_or(PersistError::Invalid("subscription QoS"))?;
+    let subscription_id = if flags & 0x10 != 0 {
+        Some(read_subscription_id(r)?)
+    } else {
+        None
+    };
+    Ok(SubOptions {
+        qos,
+        no_local: flags & 4 != 0,
+        retain_as_published: flags & 8 != 0,
+        subscription_id,
+    })
 }
 
 fn read_inbound(r: &mut Reader<'_>) -> Result<Vec<PacketId>, PersistError> {

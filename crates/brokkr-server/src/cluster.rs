@@ -8,6 +8,7 @@
 //! still reach subscribers on the others: every worker publishes its wills and flushes its
 //! batches, then every worker closes its connections.
 
+use crate::journal::JournalThread;
 use crate::persistence::{self, PersistSettings};
 use crate::worker::{self, Inbox, Phase, WorkerSetup};
 use brokkr_core::access::AccessPolicy;
@@ -158,11 +159,23 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
         shared.set_policy(Arc::clone(policy));
     }
     let epoch = Instant::now();
+    let policy: Arc<dyn AccessPolicy> = config
+        .access
+        .clone()
+        .unwrap_or_else(|| Arc::new(brokkr_core::access::AllowAll));
     let mut loaded = config
         .persistence
         .as_ref()
-        .map(|p| persistence::load(p, u32::try_from(count).unwrap_or(1)))
+        .map(|p| persistence::load(p, u32::try_from(count).unwrap_or(1), &*policy))
         .unwrap_or_default();
+    let journal = match config.persistence.as_ref().filter(|p| p.journal) {
+        Some(p) => Some(JournalThread::start(
+            &p.dir,
+            loaded.journal_generation,
+            count,
+        )?),
+        None => None,
+    };
     let (saved_tx, saved_rx) = std::sync::mpsc::channel();
     let (listener_tx, listener_rx) = mpsc::unbounded_channel();
     let mut listener_rx = Some(listener_rx);
@@ -196,6 +209,13 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
                 .unwrap_or_default(),
             saved: saved_tx.clone(),
             listener_updates: if index == 0 { listener_rx.take() } else { None },
+            journal: journal.as_ref().and_then(|j| {
+                let durable = Arc::clone(j.durable.get(index)?);
+                Some(worker::JournalLink {
+                    tx: j.tx.clone(),
+                    durable,
+                })
+            }),
         };
         if index == 0 {
             own = Some(setup);
@@ -254,7 +274,12 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
         let sessions: Vec<_> = saved_rx.try_iter().flatten().collect();
         let now_ms = worker::clock_ms(epoch);
         let retained = shared_at_exit.snapshot_retained(now_ms);
-        persistence::save(settings, &retained, &sessions);
+        // Everything journaled so far is in this snapshot: the journal restarts after it.
+        let base = journal.as_ref().and_then(JournalThread::rotate_blocking);
+        persistence::save(settings, &retained, &sessions, base);
+    }
+    if let Some(journal) = journal {
+        journal.stop();
     }
     result
 }

@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 mod cluster;
+mod journal;
+mod journal_replay;
 pub mod logging;
 mod persistence;
 mod systemd;

@@ -21,6 +21,9 @@ pub struct PersistSettings {
     pub sessions: bool,
     /// `persistence_data_to_save` includes retained messages.
     pub retained: bool,
+    /// `persistence_journal`: every acknowledged change is made durable in a journal before
+    /// its acknowledgement is sent, and replayed after a crash.
+    pub journal: bool,
 }
 
 /// The state read at start-up: retained messages, and sessions by home worker.
@@ -28,21 +31,29 @@ pub struct PersistSettings {
 pub(crate) struct Loaded {
     pub retained: Vec<RetainedSnapshot>,
     pub sessions: Vec<Vec<SessionSnapshot>>,
+    /// The journal generation to append to next (above every journal on disk).
+    pub journal_generation: u64,
 }
 
 /// Milliseconds since 1970 (the files' save epoch).
-fn wall_ms() -> u64 {
+pub(crate) fn wall_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Read the state files, aged by the time the broker was down, sessions split by the home
+/// Read the state files, aged by the time the broker was down, with any journal replayed on
+/// top (`policy` is the read ACL for the deliveries it rebuilds), sessions split by the home
 /// worker of their client id among `count` workers.
-pub(crate) fn load(settings: &PersistSettings, count: u32) -> Loaded {
+pub(crate) fn load(
+    settings: &PersistSettings,
+    count: u32,
+    policy: &dyn brokkr_core::access::AccessPolicy,
+) -> Loaded {
     let mut loaded = Loaded {
         retained: Vec::new(),
         sessions: (0..count).map(|_| Vec::new()).collect(),
+        journal_generation: 1,
     };
     if let Err(e) = std::fs::create_dir_all(&settings.dir) {
         log::error!(
@@ -52,12 +63,14 @@ pub(crate) fn load(settings: &PersistSettings, count: u32) -> Loaded {
         return loaded;
     }
     let now = wall_ms();
+    let mut retained = Vec::new();
+    let mut sessions = Vec::new();
     if settings.retained {
         match brokkr_persist::load_retained(&settings.dir) {
             Ok(outcome) => {
                 if let Some(file) = report("retained.db", outcome) {
-                    loaded.retained = file.into_aged(now);
-                    log::info!("loaded {} retained messages", loaded.retained.len());
+                    retained = file.into_aged(now);
+                    log::info!("loaded {} retained messages", retained.len());
                 }
             }
             Err(e) => log::error!("retained.db: {e}"),
@@ -67,23 +80,26 @@ pub(crate) fn load(settings: &PersistSettings, count: u32) -> Loaded {
         match brokkr_persist::load_sessions(&settings.dir) {
             Ok(outcome) => {
                 if let Some(file) = report("sessions.db", outcome) {
-                    let sessions = file.into_aged(now);
+                    sessions = file.into_aged(now);
                     log::info!("loaded {} sessions", sessions.len());
-                    for s in sessions {
-                        let home = home_shard(s.client_id.as_bytes(), count) as usize;
-                        if let Some(part) = loaded.sessions.get_mut(home) {
-                            part.push(s);
-                        }
-                    }
                 }
             }
             Err(e) => log::error!("sessions.db: {e}"),
         }
     }
+    let folded = crate::journal_replay::fold(settings, now, sessions, retained, policy);
+    loaded.journal_generation = folded.next_generation;
+    loaded.retained = folded.retained;
+    for s in folded.sessions {
+        let home = home_shard(s.client_id.as_bytes(), count) as usize;
+        if let Some(part) = loaded.sessions.get_mut(home) {
+            part.push(s);
+        }
+    }
     loaded
 }
 
-fn report<T>(name: &str, outcome: brokkr_persist::LoadOutcome<T>) -> Option<T> {
+pub(crate) fn report<T>(name: &str, outcome: brokkr_persist::LoadOutcome<T>) -> Option<T> {
     match outcome {
         brokkr_persist::LoadOutcome::Missing => None,
         brokkr_persist::LoadOutcome::Loaded(file) => Some(file),
@@ -97,23 +113,33 @@ fn report<T>(name: &str, outcome: brokkr_persist::LoadOutcome<T>) -> Option<T> {
     }
 }
 
-/// Write the state files (blocking: run it off the workers, or at the very end).
+/// Write the state files (blocking: run it off the workers, or at the very end). With
+/// `journal_base`, the snapshot covers every journal before that generation: once both files
+/// are saved, `journal.base` says so and those journals are removed. Returns whether every
+/// file was saved.
 pub(crate) fn save(
     settings: &PersistSettings,
     retained: &[RetainedSnapshot],
     sessions: &[SessionSnapshot],
-) {
+    journal_base: Option<u64>,
+) -> bool {
     let now = wall_ms();
     let started = std::time::Instant::now();
+    let mut saved = true;
     if settings.retained
         && let Err(e) = brokkr_persist::save_retained(&settings.dir, now, retained)
     {
         log::error!("saving retained.db in {}: {e}", settings.dir.display());
+        saved = false;
     }
     if settings.sessions
         && let Err(e) = brokkr_persist::save_sessions(&settings.dir, now, sessions)
     {
         log::error!("saving sessions.db in {}: {e}", settings.dir.display());
+        saved = false;
+    }
+    if saved && let Some(generation) = journal_base {
+        crate::journal_replay::truncate(&settings.dir, generation);
     }
     log::info!(
         "saved {} retained messages and {} sessions in {:?}",
@@ -121,6 +147,7 @@ pub(crate) fn save(
         sessions.len(),
         started.elapsed()
     );
+    saved
 }
 
 /// Save in the background unless a save is still running; `busy` marks one.
@@ -130,6 +157,7 @@ pub(crate) fn save_in_background(
     now_ms: u64,
     sessions: Vec<SessionSnapshot>,
     busy: Arc<AtomicBool>,
+    journal_base: Option<u64>,
 ) {
     if busy.swap(true, Ordering::AcqRel) {
         log::warn!("the previous state save is still running; skipping this one");
@@ -144,7 +172,7 @@ pub(crate) fn save_in_background(
     let spawned = std::thread::Builder::new()
         .name("brokkr-save".into())
         .spawn(move || {
-            save(&settings, &retained, &sessions);
+            save(&settings, &retained, &sessions, journal_base);
             done.store(false, Ordering::Release);
         });
     if let Err(e) = spawned {

@@ -8,12 +8,14 @@
 //! deadline (at least every second); a background task runs retained deliveries in slices.
 
 use crate::cluster::{BoundListener, PeerFilter, Peers};
+use crate::journal::{Cmd, Durable};
 use crate::persistence::PersistSettings;
+use brokkr_core::journal::JournalRecord;
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::{ConnId, Handoff, Placement, RemoteDelivery, Shard, SharedState};
 use brokkr_core::snapshot::{RetainedSnapshot, SessionSnapshot};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,6 +75,25 @@ pub(crate) struct WorkerSetup {
     pub saved: std::sync::mpsc::Sender<Vec<SessionSnapshot>>,
     /// New listener lists from reloads (worker 0, which accepts).
     pub listener_updates: Option<mpsc::UnboundedReceiver<Vec<crate::cluster::ListenerSpec>>>,
+    /// The journal thread, with `persistence_journal`.
+    pub journal: Option<JournalLink>,
+}
+
+/// A worker's way to the journal thread.
+pub(crate) struct JournalLink {
+    pub tx: std::sync::mpsc::Sender<Cmd>,
+    /// This worker's last durable ticket.
+    pub durable: Arc<Durable>,
+}
+
+/// A worker's journal state: tickets sent, and connections whose bytes wait for one.
+struct WorkerJournal {
+    link: JournalLink,
+    index: usize,
+    /// The last ticket sent to the journal thread (one per turn that produced records).
+    sent: u64,
+    /// Connections holding bytes that wait for a ticket to be durable.
+    waiting: Vec<(u64, ConnId)>,
 }
 
 /// Where the shards' clock starts: far enough from 0 that a restored session or message whose
@@ -104,6 +125,9 @@ struct Conn {
     handoff: Option<Handoff>,
     /// The connection is moving to another worker: its writer gives its half back.
     moving: bool,
+    /// With the journal: bytes taken from the shard, each chunk with the ticket that must be
+    /// durable before it is written (0: none), in order.
+    held: VecDeque<(u64, bytes::Bytes)>,
 }
 
 struct Worker {
@@ -117,6 +141,8 @@ struct Worker {
     peers: Peers,
     /// Deliveries dropped because a peer's inbox was full.
     dropped_deliveries: u64,
+    /// With `persistence_journal`.
+    journal: Option<WorkerJournal>,
 }
 
 type Shared = Rc<RefCell<Worker>>;
@@ -129,11 +155,19 @@ impl Worker {
     /// Wake the writers of every connection the shard wrote to or wants closed, the background
     /// task if the shard has background work; send hand-offs and delivery batches to peers.
     fn flush_outputs(&mut self) {
+        // Deliveries leave before this turn's records reach the journal thread: a snapshot
+        // taken after a rotation then includes every delivery of the older journal's messages.
+        if self.shard.has_outbox() {
+            self.send_batches();
+        }
+        let gate = self.journal_turn();
         if self.shard.has_background_work() {
             self.background.notify_one();
         }
         for conn in self.shard.take_dirty() {
-            if let Some(c) = self.conns.get(&conn) {
+            if self.journal.is_some() {
+                self.hold(conn, gate);
+            } else if let Some(c) = self.conns.get(&conn) {
                 c.wake.notify_one();
             }
         }
@@ -152,9 +186,101 @@ impl Worker {
                 c.stop.notify_one();
             }
         }
-        if self.shard.has_outbox() {
-            self.send_batches();
+    }
+
+    /// Send this turn's journal records; returns the ticket this turn's bytes wait for (0 when
+    /// nothing they acknowledge needs to be durable).
+    fn journal_turn(&mut self) -> u64 {
+        let Some(j) = self.journal.as_mut() else {
+            return 0;
+        };
+        let records = self.shard.take_journal();
+        if records.is_empty() {
+            return 0;
         }
+        let needs = records.iter().any(JournalRecord::needs_durability);
+        j.sent += 1;
+        let cmd = Cmd::Append {
+            worker: j.index,
+            ticket: j.sent,
+            records,
+        };
+        if j.link.tx.send(cmd).is_err() {
+            log::error!("the journal thread is gone");
+        }
+        if needs { j.sent } else { 0 }
+    }
+
+    /// With the journal: take `conn`'s bytes now, to be written once `gate` (and every chunk
+    /// before them) is durable.
+    fn hold(&mut self, conn: ConnId, gate: u64) {
+        let bytes = self.shard.take_write(conn);
+        let (Some(j), Some(c)) = (self.journal.as_mut(), self.conns.get_mut(&conn)) else {
+            return;
+        };
+        let ticket = gate.max(c.held.back().map_or(0, |(t, _)| *t));
+        if !bytes.is_empty() {
+            c.held.push_back((ticket, bytes));
+        }
+        if ticket
+            > j.link
+                .durable
+                .ticket
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            j.waiting.push((ticket, conn));
+        } else {
+            c.wake.notify_one();
+        }
+    }
+
+    /// What the writer of `conn` may write now: (chunks, closing, moving).
+    fn writable(&mut self, id: ConnId) -> (Vec<bytes::Bytes>, bool, bool) {
+        let Some(j) = self.journal.as_ref() else {
+            let mut bytes = self.shard.take_write(id);
+            let conn = self.conns.get_mut(&id);
+            let closing = conn.as_ref().is_none_or(|c| c.closing);
+            let moving = conn.as_ref().is_some_and(|c| c.moving);
+            if bytes.is_empty()
+                && let Some(tail) = conn.and_then(|c| c.tail.take())
+            {
+                bytes = tail;
+            }
+            return (vec![bytes], closing, moving);
+        };
+        let durable = j
+            .link
+            .durable
+            .ticket
+            .load(std::sync::atomic::Ordering::Acquire);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return (Vec::new(), true, false);
+        };
+        let mut out = Vec::new();
+        while c.held.front().is_some_and(|(t, _)| *t <= durable) {
+            out.extend(c.held.pop_front().map(|(_, b)| b));
+        }
+        if c.held.is_empty() {
+            out.extend(c.tail.take());
+        }
+        (out, c.closing && c.held.is_empty(), c.moving)
+    }
+
+    /// The journal made tickets up to `durable` durable: wake the writers waiting for them.
+    fn release(&mut self, durable: u64) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        let conns = &self.conns;
+        j.waiting.retain(|&(ticket, conn)| {
+            if ticket > durable {
+                return true;
+            }
+            if let Some(c) = conns.get(&conn) {
+                c.wake.notify_one();
+            }
+            false
+        });
     }
 
     /// One batch per peer with deliveries waiting; a full inbox drops the batch (counted).
@@ -189,6 +315,7 @@ impl Worker {
                 tail: None,
                 handoff: None,
                 moving: false,
+                held: VecDeque::new(),
             };
             w.conns.insert(id, conn);
             w.flush_outputs();
@@ -212,7 +339,22 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         background: Rc::new(Notify::new()),
         peers: Rc::new(setup.peers),
         dropped_deliveries: 0,
+        journal: None,
     }));
+    let journal_tx = setup.journal.as_ref().map(|l| l.tx.clone());
+    if let Some(link) = setup.journal {
+        let durable = Arc::clone(&link.durable);
+        let mut w = worker.borrow_mut();
+        w.shard.enable_journal();
+        w.journal = Some(WorkerJournal {
+            link,
+            index: setup.index,
+            sent: 0,
+            waiting: Vec::new(),
+        });
+        drop(w);
+        tokio::task::spawn_local(journal_loop(durable, Rc::clone(&worker)));
+    }
     {
         let mut w = worker.borrow_mut();
         let now = w.now_ms();
@@ -262,6 +404,7 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         tasks.push(tokio::task::spawn_local(save_loop(
             settings,
             Rc::clone(&worker),
+            journal_tx,
         )));
     }
     let mut phase = setup.phase;
@@ -461,25 +604,13 @@ async fn connection(
     let writing = tokio::task::spawn_local(async move {
         loop {
             wake.notified().await;
-            let (bytes, closing, handoff) = {
-                let mut w = writer_worker.borrow_mut();
-                let mut bytes = w.shard.take_write(id);
-                let conn = w.conns.get(&id);
-                let closing = conn.is_none_or(|c| c.closing);
-                let handoff = conn.is_some_and(|c| c.moving);
-                if bytes.is_empty()
-                    && let Some(tail) = w.conns.get_mut(&id).and_then(|c| c.tail.take())
-                {
-                    bytes = tail;
-                }
-                (bytes, closing, handoff)
-            };
+            let (chunks, closing, handoff) = writer_worker.borrow_mut().writable(id);
             if handoff {
                 // Nothing was written before CONNACK: the socket moves on intact.
                 return Some(writer);
             }
-            if !bytes.is_empty() {
-                if writer.write_all(&bytes).await.is_err() {
+            for bytes in chunks.iter().filter(|b| !b.is_empty()) {
+                if writer.write_all(bytes).await.is_err() {
                     return None;
                 }
                 writer_worker.borrow_mut().shard.written(id, bytes.len());
@@ -569,10 +700,27 @@ async fn connection(
 
 /// Every `save_state_interval`: each worker snapshots its own sessions (the others through
 /// their inboxes), and a separate thread encodes and writes the files.
-async fn save_loop(settings: PersistSettings, worker: Shared) {
+async fn save_loop(
+    settings: PersistSettings,
+    worker: Shared,
+    journal: Option<std::sync::mpsc::Sender<Cmd>>,
+) {
     let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
         tokio::time::sleep(settings.interval.max(Duration::from_secs(1))).await;
+        if busy.load(std::sync::atomic::Ordering::Acquire) {
+            log::warn!("the previous state save is still running; skipping this one");
+            continue;
+        }
+        // Records from now on go to the next journal; the snapshots below, taken after this
+        // point on every worker, cover everything in the journals before it.
+        let mut journal_base = None;
+        if let Some(tx) = &journal {
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            if tx.send(Cmd::Rotate(reply)).is_ok() {
+                journal_base = rx.await.ok();
+            }
+        }
         let (mut sessions, peers, shared, now) = {
             let w = worker.borrow();
             let now = w.now_ms();
@@ -604,6 +752,7 @@ async fn save_loop(settings: PersistSettings, worker: Shared) {
             now,
             sessions,
             Arc::clone(&busy),
+            journal_base,
         );
     }
 }
@@ -652,5 +801,14 @@ async fn background_loop(worker: Shared) {
                 tokio::task::yield_now().await;
             }
         }
+    }
+}
+
+/// Wake the writers whose held bytes became durable, each time the journal thread says so.
+async fn journal_loop(durable: Arc<Durable>, worker: Shared) {
+    loop {
+        durable.notify.notified().await;
+        let ticket = durable.ticket.load(std::sync::atomic::Ordering::Acquire);
+        worker.borrow_mut().release(ticket);
     }
 }

@@ -98,6 +98,7 @@ pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
             interval: std::time::Duration::from_secs(u64::from(config.save_state_interval_secs)),
             sessions: config.persistence_data_to_save.sessions_and_subscriptions,
             retained: config.persistence_data_to_save.retained_messages,
+            journal: config.persistence_journal,
         }),
     };
     Ok((config, server))

@@ -40,6 +40,20 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
         get: |c| vec![c.persistence_data_to_save.to_words().iter().map(|w| w.to_string()).collect()],
     },
     opt! {
+        name: "persistence_journal", kind: Bool, default: Is("false"), example: "true",
+        support: Honoured,
+        doc: "brokkr extension (FlashMQ has no such directive): with `storage_dir`, append \
+              every acknowledged change (a QoS 1/2 message with a subscriber, a retained \
+              message, a persistent session's subscriptions) to a journal in `storage_dir` and \
+              make it durable before the acknowledgement is sent (group commit: one fsync for \
+              all acknowledgements waiting); after a crash the journal is replayed on top of \
+              the last saved state, so nothing acknowledged is lost. Folded into the state \
+              files and truncated at each `save_state_interval`. Costs throughput on QoS 1/2 \
+              (see docs/benchmarks.md). Takes effect at restart.",
+        set: Global |c, v| c.persistence_journal = v.flag()?,
+        get: |c| one(c.persistence_journal),
+    },
+    opt! {
         name: "max_qos_msg_pending_per_client", kind: int(32, U16, Unit::Count),
         default: Is("512"), example: "64", support: Honoured,
         doc: "Most QoS 1 and 2 messages queued or in flight per session; also advertised to \

@@ -96,6 +96,7 @@ impl Shard {
         }
         let session_present = self.take_over(now_ms, &client_id, connect.clean_start);
         let session = self.attach_session(&client_id, conn, v, &connect, expiry_secs, login);
+        self.journal_session(session, !session_present);
         let (keep_alive_secs, keep_alive_changed) =
             self.limits.grant_keep_alive(connect.keep_alive_secs);
         let keep_alive_ms = u64::from(keep_alive_secs) * 1000;
@@ -272,6 +273,7 @@ impl Shard {
             return;
         };
         self.by_client_id.remove(&session.client_id);
+        self.journal_session_ended(&session.client_id, session.expiry_secs);
         let sref = self.session_ref(key);
         for (filter, _) in &session.subscriptions {
             self.shared.tree_mut().remove(filter, &sref);

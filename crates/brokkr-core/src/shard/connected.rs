@@ -39,8 +39,12 @@ impl Shard {
         };
         match packet {
             Packet::Publish(p) => self.handle_publish(now_ms, conn, v, session, p)?,
-            Packet::PubAck(a) => self.outbound_ack(now_ms, session, |o| o.puback(a.packet_id))?,
+            Packet::PubAck(a) => {
+                self.journal_completed(session, a.packet_id);
+                self.outbound_ack(now_ms, session, |o| o.puback(a.packet_id))?;
+            }
             Packet::PubRec(r) => {
+                self.journal_completed(session, r.packet_id);
                 let accepted = !r.reason.is_error();
                 self.outbound_ack(now_ms, session, |o| o.pubrec(r.packet_id, accepted))?;
                 if accepted {
@@ -79,6 +83,9 @@ impl Shard {
                     if !with_will {
                         s.will = None;
                     }
+                }
+                if d.properties.session_expiry_interval_secs.is_some() {
+                    self.journal_session(session, false);
                 }
                 self.close(now_ms, conn, with_will);
             }
@@ -211,8 +218,10 @@ impl Shard {
             // `$` topics belong to the broker: acknowledged above, never retained or routed.
             return Ok(());
         }
+        self.journal_publish_start(&msg);
         self.retain(&msg);
-        self.route(now_ms, Some(session), msg);
+        self.route(now_ms, Some(session), Arc::clone(&msg));
+        self.journal_publish_end(session, &msg);
         Ok(())
     }
 
@@ -259,6 +268,7 @@ impl Shard {
             let filter = filter.compact();
             let sref = self.session_ref(session);
             let existed = self.shared.tree_mut().insert(&filter, sref, opts).is_some();
+            self.journal_subscribed(session, &filter, opts);
             if let Some(s) = self.sessions.get_mut(session) {
                 match s.subscriptions.iter_mut().find(|(f, _)| *f == filter) {
                     Some(entry) => entry.1 = opts,
@@ -300,6 +310,9 @@ impl Shard {
         for filter in &unsub.filters {
             let sref = self.session_ref(session);
             let removed = self.shared.tree_mut().remove(filter, &sref).is_some();
+            if removed {
+                self.journal_unsubscribed(session, filter);
+            }
             if let Some(s) = self.sessions.get_mut(session) {
                 s.subscriptions.retain(|(f, _)| f != filter);
             }

@@ -17,6 +17,7 @@
 mod conn;
 mod connect;
 mod connected;
+mod journal;
 mod route;
 mod session;
 mod shared;
@@ -95,6 +96,8 @@ pub struct Shard {
     sys: Option<crate::stats::SysState>,
     /// When `$SYS` is next due (shard 0).
     sys_due_ms: u64,
+    /// The journal's records of this turn, once enabled ([`Shard::enable_journal`]).
+    journal: Option<journal::ShardJournal>,
 }
 
 impl Shard {
@@ -126,6 +129,7 @@ impl Shard {
             stats: crate::stats::ShardStats::default(),
             sys: None,
             sys_due_ms: 0,
+            journal: None,
             closed: Vec::new(),
             dirty: Vec::new(),
             retained_jobs: std::collections::VecDeque::new(),

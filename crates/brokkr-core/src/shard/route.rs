@@ -53,6 +53,7 @@ impl Shard {
                 }
             });
         let mut cache = EncodeCache::default();
+        let journal_seq = self.journal_seq();
         for &(session, opts) in &targets {
             if opts.no_local && Some(session) == publisher {
                 continue;
@@ -62,6 +63,7 @@ impl Shard {
                 qos: msg.qos.min(opts.qos),
                 retain: opts.retain_as_published && msg.retain,
                 subscription_id: opts.subscription_id,
+                journal_seq,
             };
             if session.shard == self.place.index {
                 self.deliver(now_ms, session.key, pending, &mut cache);
@@ -386,6 +388,7 @@ impl Shard {
                 qos,
                 retain: true,
                 subscription_id: job.opts.subscription_id,
+                journal_seq: 0,
             };
             self.deliver(now_ms, job.session, p, &mut EncodeCache::default());
         }

@@ -83,6 +83,7 @@ fn pending(d: DeliverySnapshot, now_ms: u64) -> Pending {
         qos: d.qos,
         retain: d.retain,
         subscription_id: d.subscription_id,
+        journal_seq: 0,
     }
 }
 
