@@ -9,6 +9,9 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
+use common::{free_port, listen_block, replace, spawn};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -27,22 +30,6 @@ impl Drop for Broker {
     }
 }
 
-/// Replace a file's content at once (write a neighbour, rename), as editors and deployment
-/// tools do.
-fn replace(path: &Path, text: &str) {
-    let tmp = path.with_extension("new");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(name: &str, extra: &str, files: &[(&str, &str)]) -> Broker {
     start_listening(name, extra, "", files)
 }
@@ -56,24 +43,13 @@ fn start_listening(name: &str, extra: &str, listen_extra: &str, files: &[(&str, 
     }
     let port = free_port();
     let conf = dir.join("brokkr.conf");
+    let global = extra.replace("{dir}", dir.to_str().unwrap());
     std::fs::write(
         &conf,
-        format!(
-            "{}\nlisten {{\n  port {port}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n{listen_extra}\n}}\n",
-            extra.replace("{dir}", dir.to_str().unwrap())
-        ),
+        format!("{global}\n{}", listen_block(port, listen_extra)),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_brokkr"))
-        .args(["--config-file", conf.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "broker did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = spawn(&conf, port, Stdio::null());
     Broker { child, port, dir }
 }
 
@@ -292,9 +268,7 @@ fn sighup_adds_and_removes_listeners() {
     let text = std::fs::read_to_string(&conf).unwrap();
     let second = free_port();
     // Add a second listener.
-    let with_second = format!(
-        "{text}listen {{\n  port {second}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n"
-    );
+    let with_second = format!("{text}{}", listen_block(second, ""));
     replace(&conf, &with_second);
     let hup = |b: &Broker| {
         assert!(
@@ -330,15 +304,8 @@ fn sighup_adds_and_removes_listeners() {
     // An established connection on the first listener survives the change.
     let mut kept = std::net::TcpStream::connect(("127.0.0.1", b.port)).unwrap();
     // Keep only the second listener: the first stops accepting.
-    let only_second =
-        with_second.replacen(&format!("port {}", b.port), &format!("port {second}"), 1);
-    let only_second = only_second.replacen(
-        &format!(
-            "listen {{\n  port {second}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n"
-        ),
-        "",
-        1,
-    );
+    let only_second = text.replace(&listen_block(b.port, ""), &listen_block(second, ""));
+    assert_ne!(only_second, text);
     replace(&conf, &only_second);
     hup(&b);
     let deadline = Instant::now() + Duration::from_secs(5);

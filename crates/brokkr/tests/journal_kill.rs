@@ -16,57 +16,28 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
+use common::{TempDir, free_port, listen_block, spawn};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(dir: &Path, port: u16) -> Child {
     let conf = dir.join("brokkr.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "allow_anonymous true\nthread_count 2\npersistence_journal true\n\
-             max_qos_msg_pending_per_client 65535\nmax_qos_bytes_pending_per_client 1000000000\n\
-             storage_dir {}\nlog_level warning\n\
-             listen {{\n  port {port}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n",
-            dir.join("state").display()
-        ),
-    )
-    .unwrap();
-    let bin = std::env::var("BROKKR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_brokkr").into());
-    let child = Command::new(bin)
-        .args(["--config-file", conf.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "broker did not listen");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child
+    let text = format!(
+        "allow_anonymous true\nthread_count 2\npersistence_journal true\n\
+         max_qos_msg_pending_per_client 65535\nmax_qos_bytes_pending_per_client 1000000000\n\
+         storage_dir {}\nlog_level warning\n",
+        dir.join("state").display()
+    );
+    std::fs::write(&conf, text + &listen_block(port, "")).unwrap();
+    spawn(&conf, port, Stdio::null())
 }
 
 /// A minimal MQTT 3.1.1 client over a blocking socket.
@@ -262,10 +233,8 @@ fn sigkill_under_qos1_load_loses_nothing_acknowledged() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
-    let dir = std::env::temp_dir().join(format!("brokkr-journal-kill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let _cleanup = Dir(dir.clone());
+    let cleanup = TempDir::new("journal-kill");
+    let dir = cleanup.0.clone();
     let port = free_port();
     let acked = Arc::new(Mutex::new(Acked::default()));
     let got = Arc::new(Mutex::new(BTreeMap::new()));
@@ -367,11 +336,8 @@ fn sigkill_under_qos1_load_loses_nothing_acknowledged() {
 #[ignore]
 fn fan_in_cost() {
     for journal in [false, true] {
-        let dir =
-            std::env::temp_dir().join(format!("brokkr-fan-in-{}-{journal}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let _cleanup = Dir(dir.clone());
+        let cleanup = TempDir::new(&format!("fan-in-{journal}"));
+        let dir = cleanup.0.clone();
         let port = free_port();
         let mut broker = start(&dir, port);
         if !journal {
@@ -418,17 +384,5 @@ fn fan_in_cost() {
 
 /// Start the binary again with the config already in `dir`.
 fn restart(dir: &Path, port: u16) -> Child {
-    let bin = std::env::var("BROKKR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_brokkr").into());
-    let child = Command::new(bin)
-        .args(["--config-file", dir.join("brokkr.conf").to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "broker did not listen");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child
+    spawn(&dir.join("brokkr.conf"), port, Stdio::null())
 }

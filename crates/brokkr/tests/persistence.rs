@@ -9,59 +9,18 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{TempDir, free_port, listen_block, spawn, stop};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn start(dir: &Path, port: u16) -> Child {
     let conf = dir.join("brokkr.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "allow_anonymous true\nstorage_dir {}\nlisten {{\n  port {port}\n  inet_protocol ip4\n  inet4_bind_address 127.0.0.1\n}}\n",
-            dir.join("state").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_brokkr"))
-        .args(["--config-file", conf.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "broker did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
-/// SIGTERM, then the broker's log.
-fn stop(child: Child) -> String {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let state = dir.join("state");
+    let text = format!("allow_anonymous true\nstorage_dir {}\n", state.display());
+    std::fs::write(&conf, text + &listen_block(port, "")).unwrap();
+    spawn(&conf, port, Stdio::piped())
 }
 
 fn mosquitto(bin: &str, port: u16, args: &[&str]) -> std::process::Output {
@@ -74,8 +33,7 @@ fn mosquitto(bin: &str, port: u16, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn queued_and_retained_messages_survive_a_restart() {
-    let dir = Dir(std::env::temp_dir().join(format!("brokkr-persist-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("persist");
     let port = free_port();
     let broker = start(&dir.0, port);
     // A persistent QoS 1 subscription, then the subscriber goes away.
@@ -118,7 +76,7 @@ fn queued_and_retained_messages_survive_a_restart() {
 
 #[test]
 fn a_corrupt_state_file_is_moved_aside_and_the_broker_starts() {
-    let dir = Dir(std::env::temp_dir().join(format!("brokkr-corrupt-{}", std::process::id())));
+    let dir = TempDir::new("corrupt");
     let state = dir.0.join("state");
     std::fs::create_dir_all(&state).unwrap();
     std::fs::write(state.join("sessions.db"), b"brokkrDB but not really").unwrap();
