@@ -321,7 +321,7 @@ fn example_configs_parse() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 3);
+    assert_eq!(seen, 4);
     let bridge = load_file(&examples.join("bridge.conf")).unwrap();
     assert_eq!(bridge.bridges[0].publish[0].qos, 1);
     assert!(
