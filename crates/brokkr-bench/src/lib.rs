@@ -11,10 +11,19 @@
 
 #![forbid(unsafe_code)]
 
+pub mod broker;
+pub mod cli;
+pub mod compare;
 pub mod conn;
 pub mod flow;
+pub mod connections;
 pub mod hist;
+pub mod latency;
 pub mod procfs;
+pub mod relay;
+pub mod report;
+pub mod retained;
+pub mod scenario;
 pub mod stats;
 pub mod throughput;
 pub mod wire;
