@@ -58,7 +58,11 @@ impl Spec {
         };
         let name = name.unwrap_or_else(|| {
             let base = rest.split(':').next().unwrap_or(rest);
-            if threads == 1 { base.to_owned() } else { format!("{base}-t{threads}") }
+            if threads == 1 {
+                base.to_owned()
+            } else {
+                format!("{base}-t{threads}")
+            }
         });
         Ok(Spec {
             name,
@@ -104,7 +108,10 @@ impl Spec {
             ],
             Kind::Command(line) => line
                 .split_whitespace()
-                .map(|w| w.replace("{port}", &port.to_string()).replace("{config}", &c))
+                .map(|w| {
+                    w.replace("{port}", &port.to_string())
+                        .replace("{config}", &c)
+                })
                 .collect(),
         })
     }
@@ -135,7 +142,10 @@ impl Running {
         }
         let mut words = spec.command(port, &config)?;
         if let Some(cpu) = cpu {
-            words.splice(0..0, ["taskset".to_owned(), "-c".to_owned(), cpu.to_string()]);
+            words.splice(
+                0..0,
+                ["taskset".to_owned(), "-c".to_owned(), cpu.to_string()],
+            );
         }
         let (program, args) = words
             .split_first()
@@ -172,7 +182,10 @@ impl Running {
                 return Err(io::Error::other(format!("broker exited: {status}")));
             }
             if Instant::now() > deadline {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "broker did not listen"));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "broker did not listen",
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -212,7 +225,9 @@ impl Drop for Running {
 
 /// A free loopback port (bound and released at once).
 pub fn free_port() -> io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 #[cfg(test)]
@@ -222,7 +237,10 @@ mod tests {
     #[test]
     fn parses_broker_specs() {
         let s = Spec::parse("brokkr:/x/brokkr", 1).unwrap();
-        assert_eq!((s.name.as_str(), s.kind), ("brokkr", Kind::Brokkr("/x/brokkr".into())));
+        assert_eq!(
+            (s.name.as_str(), s.kind),
+            ("brokkr", Kind::Brokkr("/x/brokkr".into()))
+        );
         let s = Spec::parse("fm2=flashmq", 2).unwrap();
         assert_eq!(s.name, "fm2");
         assert_eq!(Spec::parse("relay", 1).unwrap().kind, Kind::Relay);

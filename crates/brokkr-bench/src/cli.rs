@@ -10,7 +10,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "brokkr-bench", about = "MQTT broker load generator and comparison")]
+#[command(
+    name = "brokkr-bench",
+    about = "MQTT broker load generator and comparison"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Cmd,
@@ -118,10 +121,17 @@ impl LoadArgs {
             .collect::<Result<_, _>>()?;
         let mut plan: Vec<(Scenario, QoS)> = Vec::new();
         if self.targets {
-            for s in [Scenario::FanIn, Scenario::FanOut, Scenario::Pairs, Scenario::Latency] {
+            for s in [
+                Scenario::FanIn,
+                Scenario::FanOut,
+                Scenario::Pairs,
+                Scenario::Latency,
+            ] {
                 plan.extend([QoS::AtMostOnce, QoS::AtLeastOnce].map(|q| (s, q)));
             }
-            plan.extend([Scenario::Storm, Scenario::Idle, Scenario::Retained].map(|s| (s, QoS::AtMostOnce)));
+            plan.extend(
+                [Scenario::Storm, Scenario::Idle, Scenario::Retained].map(|s| (s, QoS::AtMostOnce)),
+            );
         }
         for s in &self.scenarios {
             match s {

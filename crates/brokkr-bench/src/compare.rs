@@ -34,7 +34,13 @@ pub struct Plan {
 /// Pin this process (all threads) to `cpu` with taskset.
 pub fn pin_self(cpu: usize) -> io::Result<()> {
     let status = Command::new("taskset")
-        .args(["-a", "-p", "-c", &cpu.to_string(), &std::process::id().to_string()])
+        .args([
+            "-a",
+            "-p",
+            "-c",
+            &cpu.to_string(),
+            &std::process::id().to_string(),
+        ])
         .stdout(std::process::Stdio::null())
         .status()?;
     if status.success() {
@@ -131,7 +137,11 @@ fn summarize(
                 .value
                 .zip(base_value)
                 .and_then(|(v, base)| stats::ratio(v, base));
-            writeln!(json, "{}", report::summary_line(&b.name, w, &summary, ratio))?;
+            writeln!(
+                json,
+                "{}",
+                report::summary_line(&b.name, w, &summary, ratio)
+            )?;
             writeln!(human, "{}", report::table_row(&b.name, &summary, ratio))?;
         }
     }

@@ -50,7 +50,10 @@ impl Conn {
                 version,
             };
             conn.stream.write_all(&out).await?;
-            match conn.wait_for(|f| matches!(f, Frame::ConnAck { .. })).await? {
+            match conn
+                .wait_for(|f| matches!(f, Frame::ConnAck { .. }))
+                .await?
+            {
                 Frame::ConnAck { code: 0 } => Ok(conn),
                 other => Err(wire::invalid(format!("connection refused: {other:?}"))),
             }

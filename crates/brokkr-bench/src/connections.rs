@@ -64,8 +64,8 @@ pub async fn storm(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> i
 
 /// Broker RSS per idle connection.
 pub async fn idle(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
-    let pid = broker_pid
-        .ok_or_else(|| io::Error::other("the idle scenario needs the broker's PID"))?;
+    let pid =
+        broker_pid.ok_or_else(|| io::Error::other("the idle scenario needs the broker's PID"))?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let before = procfs::rss_bytes(pid).ok_or_else(|| io::Error::other("no broker RSS"))?;
     let meter = Meter::start(broker_pid);

@@ -67,7 +67,8 @@ impl Blocking {
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        self.buf
+            .extend_from_slice(chunk.get(..n).unwrap_or_default());
         Ok(n)
     }
 }
@@ -88,7 +89,12 @@ pub fn run(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io::Resul
     let mut rec = Recorder::new(schedule, total / 10)?;
     let meter = Meter::start(broker_pid);
     let sender = std::thread::spawn(move || send_on_schedule(publisher, template, schedule, total));
-    let received = receive(&mut sub, &mut rec, total, schedule.intended(total) + TAIL_WAIT)?;
+    let received = receive(
+        &mut sub,
+        &mut rec,
+        total,
+        schedule.intended(total) + TAIL_WAIT,
+    )?;
     let usage = meter.stop();
     let sent = sender.join().map_err(lock_err)??;
     Ok(Outcome {
@@ -112,7 +118,12 @@ fn receive(sub: &mut Blocking, rec: &mut Recorder, total: u64, until: Instant) -
     while received < total && Instant::now() < until {
         match sub.read_some() {
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 continue;
             }
             Err(e) => return Err(e),

@@ -39,7 +39,10 @@ fn run(cli: Cli) -> io::Result<()> {
             let mut out = io::stdout().lock();
             for w in load.workloads().map_err(io::Error::other)? {
                 let o = scenario::run(&rt, addr, &w, broker_pid)?;
-                let rss = o.get("rss_bytes").filter(|v| v.is_finite()).map(|v| v as u64);
+                let rss = o
+                    .get("rss_bytes")
+                    .filter(|v| v.is_finite())
+                    .map(|v| v as u64);
                 writeln!(out, "{}", report::round_line(1, "external", &w, &o, rss))?;
                 eprintln!(
                     "{:<40} {:>10} {}  gen cpu {}",

@@ -8,7 +8,10 @@ use std::time::Instant;
 pub const TICKS_PER_SEC: f64 = 100.0;
 
 fn stat_path(pid: Option<u32>) -> String {
-    pid.map_or_else(|| "/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"))
+    pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    )
 }
 
 /// utime + stime in clock ticks, all threads (`None`: the process is gone).

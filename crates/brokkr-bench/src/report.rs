@@ -51,7 +51,13 @@ fn workload_fields(w: &Workload) -> String {
 }
 
 /// One round's result.
-pub fn round_line(round: usize, broker: &str, w: &Workload, o: &Outcome, rss: Option<u64>) -> String {
+pub fn round_line(
+    round: usize,
+    broker: &str,
+    w: &Workload,
+    o: &Outcome,
+    rss: Option<u64>,
+) -> String {
     let mut s = format!(
         "{{\"kind\":\"round\",\"round\":{round},\"broker\":\"{}\",{},\"value\":{},\
          \"broker_cpu\":{},\"gen_cpu\":{},\"broker_rss_bytes\":{}",

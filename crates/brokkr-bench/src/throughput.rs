@@ -70,7 +70,11 @@ impl Topology {
 /// Run a fan-in, fan-out or pairs workload against the broker at `addr`.
 pub async fn run(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
     let topo = Topology::of(w.scenario, w.clients);
-    let flow = Rc::new(Flow::new(w.window, u64::MAX));
+    // The window is per subscriber: a fan-out of N keeps N times as many deliveries on the way.
+    let window = w
+        .window
+        .saturating_mul(topo.subscribers.len().max(1) as u64);
+    let flow = Rc::new(Flow::new(window, u64::MAX));
     let mut subs = JoinSet::new();
     for (i, filter) in topo.subscribers.iter().enumerate() {
         let mut c = Conn::open(addr, w.version, &format!("bb-s{i}"), w.tcp_nodelay).await?;
@@ -245,7 +249,12 @@ async fn ack_reader(
                     progressed = true;
                 }
                 Frame::PubRec(id) => {
-                    wire::ack(AckKind::PubRel, version, id, &mut state.control.borrow_mut())?;
+                    wire::ack(
+                        AckKind::PubRel,
+                        version,
+                        id,
+                        &mut state.control.borrow_mut(),
+                    )?;
                     progressed = true;
                 }
                 _ => {}

@@ -151,11 +151,19 @@ impl PublishTemplate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Frame {
     /// A PUBLISH: its QoS, identifier (QoS 1/2) and the last 8 payload bytes as a number.
-    Publish { qos: u8, id: u16, seq: u64 },
+    Publish {
+        qos: u8,
+        id: u16,
+        seq: u64,
+    },
     /// CONNACK with its return code / reason code.
-    ConnAck { code: u8 },
+    ConnAck {
+        code: u8,
+    },
     /// SUBACK (the generator subscribes one filter at a time).
-    SubAck { code: u8 },
+    SubAck {
+        code: u8,
+    },
     PubAck(u16),
     PubRec(u16),
     PubRel(u16),
@@ -191,7 +199,11 @@ pub fn next_frame(buf: &mut BytesMut) -> io::Result<Option<Frame>> {
         3 => {
             let qos = (h.flags() >> 1) & 3;
             let topic_len = usize::from(be16(body, 0));
-            let id = if qos > 0 { be16(body, 2 + topic_len) } else { 0 };
+            let id = if qos > 0 {
+                be16(body, 2 + topic_len)
+            } else {
+                0
+            };
             Frame::Publish {
                 qos,
                 id,
@@ -228,8 +240,22 @@ mod tests {
             let mut buf = BytesMut::from(&out[..]);
             let a = next_frame(&mut buf).unwrap().unwrap();
             let b = next_frame(&mut buf).unwrap().unwrap();
-            assert_eq!(a, Frame::Publish { qos: 1, id: 7, seq: 42 });
-            assert_eq!(b, Frame::Publish { qos: 1, id: 8, seq: 43 });
+            assert_eq!(
+                a,
+                Frame::Publish {
+                    qos: 1,
+                    id: 7,
+                    seq: 42
+                }
+            );
+            assert_eq!(
+                b,
+                Frame::Publish {
+                    qos: 1,
+                    id: 8,
+                    seq: 43
+                }
+            );
             assert!(buf.is_empty());
             let decoded = brokkr_codec::decode_exact(&out[..t.len()], v).unwrap();
             assert!(matches!(decoded, Packet::Publish(p) if p.payload.len() == 64));
@@ -238,8 +264,8 @@ mod tests {
 
     #[test]
     fn partial_packets_wait_for_more() {
-        let t = PublishTemplate::new(ProtocolVersion::V3_1_1, "a", 16, QoS::AtMostOnce, false)
-            .unwrap();
+        let t =
+            PublishTemplate::new(ProtocolVersion::V3_1_1, "a", 16, QoS::AtMostOnce, false).unwrap();
         let mut out = Vec::new();
         t.append(&mut out, 0, 1);
         let mut buf = BytesMut::from(&out[..out.len() - 1]);

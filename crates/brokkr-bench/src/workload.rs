@@ -107,9 +107,13 @@ impl Workload {
 
     /// Clamp every field into its bounds.
     pub fn bounded(mut self) -> Workload {
-        self.payload_bytes = self.payload_bytes.clamp(PAYLOAD_BYTES_MIN, PAYLOAD_BYTES_MAX);
+        self.payload_bytes = self
+            .payload_bytes
+            .clamp(PAYLOAD_BYTES_MIN, PAYLOAD_BYTES_MAX);
         self.clients = self.clients.clamp(1, CLIENTS_MAX);
-        self.measure = self.measure.clamp(Duration::from_millis(100), Duration::from_secs(120));
+        self.measure = self
+            .measure
+            .clamp(Duration::from_millis(100), Duration::from_secs(120));
         self.warmup = self.warmup.min(Duration::from_secs(30));
         self.window = self.window.clamp(16, 1 << 20);
         self.count = match self.scenario {
