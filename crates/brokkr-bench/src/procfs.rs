@@ -4,6 +4,9 @@
 
 use std::time::Instant;
 
+/// Windows shorter than this get no CPU share: at 100 ticks/s the error would exceed 4%.
+pub const CPU_WINDOW_SECS_MIN: f64 = 0.25;
+
 /// Clock ticks per second for `/proc/PID/stat` (USER_HZ; 100 on every Linux we run on).
 pub const TICKS_PER_SEC: f64 = 100.0;
 
@@ -77,7 +80,7 @@ impl Meter {
         let wall_secs = self.start.elapsed().as_secs_f64();
         let share = |before: Option<u64>, after: Option<u64>| {
             let ticks = after?.checked_sub(before?)?;
-            (wall_secs > 0.0).then(|| ticks as f64 / TICKS_PER_SEC / wall_secs)
+            (wall_secs >= CPU_WINDOW_SECS_MIN).then(|| ticks as f64 / TICKS_PER_SEC / wall_secs)
         };
         Usage {
             wall_secs,
