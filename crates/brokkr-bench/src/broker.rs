@@ -160,6 +160,10 @@ impl Running {
         let pid = child.id();
         let child = Arc::new(Mutex::new(Some(child)));
         spawn_watchdog(Arc::downgrade(&child), lifetime);
+        if let Ok(mut started) = STARTED.lock() {
+            started.retain(|c| c.strong_count() > 0);
+            started.push(Arc::downgrade(&child));
+        }
         let running = Running {
             child,
             pid,
@@ -198,6 +202,18 @@ fn kill(child: &Mutex<Option<Child>>) {
     {
         let _ = c.kill();
         let _ = c.wait();
+    }
+}
+
+/// Every broker this process started and has not yet reaped, for [`kill_all_started`].
+static STARTED: Mutex<Vec<std::sync::Weak<Mutex<Option<Child>>>>> = Mutex::new(Vec::new());
+
+/// Kill every broker this process started that is still running (on SIGINT or SIGTERM, when
+/// the normal drops will not run).
+pub fn kill_all_started() {
+    let started = STARTED.lock().map(|s| s.clone()).unwrap_or_default();
+    for c in started.iter().filter_map(std::sync::Weak::upgrade) {
+        kill(&c);
     }
 }
 

@@ -64,6 +64,12 @@ pub enum Cmd {
         #[command(flatten)]
         load: LoadArgs,
     },
+    /// Markdown table (workloads x brokers, ratios to the baseline) from `compare --json` output.
+    Table {
+        file: PathBuf,
+        #[arg(long, default_value = "flashmq")]
+        baseline: String,
+    },
     /// The trivial relay (framing only): the machine's upper bound.
     Relay {
         #[arg(long)]

@@ -73,12 +73,13 @@ pub fn run(plan: &Plan, json: &mut dyn Write, human: &mut dyn Write) -> io::Resu
                 writeln!(json, "{line}")?;
                 writeln!(
                     human,
-                    "round {round} {:<12} {:<36} {:>10}  broker cpu {}  gen cpu {}",
+                    "round {round} {:<12} {:<36} {:>10}  broker cpu {}  gen cpu {}  others {}",
                     b.name,
                     w.label(),
                     report::human(Some(sample.value)),
                     report::human(sample.broker_cpu.map(|c| c * 100.0)),
                     report::human(sample.gen_cpu.map(|c| c * 100.0)),
+                    report::human(sample.others_cpu.map(|c| c * 100.0)),
                 )?;
                 if let Some(slot) = samples.get_mut(wi).and_then(|s| s.get_mut(bi)) {
                     slot.push(sample);
@@ -112,6 +113,7 @@ fn one(
         broker_cpu: outcome.usage.broker_cpu,
         gen_cpu: outcome.usage.gen_cpu,
         broker_rss_bytes: rss,
+        others_cpu: outcome.usage.others_cpu,
     };
     Ok((line, sample))
 }

@@ -25,6 +25,7 @@ pub mod report;
 pub mod retained;
 pub mod scenario;
 pub mod stats;
+pub mod table;
 pub mod throughput;
 pub mod wire;
 pub mod workload;

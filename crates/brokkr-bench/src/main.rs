@@ -5,7 +5,7 @@
 use brokkr_bench::broker::Spec;
 use brokkr_bench::cli::{Cli, Cmd};
 use brokkr_bench::compare::{self, Plan};
-use brokkr_bench::{relay, report, scenario};
+use brokkr_bench::{broker, relay, report, scenario, table};
 use clap::Parser as _;
 use std::io::{self, Write as _};
 use std::process::ExitCode;
@@ -54,6 +54,11 @@ fn run(cli: Cli) -> io::Result<()> {
             }
             Ok(())
         }
+        Cmd::Table { file, baseline } => {
+            let text = std::fs::read_to_string(file)?;
+            print!("{}", table::markdown(&text, &baseline));
+            Ok(())
+        }
         Cmd::Compare {
             brokers,
             baseline,
@@ -82,6 +87,7 @@ fn run(cli: Cli) -> io::Result<()> {
                 baseline,
                 dir,
             };
+            spawn_signal_cleanup()?;
             let mut human = io::stderr().lock();
             match json {
                 Some(path) => {
@@ -93,4 +99,29 @@ fn run(cli: Cli) -> io::Result<()> {
             }
         }
     }
+}
+
+/// On SIGINT or SIGTERM: kill the brokers this process started, then exit (130).
+fn spawn_signal_cleanup() -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            rt.block_on(async {
+                let Ok(mut term) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            });
+            broker::kill_all_started();
+            std::process::exit(130);
+        })?;
+    Ok(())
 }

@@ -46,6 +46,25 @@ pub fn parse_rss_bytes(status: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Busy ticks of the whole machine (all CPUs: everything but idle and iowait) from
+/// `/proc/stat`.
+pub fn machine_busy_ticks() -> Option<u64> {
+    parse_machine_busy(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// Busy ticks from the text of `/proc/stat` (its first, aggregate `cpu` line).
+pub fn parse_machine_busy(stat: &str) -> Option<u64> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = v.iter().sum();
+    let idle = v.get(3)? + v.get(4)?;
+    total.checked_sub(idle)
+}
+
 /// CPU use over a measurement window, as a fraction of one core.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage {
@@ -55,6 +74,9 @@ pub struct Usage {
     pub broker_cpu: Option<f64>,
     /// The generator's own CPU (all its threads).
     pub gen_cpu: Option<f64>,
+    /// Everything else on the machine (other users' compilers and fuzzers): busy CPU of the
+    /// whole machine minus broker and generator, in cores. Near 0 on a quiet machine.
+    pub others_cpu: Option<f64>,
 }
 
 /// Starts a measurement window; [`Meter::stop`] ends it.
@@ -63,6 +85,7 @@ pub struct Meter {
     start: Instant,
     broker: Option<(u32, Option<u64>)>,
     own: Option<u64>,
+    machine: Option<u64>,
 }
 
 impl Meter {
@@ -72,6 +95,7 @@ impl Meter {
             start: Instant::now(),
             broker: broker_pid.map(|p| (p, cpu_ticks(Some(p)))),
             own: cpu_ticks(None),
+            machine: machine_busy_ticks(),
         }
     }
 
@@ -82,12 +106,17 @@ impl Meter {
             let ticks = after?.checked_sub(before?)?;
             (wall_secs >= CPU_WINDOW_SECS_MIN).then(|| ticks as f64 / TICKS_PER_SEC / wall_secs)
         };
+        let broker_cpu = self
+            .broker
+            .and_then(|(pid, before)| share(before, cpu_ticks(Some(pid))));
+        let gen_cpu = share(self.own, cpu_ticks(None));
+        let machine = share(self.machine, machine_busy_ticks());
         Usage {
             wall_secs,
-            broker_cpu: self
-                .broker
-                .and_then(|(pid, before)| share(before, cpu_ticks(Some(pid)))),
-            gen_cpu: share(self.own, cpu_ticks(None)),
+            broker_cpu,
+            gen_cpu,
+            others_cpu: machine
+                .map(|m| (m - broker_cpu.unwrap_or(0.0) - gen_cpu.unwrap_or(0.0)).max(0.0)),
         }
     }
 }
@@ -106,6 +135,12 @@ mod tests {
     fn parses_vmrss() {
         let status = "Name:\tx\nVmPeak:\t 100 kB\nVmRSS:\t    2048 kB\nThreads:\t1\n";
         assert_eq!(parse_rss_bytes(status), Some(2048 * 1024));
+    }
+
+    #[test]
+    fn parses_machine_busy_ticks() {
+        let stat = "cpu  100 5 50 1000 20 3 2 0 0 0\ncpu0 1 2 3 4 5 6 7 8\n";
+        assert_eq!(parse_machine_busy(stat), Some(160));
     }
 
     #[test]

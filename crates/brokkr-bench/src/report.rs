@@ -60,12 +60,13 @@ pub fn round_line(
 ) -> String {
     let mut s = format!(
         "{{\"kind\":\"round\",\"round\":{round},\"broker\":\"{}\",{},\"value\":{},\
-         \"broker_cpu\":{},\"gen_cpu\":{},\"broker_rss_bytes\":{}",
+         \"broker_cpu\":{},\"gen_cpu\":{},\"others_cpu\":{},\"broker_rss_bytes\":{}",
         escape(broker),
         workload_fields(w),
         num(o.value),
         opt(o.usage.broker_cpu),
         opt(o.usage.gen_cpu),
+        opt(o.usage.others_cpu),
         rss.map_or_else(|| "null".to_owned(), |r| r.to_string()),
     );
     for (k, v) in &o.extra {
@@ -79,8 +80,8 @@ pub fn round_line(
 pub fn summary_line(broker: &str, w: &Workload, s: &Summary, ratio: Option<f64>) -> String {
     format!(
         "{{\"kind\":\"summary\",\"broker\":\"{}\",{},\"rounds\":{},\"median\":{},\
-         \"ratio_to_baseline\":{},\"broker_cpu\":{},\"gen_cpu\":{},\"broker_rss_bytes\":{},\
-         \"gen_bound_rounds\":{}}}",
+         \"ratio_to_baseline\":{},\"broker_cpu\":{},\"gen_cpu\":{},\"others_cpu\":{},\
+         \"broker_rss_bytes\":{},\"gen_bound_rounds\":{}}}",
         escape(broker),
         workload_fields(w),
         s.rounds,
@@ -88,6 +89,7 @@ pub fn summary_line(broker: &str, w: &Workload, s: &Summary, ratio: Option<f64>)
         opt(ratio),
         opt(s.broker_cpu),
         opt(s.gen_cpu),
+        opt(s.others_cpu),
         opt(s.broker_rss_bytes),
         s.gen_bound_rounds,
     )
@@ -108,11 +110,12 @@ pub fn human(v: Option<f64>) -> String {
 pub fn table_row(broker: &str, s: &Summary, ratio: Option<f64>) -> String {
     let pct = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |c| format!("{:.0}%", c * 100.0));
     format!(
-        "| {broker} | {} | {} | {} | {} | {} | {}/{} |",
+        "| {broker} | {} | {} | {} | {} | {} | {} | {}/{} |",
         human(s.value),
         ratio.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}x")),
         pct(s.broker_cpu),
         pct(s.gen_cpu),
+        pct(s.others_cpu),
         human(s.broker_rss_bytes.map(|b| b / 1024.0)),
         s.gen_bound_rounds,
         s.rounds,
@@ -122,8 +125,8 @@ pub fn table_row(broker: &str, s: &Summary, ratio: Option<f64>) -> String {
 /// The header of a workload's table.
 pub fn table_header(w: &Workload, baseline: &str) -> String {
     format!(
-        "\n{} ({})\n| broker | median | vs {baseline} | broker CPU | gen CPU | broker RSS KiB | \
-         gen-bound rounds |\n|---|---|---|---|---|---|---|",
+        "\n{} ({})\n| broker | median | vs {baseline} | broker CPU | gen CPU | others CPU | \
+         broker RSS KiB | gen-bound rounds |\n|---|---|---|---|---|---|---|---|",
         w.label(),
         w.scenario.metric().0
     )

@@ -37,6 +37,8 @@ pub struct Sample {
     pub gen_cpu: Option<f64>,
     /// Broker RSS at the end of the round.
     pub broker_rss_bytes: Option<u64>,
+    /// CPU used by everything else on the machine, in cores.
+    pub others_cpu: Option<f64>,
 }
 
 /// Medians of a workload's rounds on one broker.
@@ -47,6 +49,7 @@ pub struct Summary {
     pub broker_cpu: Option<f64>,
     pub gen_cpu: Option<f64>,
     pub broker_rss_bytes: Option<f64>,
+    pub others_cpu: Option<f64>,
     /// Rounds where the generator's CPU reached [`GEN_SATURATED_CPU`].
     pub gen_bound_rounds: usize,
 }
@@ -64,6 +67,7 @@ pub fn summarize(samples: &[Sample]) -> Summary {
         broker_cpu: median_of(samples.iter().map(|s| s.broker_cpu)),
         gen_cpu: median_of(samples.iter().map(|s| s.gen_cpu)),
         broker_rss_bytes: median_of(samples.iter().map(|s| s.broker_rss_bytes.map(|b| b as f64))),
+        others_cpu: median_of(samples.iter().map(|s| s.others_cpu)),
         gen_bound_rounds: samples
             .iter()
             .filter(|s| s.gen_cpu.is_some_and(|c| c >= GEN_SATURATED_CPU))
@@ -81,6 +85,7 @@ mod tests {
             broker_cpu: Some(1.0),
             gen_cpu: Some(gen_cpu),
             broker_rss_bytes: Some(1000),
+            others_cpu: None,
         }
     }
 
