@@ -47,7 +47,13 @@ impl Spec {
             Some((k, a)) => (k, Some(a)),
             None => (rest, None),
         };
+        // `KIND@N`: N worker threads for this broker, whatever `threads` says.
+        let (kind, threads) = match kind.split_once('@') {
+            Some((k, n)) => (k, n.parse().map_err(|_| format!("bad thread count {n:?}"))?),
+            None => (kind, threads),
+        };
         let path = |default: &str| PathBuf::from(arg.unwrap_or(default));
+        let kind_name = kind;
         let kind = match kind {
             "brokkr" => Kind::Brokkr(path("target/release/brokkr")),
             "flashmq" => Kind::FlashMq(path("/work/shared/peers/flashmq")),
@@ -57,7 +63,7 @@ impl Spec {
             other => return Err(format!("unknown broker kind {other:?}")),
         };
         let name = name.unwrap_or_else(|| {
-            let base = rest.split(':').next().unwrap_or(rest);
+            let base = kind_name;
             if threads == 1 {
                 base.to_owned()
             } else {
@@ -262,6 +268,8 @@ mod tests {
         assert_eq!(Spec::parse("relay", 1).unwrap().kind, Kind::Relay);
         assert_eq!(Spec::parse("mosquitto", 2).unwrap().name, "mosquitto-t2");
         assert!(Spec::parse("nats", 1).is_err());
+        let s = Spec::parse("brokkr@2:/x/brokkr", 1).unwrap();
+        assert_eq!((s.name.as_str(), s.threads), ("brokkr-t2", 2));
     }
 
     #[test]

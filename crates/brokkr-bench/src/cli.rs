@@ -34,8 +34,9 @@ pub enum Cmd {
     },
     /// Start each broker fresh per round, interleave rounds, print medians and ratios.
     Compare {
-        /// Broker: [NAME=]KIND[:PATH], KIND one of brokkr, flashmq, mosquitto, relay, cmd
-        /// (`cmd:PROGRAM ARGS` with {port} and {config}). Repeat; order is round order.
+        /// Broker: [NAME=]KIND[@THREADS][:PATH], KIND one of brokkr, flashmq, mosquitto,
+        /// relay, cmd (`cmd:PROGRAM ARGS` with {port} and {config}). Repeat; order is round
+        /// order.
         #[arg(long = "broker", required = true)]
         brokers: Vec<String>,
         /// The broker the ratios are relative to (default: the first).
@@ -69,6 +70,9 @@ pub enum Cmd {
         file: PathBuf,
         #[arg(long, default_value = "flashmq")]
         baseline: String,
+        /// Throughput per second of broker CPU (per round, then the median) instead of medians.
+        #[arg(long)]
+        per_cpu: bool,
     },
     /// The trivial relay (framing only): the machine's upper bound.
     Relay {

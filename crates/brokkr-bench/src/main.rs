@@ -54,9 +54,18 @@ fn run(cli: Cli) -> io::Result<()> {
             }
             Ok(())
         }
-        Cmd::Table { file, baseline } => {
+        Cmd::Table {
+            file,
+            baseline,
+            per_cpu,
+        } => {
             let text = std::fs::read_to_string(file)?;
-            print!("{}", table::markdown(&text, &baseline));
+            let figure = if per_cpu {
+                table::Figure::PerBrokerCpu
+            } else {
+                table::Figure::Median
+            };
+            print!("{}", table::markdown(&text, &baseline, figure));
             Ok(())
         }
         Cmd::Compare {

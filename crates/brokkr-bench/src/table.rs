@@ -47,41 +47,85 @@ fn string(s: &str) -> Option<(String, &str)> {
     None
 }
 
-/// A row's cells: broker to (median, some round generator-bound).
-type Cells = BTreeMap<String, (f64, bool)>;
+/// Which figure the table shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// The median of the headline figure (summary lines).
+    Median,
+    /// Per round, the headline figure divided by the broker's CPU share (deliveries per second
+    /// of broker CPU), then the median: less sensitive to other load on the machine.
+    PerBrokerCpu,
+}
 
-/// The markdown table of the summary lines in `text`, ratios relative to `baseline`.
-pub fn markdown(text: &str, baseline: &str) -> String {
+/// One cell's source: broker, row label, value, generator-bound.
+type Cell = (String, String, f64, bool);
+
+/// The cell a line contributes to the table of `figure`, if any.
+fn cell_of(fields: &BTreeMap<String, String>, figure: Figure) -> Option<Cell> {
+    let num = |k: &str| fields.get(k).and_then(|v| v.parse::<f64>().ok());
+    let kind = fields.get("kind").map(String::as_str);
+    let metric = fields.get("metric").map_or("", String::as_str);
+    let label = fields.get("label")?;
+    let (label, value, gen_bound) = match figure {
+        Figure::Median if kind == Some("summary") => (
+            format!("{label} ({metric})"),
+            num("median")?,
+            fields.get("gen_bound_rounds").is_some_and(|g| g != "0"),
+        ),
+        Figure::PerBrokerCpu if kind == Some("round") && metric == "deliveries/s" => (
+            format!("{label} (deliveries per broker CPU-second)"),
+            num("value")? / num("broker_cpu").filter(|c| *c > 0.0)?,
+            num("gen_cpu").is_some_and(|c| c >= crate::stats::GEN_SATURATED_CPU),
+        ),
+        _ => return None,
+    };
+    Some((fields.get("broker")?.clone(), label, value, gen_bound))
+}
+
+/// Rows in first-seen order; per row, broker to (median of its values, any generator-bound).
+type Rows = Vec<(String, BTreeMap<String, (f64, bool)>)>;
+
+fn collect(text: &str, figure: Figure) -> (Vec<String>, Rows) {
     let mut brokers: Vec<String> = Vec::new();
-    let mut rows: Vec<(String, Cells)> = Vec::new();
-    for fields in text.lines().filter_map(parse_flat) {
-        if fields.get("kind").map(String::as_str) != Some("summary") {
-            continue;
-        }
-        let (Some(broker), Some(label)) = (fields.get("broker"), fields.get("label")) else {
-            continue;
-        };
-        let label = format!(
-            "{} ({})",
-            label,
-            fields.get("metric").map_or("", String::as_str)
-        );
-        let median = fields.get("median").and_then(|m| m.parse::<f64>().ok());
-        let gen_bound = fields.get("gen_bound_rounds").is_some_and(|g| g != "0");
-        if !brokers.contains(broker) {
+    let mut rows: Vec<(String, BTreeMap<String, (Vec<f64>, bool)>)> = Vec::new();
+    for (broker, label, v, g) in text
+        .lines()
+        .filter_map(parse_flat)
+        .filter_map(|f| cell_of(&f, figure))
+    {
+        if !brokers.contains(&broker) {
             brokers.push(broker.clone());
         }
-        let row = match rows.iter().position(|(l, _)| *l == label) {
-            Some(i) => rows.get_mut(i),
-            None => {
+        let i = rows
+            .iter()
+            .position(|(l, _)| *l == label)
+            .unwrap_or_else(|| {
                 rows.push((label, BTreeMap::new()));
-                rows.last_mut()
-            }
-        };
-        if let (Some((_, cells)), Some(m)) = (row, median) {
-            cells.insert(broker.clone(), (m, gen_bound));
+                rows.len() - 1
+            });
+        if let Some((_, cells)) = rows.get_mut(i) {
+            let e = cells.entry(broker).or_default();
+            e.0.push(v);
+            e.1 |= g;
         }
     }
+    let rows = rows
+        .into_iter()
+        .map(|(l, cells)| {
+            let cells = cells
+                .into_iter()
+                .filter_map(|(b, (v, g))| Some((b, (crate::stats::median(&v)?, g))))
+                .collect();
+            (l, cells)
+        })
+        .collect();
+    (brokers, rows)
+}
+
+/// The markdown table of `figure` from the lines in `text`, ratios relative to `baseline`.
+/// A value marked `(g)` had a round where the generator used 95% of its core or more.
+pub fn markdown(text: &str, baseline: &str, figure: Figure) -> String {
+    let (brokers, rows) = collect(text, figure);
     let others: Vec<&String> = brokers.iter().filter(|b| *b != baseline).collect();
     let mut out = String::from("| workload |");
     for b in &brokers {
@@ -95,16 +139,10 @@ pub fn markdown(text: &str, baseline: &str) -> String {
     for (label, cells) in &rows {
         let _ = write!(out, "\n| {label} |");
         for b in &brokers {
-            let cell = cells.get(b).map_or_else(
-                || "".to_owned(),
-                |(v, g)| {
-                    format!(
-                        "{}{}",
-                        crate::report::human(Some(*v)),
-                        if *g { " (g)" } else { "" }
-                    )
-                },
-            );
+            let cell = cells.get(b).map_or_else(String::new, |(v, g)| {
+                let mark = if *g { " (g)" } else { "" };
+                format!("{}{mark}", crate::report::human(Some(*v)))
+            });
             let _ = write!(out, " {cell} |");
         }
         let base = cells.get(baseline).map(|c| c.0);
@@ -113,11 +151,8 @@ pub fn markdown(text: &str, baseline: &str) -> String {
                 .get(*b)
                 .zip(base)
                 .and_then(|((v, _), base)| crate::stats::ratio(*v, base));
-            let _ = write!(
-                out,
-                " {} |",
-                r.map_or_else(String::new, |r| format!("{r:.2}"))
-            );
+            let r = r.map_or_else(String::new, |r| format!("{r:.2}"));
+            let _ = write!(out, " {r} |");
         }
     }
     out.push('\n');
@@ -147,11 +182,24 @@ mod tests {
             "\n",
             r#"{"kind":"round","broker":"bk","label":"fan-in","median":1.0}"#,
         );
-        let t = markdown(text, "fm");
+        let t = markdown(text, "fm", Figure::Median);
         assert!(t.contains("| workload | fm | bk | bk / fm |"), "{t}");
         assert!(
             t.contains("| fan-in (d/s) | 200.0 | 300.0 (g) | 1.50 |"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn per_cpu_figures_divide_each_round_by_its_broker_cpu() {
+        let text = concat!(
+            r#"{"kind":"round","broker":"bk","label":"x","metric":"deliveries/s","value":100.0,"broker_cpu":0.5,"gen_cpu":0.1}"#,
+            "\n",
+            r#"{"kind":"round","broker":"bk","label":"x","metric":"deliveries/s","value":90.0,"broker_cpu":0.9,"gen_cpu":0.1}"#,
+            "\n",
+            r#"{"kind":"round","broker":"bk","label":"x","metric":"deliveries/s","value":300.0,"broker_cpu":1.0,"gen_cpu":0.1}"#,
+        );
+        let t = markdown(text, "bk", Figure::PerBrokerCpu);
+        assert!(t.contains("| 200.0 |"), "{t}");
     }
 }
