@@ -85,9 +85,12 @@ fn cell_of(fields: &BTreeMap<String, String>, figure: Figure) -> Option<Cell> {
 /// Rows in first-seen order; per row, broker to (median of its values, any generator-bound).
 type Rows = Vec<(String, BTreeMap<String, (f64, bool)>)>;
 
+/// Per broker, every value of a row and whether any was generator-bound.
+type Gathered = BTreeMap<String, (Vec<f64>, bool)>;
+
 fn collect(text: &str, figure: Figure) -> (Vec<String>, Rows) {
     let mut brokers: Vec<String> = Vec::new();
-    let mut rows: Vec<(String, BTreeMap<String, (Vec<f64>, bool)>)> = Vec::new();
+    let mut rows: Vec<(String, Gathered)> = Vec::new();
     for (broker, label, v, g) in text
         .lines()
         .filter_map(parse_flat)
