@@ -116,6 +116,57 @@ impl Flow {
     }
 }
 
+/// The window of one publisher/subscriber pair (the pairs scenario): without it the shared
+/// window would let one pair hold far more than its share, overrun that subscriber's buffer in
+/// the broker and have QoS 0 dropped. Written off after [`STALL`] like the shared one.
+#[derive(Debug)]
+pub struct Lane {
+    window: u64,
+    expected: Cell<u64>,
+    delivered: Cell<u64>,
+    written_off: Cell<u64>,
+    last_progress: Cell<(u64, Instant)>,
+}
+
+impl Lane {
+    /// A lane allowing `window` deliveries on the way.
+    pub fn new(window: u64) -> Lane {
+        Lane {
+            window,
+            expected: Cell::new(0),
+            delivered: Cell::new(0),
+            written_off: Cell::new(0),
+            last_progress: Cell::new((0, Instant::now())),
+        }
+    }
+
+    /// May the pair's publisher send `deliveries` more? Writes off a stalled lane.
+    pub fn has_room(&self, deliveries: u64) -> bool {
+        let outstanding = self.expected.get().saturating_sub(self.delivered.get());
+        let on_way = outstanding.saturating_sub(self.written_off.get());
+        if on_way + deliveries <= self.window.max(deliveries) {
+            return true;
+        }
+        let (seen, at) = self.last_progress.get();
+        let now = Instant::now();
+        if self.delivered.get() != seen {
+            self.last_progress.set((self.delivered.get(), now));
+        } else if now.duration_since(at) >= STALL {
+            self.written_off.set(outstanding);
+            self.last_progress.set((seen, now));
+        }
+        false
+    }
+
+    pub fn sent(&self, deliveries: u64) {
+        self.expected.set(self.expected.get() + deliveries);
+    }
+
+    pub fn delivered(&self, n: u64) {
+        self.delivered.set(self.delivered.get() + n);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +186,16 @@ mod tests {
     fn a_single_large_fanout_is_always_allowed_when_idle() {
         let f = Flow::new(16, u64::MAX);
         assert!(f.has_room(1000));
+    }
+
+    #[test]
+    fn a_lane_limits_its_own_pair() {
+        let lane = Lane::new(10);
+        assert!(lane.has_room(10));
+        lane.sent(10);
+        assert!(!lane.has_room(1));
+        lane.delivered(5);
+        assert!(lane.has_room(5));
     }
 
     #[test]

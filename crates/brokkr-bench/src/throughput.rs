@@ -5,7 +5,7 @@
 //! `lost` is what was expected and never arrived.
 
 use crate::conn::{Conn, READ_CHUNK_BYTES};
-use crate::flow::Flow;
+use crate::flow::{Flow, Lane};
 use crate::procfs::Meter;
 use crate::wire::{self, AckKind, Frame, PublishTemplate};
 use crate::workload::{Outcome, Scenario, Workload};
@@ -78,11 +78,19 @@ pub async fn run(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io:
         .saturating_mul(topo.subscribers.len().max(1) as u64);
     let per_publisher = window / (4 * topo.publishers.len().max(1) as u64);
     let flow = Rc::new(Flow::new(window, u64::MAX));
+    // Pairs: subscriber i and publisher i share lane i, a window of their own.
+    let lanes: Vec<Rc<Lane>> = match w.scenario {
+        Scenario::Pairs => (0..topo.subscribers.len())
+            .map(|_| Rc::new(Lane::new(w.window)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let lane = |i: usize| lanes.get(i).map(Rc::clone);
     let mut subs = JoinSet::new();
     for (i, filter) in topo.subscribers.iter().enumerate() {
         let mut c = Conn::open(addr, w.version, &format!("bb-s{i}"), w.tcp_nodelay).await?;
         c.subscribe(filter, w.qos).await?;
-        subs.spawn_local(subscriber(c, Rc::clone(&flow)));
+        subs.spawn_local(subscriber(c, Rc::clone(&flow), lane(i)));
     }
     let mut pubs = JoinSet::new();
     for (i, topic) in topo.publishers.iter().enumerate() {
@@ -91,7 +99,8 @@ pub async fn run(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io:
         let fanout = topo.fanout(topic);
         let batch = (BATCH_BYTES / t.len().max(1)).clamp(1, 256) as u64;
         let batch = batch.min(per_publisher / fanout.max(1)).max(1);
-        pubs.spawn_local(publisher(c, t, (batch, fanout), w.qos, Rc::clone(&flow)));
+        let shares = (Rc::clone(&flow), lane(i));
+        pubs.spawn_local(publisher(c, t, (batch, fanout), w.qos, shares));
     }
     tokio::time::sleep(w.warmup).await;
     let before = flow.delivered_count();
@@ -138,11 +147,11 @@ async fn drain(flow: &Flow, pubs: &mut JoinSet<io::Result<()>>, subs: &mut JoinS
 }
 
 /// Count deliveries; answer QoS 1 with PUBACK, QoS 2 with PUBREC and PUBREL with PUBCOMP.
-async fn subscriber(c: Conn, flow: Rc<Flow>) {
-    let _ = subscribe_loop(c, &flow).await;
+async fn subscriber(c: Conn, flow: Rc<Flow>, lane: Option<Rc<Lane>>) {
+    let _ = subscribe_loop(c, &flow, lane.as_deref()).await;
 }
 
-async fn subscribe_loop(mut c: Conn, flow: &Flow) -> io::Result<()> {
+async fn subscribe_loop(mut c: Conn, flow: &Flow, lane: Option<&Lane>) -> io::Result<()> {
     let mut out = BytesMut::new();
     loop {
         let mut count = 0;
@@ -159,6 +168,9 @@ async fn subscribe_loop(mut c: Conn, flow: &Flow) -> io::Result<()> {
                 Frame::PubRel(id) => wire::ack(AckKind::PubComp, c.version, id, &mut out)?,
                 _ => {}
             }
+        }
+        if let Some(lane) = lane {
+            lane.delivered(count);
         }
         flow.delivered(count);
         if !out.is_empty() {
@@ -186,7 +198,7 @@ async fn publisher(
     t: PublishTemplate,
     sizes: (u64, u64),
     qos: QoS,
-    flow: Rc<Flow>,
+    (flow, lane): (Rc<Flow>, Option<Rc<Lane>>),
 ) -> io::Result<()> {
     let version = c.version;
     let (read, mut write) = c.stream.into_split();
@@ -198,7 +210,8 @@ async fn publisher(
         Rc::clone(&state),
         Rc::clone(&flow),
     ));
-    let result = publish_loop(&mut write, &t, sizes, qos, &flow, &state).await;
+    let shares = (&*flow, lane.as_deref());
+    let result = publish_loop(&mut write, &t, sizes, qos, shares, &state).await;
     reader.abort();
     result
 }
@@ -208,7 +221,7 @@ async fn publish_loop(
     t: &PublishTemplate,
     (batch, fanout): (u64, u64),
     qos: QoS,
-    flow: &Flow,
+    (flow, lane): (&Flow, Option<&Lane>),
     state: &PubState,
 ) -> io::Result<()> {
     let mut out = Vec::with_capacity(t.len() * batch as usize);
@@ -220,7 +233,9 @@ async fn publish_loop(
         }
         let inflight = sent - state.acked.get();
         let window_ok = qos == QoS::AtMostOnce || inflight + batch <= PUB_INFLIGHT_MAX;
-        if !flow.is_stopped() && window_ok && flow.has_room(batch * fanout) {
+        let deliveries = batch * fanout;
+        let lane_ok = lane.is_none_or(|l| l.has_room(deliveries));
+        if !flow.is_stopped() && window_ok && lane_ok && flow.has_room(deliveries) {
             out.clear();
             for _ in 0..batch {
                 id = id.checked_add(1).unwrap_or(1);
@@ -229,6 +244,9 @@ async fn publish_loop(
             }
             sent += batch;
             flow.sent(batch, fanout);
+            if let Some(lane) = lane {
+                lane.sent(deliveries);
+            }
             write.write_all(&out).await?;
             continue;
         }
