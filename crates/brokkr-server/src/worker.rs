@@ -7,21 +7,24 @@
 //! per turn) and connections to close. A timer task runs [`Shard::tick`] at the shard's next
 //! deadline (at least every second); a background task runs retained deliveries in slices.
 
-use crate::cluster::{BoundListener, PeerFilter, Peers};
+mod accept;
+mod connection;
+
+use crate::cluster::{BoundListener, Peers};
 use crate::journal::{Cmd, Durable};
 use crate::persistence::PersistSettings;
+use accept::{listener_updates, start_accepting};
 use brokkr_core::journal::JournalRecord;
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::{ConnId, Handoff, Placement, RemoteDelivery, Shard, SharedState};
 use brokkr_core::snapshot::{RetainedSnapshot, SessionSnapshot};
+use connection::connection;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, watch};
 
 /// What one worker sends another.
@@ -446,110 +449,6 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     }
 }
 
-/// Accept and spread connections over the workers in turn.
-/// Spawn an accept loop per listener.
-fn start_accepting(
-    listeners: Vec<BoundListener>,
-    own: usize,
-    worker: &Shared,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut accepting = Vec::new();
-    for bound in listeners {
-        match TcpListener::from_std(bound.socket) {
-            Ok(l) => accepting.push(tokio::task::spawn_local(accept_loop(
-                Accepting {
-                    listener: l,
-                    index: bound.index,
-                    nodelay: bound.tcp_nodelay,
-                    peers: bound.peers,
-                },
-                own,
-                Rc::clone(worker),
-            ))),
-            Err(e) => log::error!("cannot use a listener: {e}"),
-        }
-    }
-    accepting
-}
-
-/// A reload changed the listeners: every accept loop stops (its socket closes; established
-/// connections stay), then the new list is bound and served.
-async fn listener_updates(
-    mut updates: mpsc::UnboundedReceiver<Vec<crate::cluster::ListenerSpec>>,
-    accepting: Rc<RefCell<Vec<tokio::task::JoinHandle<()>>>>,
-    own: usize,
-    worker: Shared,
-) {
-    while let Some(specs) = updates.recv().await {
-        let old: Vec<_> = accepting.borrow_mut().drain(..).collect();
-        for task in &old {
-            task.abort();
-        }
-        for task in old {
-            let _ = task.await; // the socket is closed once the task is gone
-        }
-        let bound = crate::cluster::bind_each(&specs);
-        log::info!("listeners reloaded: {} listening", bound.len());
-        let started = start_accepting(bound, own, &worker);
-        accepting.borrow_mut().extend(started);
-    }
-}
-
-/// One listener's accept loop settings.
-struct Accepting {
-    listener: TcpListener,
-    index: u16,
-    nodelay: bool,
-    peers: Option<Arc<dyn PeerFilter>>,
-}
-
-async fn accept_loop(accepting: Accepting, own: usize, worker: Shared) {
-    let Accepting {
-        listener,
-        index,
-        nodelay,
-        peers,
-    } = accepting;
-    let mut next = own;
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                if peers.as_ref().is_some_and(|p| !p.allowed(peer.ip())) {
-                    log::debug!("connection from {peer} refused by only_allow_from/deny_from");
-                    continue; // dropped: closed before anything is read
-                }
-                if nodelay {
-                    let _ = stream.set_nodelay(true);
-                }
-                let count = worker.borrow().peers.len().max(1);
-                next = (next + 1) % count;
-                if next == own {
-                    let id = {
-                        let mut w = worker.borrow_mut();
-                        let now = w.now_ms();
-                        w.shard.accept_on(now, index)
-                    };
-                    Worker::register(&worker, stream, id);
-                    continue;
-                }
-                let peer = worker.borrow().peers.get(next).cloned();
-                if let (Some(peer), Ok(std)) = (peer, stream.into_std()) {
-                    // A full inbox means that worker is far behind: the socket is closed
-                    // (dropped) and the client retries.
-                    let _ = peer.try_send(Inbox::Accepted {
-                        stream: std,
-                        listener: index,
-                    });
-                }
-            }
-            Err(e) => {
-                log::error!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
-
 /// Deliveries and connections from the other workers.
 async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
     while let Some(msg) = inbox.recv().await {
@@ -590,112 +489,6 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
             }
         }
     }
-}
-
-async fn connection(
-    stream: TcpStream,
-    id: ConnId,
-    wake: Rc<Notify>,
-    stop: Rc<Notify>,
-    worker: Shared,
-) {
-    let (reader, mut writer) = stream.into_split();
-    let writer_worker = Rc::clone(&worker);
-    let writing = tokio::task::spawn_local(async move {
-        loop {
-            wake.notified().await;
-            let (chunks, closing, handoff) = writer_worker.borrow_mut().writable(id);
-            if handoff {
-                // Nothing was written before CONNACK: the socket moves on intact.
-                return Some(writer);
-            }
-            for bytes in chunks.iter().filter(|b| !b.is_empty()) {
-                if writer.write_all(bytes).await.is_err() {
-                    return None;
-                }
-                writer_worker.borrow_mut().shard.written(id, bytes.len());
-            }
-            if closing {
-                let _ = writer.shutdown().await;
-                return None;
-            }
-        }
-    });
-    // No read buffer per connection: wait until the socket is readable, then read into the
-    // worker's one scratch buffer and hand the bytes to the shard at once. An idle connection
-    // holds no read memory here.
-    loop {
-        tokio::select! {
-            ready = reader.readable() => {
-                if ready.is_err() {
-                    break;
-                }
-                let mut w = worker.borrow_mut();
-                let n = match reader.try_read(&mut w.scratch) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(_) => break,
-                };
-                let now = clock_ms(w.epoch);
-                let Worker { shard, scratch, .. } = &mut *w;
-                shard.bytes_received(now, id, scratch.get(..n).unwrap_or_default());
-                w.flush_outputs();
-                if w.conns.get(&id).is_some_and(|c| c.closing || c.moving) {
-                    break;
-                }
-            }
-            () = stop.notified() => break,
-        }
-    }
-    let handoff = worker
-        .borrow_mut()
-        .conns
-        .get_mut(&id)
-        .and_then(|c| c.handoff.take());
-    if let Some(handoff) = handoff {
-        // The shard already forgot the connection; move the socket to the session's home.
-        let half: Option<OwnedWriteHalf> = writing.await.ok().flatten();
-        let peer = {
-            let mut w = worker.borrow_mut();
-            w.conns.remove(&id);
-            w.peers.get(handoff.shard as usize).cloned()
-        };
-        if let (Some(half), Some(peer)) = (half, peer)
-            && let Ok(stream) = reader.reunite(half)
-            && let Ok(stream) = stream.into_std()
-        {
-            let _ = peer.try_send(Inbox::HandedOver { stream, handoff });
-        }
-        return;
-    }
-    // The reader is done: the peer closed, the socket failed, or the shard closed the
-    // connection. Tell the shard at once (a will fires now, not after the flush), then let the
-    // writer send what was already encoded, boundedly, and finish.
-    {
-        let mut w = worker.borrow_mut();
-        let now = w.now_ms();
-        let tail = w.shard.take_write(id);
-        w.shard.connection_lost(now, id);
-        if let Some(c) = w.conns.get_mut(&id) {
-            c.closing = true;
-            if !tail.is_empty() {
-                c.tail = Some(tail);
-            }
-            c.wake.notify_one();
-        }
-        w.flush_outputs();
-    }
-    // A peer that does not read would keep the writer (and the socket) forever: after the
-    // grace period the writer is dropped, which closes the socket.
-    let mut writing = writing;
-    if tokio::time::timeout(WRITE_GRACE, &mut writing)
-        .await
-        .is_err()
-    {
-        writing.abort();
-    }
-    worker.borrow_mut().conns.remove(&id);
 }
 
 /// Every `save_state_interval`: each worker snapshots its own sessions (the others through
