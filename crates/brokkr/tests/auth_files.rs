@@ -85,12 +85,15 @@ fn publish(b: &Broker, creds: &[&str], topic: &str, msg: &str) -> Output {
         .unwrap()
 }
 
-/// Subscribe to `filter`, publish each of `sends` (credentials, topic), and return what the
-/// subscriber got within a second of the last one.
+/// Subscribe to `filter` (waiting for the SUBACK), publish each of `sends` (credentials,
+/// topic), and return the topics the subscriber got until a second passes without one.
 fn route(b: &Broker, sub_creds: &[&str], filter: &str, sends: &[(&[&str], &str)]) -> Vec<String> {
-    let sub = Command::new("timeout")
+    use std::io::BufRead;
+    // Line-buffered (coreutils' stdbuf execs the program in place, same PID), so the SUBACK
+    // line arrives as it happens rather than when the pipe's buffer fills.
+    let mut sub = Command::new("stdbuf")
         .args([
-            "4",
+            "-oL",
             "mosquitto_sub",
             "-h",
             "127.0.0.1",
@@ -98,20 +101,46 @@ fn route(b: &Broker, sub_creds: &[&str], filter: &str, sends: &[(&[&str], &str)]
             &b.port.to_string(),
         ])
         .args(sub_creds)
-        .args(["-t", filter, "-v", "-W", "3"])
+        .args(["-t", filter, "-v", "-d", "-W", "30"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    let stdout = sub.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // -d prints the SUBACK: only then can a publish be routed to this subscriber.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("SUBACK") => break,
+            Ok(_) => {}
+            Err(_) => panic!("mosquitto_sub got no SUBACK"),
+        }
+    }
     for (creds, topic) in sends {
         let _ = publish(b, creds, topic, "m");
     }
-    let out = sub.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split(' ').next().unwrap_or_default().to_string())
-        .collect()
+    let mut got = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
+        // Debug lines start with "Client "; `-v` lines are "topic payload".
+        if !line.starts_with("Client ") && !line.starts_with("Subscribed") {
+            got.push(line.split(' ').next().unwrap_or_default().to_string());
+        }
+    }
+    let _ = sub.kill(); // the child this test started
+    let _ = sub.wait();
+    got
 }
 
 #[test]
