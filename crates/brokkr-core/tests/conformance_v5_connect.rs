@@ -521,16 +521,6 @@ fn mqtt_3_2_2_15_packet_over_the_server_maximum_gets_0x95() {
     assert!(w.is_closed(&c));
 }
 
-fn aliased(topic: &str, alias: u16) -> Packet {
-    let mut p = build::publish(topic, b"x", QoS::AtMostOnce, false);
-    p.properties = {
-        let mut b = p.properties.to_builder();
-        b.topic_alias = NonZeroU16::new(alias);
-        build::publish_props(b)
-    };
-    Packet::Publish(p)
-}
-
 #[test]
 fn mqtt_3_2_2_17_alias_over_the_server_maximum_gets_0x94() {
     let mut w = World::with_limits(Limits {

@@ -131,26 +131,18 @@ fn mqtt_3_3_2_4_and_15_and_16_and_20_properties_reach_every_subscriber_unchanged
     w.shard.connection_lost(w.now, offline.id);
     let p = w.connect(V5, "p", true);
     let mut m = build::publish("t", "héllo".as_bytes(), QoS::AtLeastOnce, false);
-    m.properties = {
-        let mut b = m.properties.to_builder();
-        b.payload_format_indicator = Some(PayloadFormat::Utf8);
-        build::publish_props(b)
-    };
-    m.properties = {
-        let mut b = m.properties.to_builder();
-        b.response_topic = Some(build::topic("reply/here"));
-        build::publish_props(b)
-    };
-    m.properties = {
-        let mut b = m.properties.to_builder();
-        b.correlation_data = Some(Bytes::from_static(&[0, 1, 2, 0xFF]));
-        build::publish_props(b)
-    };
-    m.properties = {
-        let mut b = m.properties.to_builder();
-        b.content_type = Some(build::string("text/plain; charset=utf-8"));
-        build::publish_props(b)
-    };
+    build::edit_props(&mut m, |b| {
+        b.payload_format_indicator = Some(PayloadFormat::Utf8)
+    });
+    build::edit_props(&mut m, |b| {
+        b.response_topic = Some(build::topic("reply/here"))
+    });
+    build::edit_props(&mut m, |b| {
+        b.correlation_data = Some(Bytes::from_static(&[0, 1, 2, 0xFF]))
+    });
+    build::edit_props(&mut m, |b| {
+        b.content_type = Some(build::string("text/plain; charset=utf-8"))
+    });
     w.send(&p, Packet::Publish(m.clone()));
     let got_online = w.recv(&mut online);
     let (_, got_offline) = resume(&mut w, V5, "offline");
@@ -164,16 +156,6 @@ fn mqtt_3_3_2_4_and_15_and_16_and_20_properties_reach_every_subscriber_unchanged
         assert_eq!(f.correlation_data(), m.properties.correlation_data());
         assert_eq!(f.content_type(), m.properties.content_type());
     }
-}
-
-fn aliased(topic: &str, alias: u16) -> Packet {
-    let mut p = build::publish(topic, b"x", QoS::AtMostOnce, false);
-    p.properties = {
-        let mut b = p.properties.to_builder();
-        b.topic_alias = NonZeroU16::new(alias);
-        build::publish_props(b)
-    };
-    Packet::Publish(p)
 }
 
 #[test]
@@ -249,11 +231,9 @@ fn mqtt_3_3_4_6_a_client_publish_with_a_subscription_identifier_is_a_protocol_er
     let mut w = World::new();
     let mut c = w.connect(V5, "c", true);
     let mut p = build::publish("t", b"x", QoS::AtMostOnce, false);
-    p.properties = {
-        let mut b = p.properties.to_builder();
-        b.subscription_identifiers = vec![NonZeroU32::new(3).unwrap()];
-        build::publish_props(b)
-    };
+    build::edit_props(&mut p, |b| {
+        b.subscription_identifiers = vec![NonZeroU32::new(3).unwrap()]
+    });
     w.send(&c, Packet::Publish(p));
     let got = w.recv(&mut c);
     assert!(
@@ -547,11 +527,7 @@ fn mqtt_4_3_3_7_expiry_is_not_applied_once_the_publish_was_sent() {
     let mut w = World::new();
     let (mut s, p) = pair(&mut w, QoS::ExactlyOnce);
     let mut m = build::publish("t", b"x", QoS::ExactlyOnce, false);
-    m.properties = {
-        let mut b = m.properties.to_builder();
-        b.message_expiry_interval_secs = Some(2);
-        build::publish_props(b)
-    };
+    build::edit_props(&mut m, |b| b.message_expiry_interval_secs = Some(2));
     w.send(&p, Packet::Publish(m));
     let id = publishes(&w.recv(&mut s))[0].qos_pid;
     w.shard.connection_lost(w.now, s.id);
@@ -594,11 +570,7 @@ fn mqtt_4_3_3_13_the_exchange_finishes_even_when_the_message_expired() {
     let mut p = w.connect(V5, "p", true);
     let mut m = build::publish("t", b"x", QoS::ExactlyOnce, false);
     m.qos_pid = QosPid::ExactlyOnce(build::pid(4));
-    m.properties = {
-        let mut b = m.properties.to_builder();
-        b.message_expiry_interval_secs = Some(1);
-        build::publish_props(b)
-    };
+    build::edit_props(&mut m, |b| b.message_expiry_interval_secs = Some(1));
     w.send(&p, Packet::Publish(m));
     w.now += 5_000;
     w.send(&p, Packet::PubRel(PubRel::new(build::pid(4))));

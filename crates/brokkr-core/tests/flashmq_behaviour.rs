@@ -148,11 +148,7 @@ fn flashmq_h_takeover_with_clean_session_0_keeps_the_subscriptions() {
     assert!(w.recv(&mut first).is_empty(), "MQTT 3 hears no DISCONNECT");
 
     let mut p = build::publish("just/a/path", b"AAAAA", QoS::AtMostOnce, false);
-    p.properties = {
-        let mut b = p.properties.to_builder();
-        b.topic_alias = NonZeroU16::new(1);
-        build::publish_props(b)
-    };
+    build::edit_props(&mut p, |b| b.topic_alias = NonZeroU16::new(1));
     w.send(&sender, Packet::Publish(p));
     let got = w.recv(&mut second);
     let [Packet::Publish(p)] = &got[..] else {
@@ -186,11 +182,7 @@ fn flashmq_i_retained_messages_expire_by_their_own_message_expiry() {
         ("retaintopic/3", Some(9)),
     ] {
         let mut p = build::publish(topic, topic.as_bytes(), QoS::AtMostOnce, true);
-        p.properties = {
-            let mut b = p.properties.to_builder();
-            b.message_expiry_interval_secs = expiry;
-            build::publish_props(b)
-        };
+        build::edit_props(&mut p, |b| b.message_expiry_interval_secs = expiry);
         w.send(&sender, Packet::Publish(p));
     }
     w.now += 2_000;
@@ -446,11 +438,7 @@ fn flashmq_k_expired_queued_messages_free_their_queue_slots() {
         disconnect(&mut w, &receiver);
         let expiring = |w: &mut World, sender: &mut Client, pid| {
             let mut p = build::publish("this/one/expires", b"Calimex", QoS::AtLeastOnce, false);
-            p.properties = {
-                let mut b = p.properties.to_builder();
-                b.message_expiry_interval_secs = Some(1);
-                build::publish_props(b)
-            };
+            build::edit_props(&mut p, |b| b.message_expiry_interval_secs = Some(1));
             publish_complete(w, sender, p, pid);
         };
         let normal = |w: &mut World, sender: &mut Client, topic: String, pid| {

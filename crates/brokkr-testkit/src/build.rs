@@ -60,6 +60,13 @@ pub fn publish_props(values: PublishPropertiesBuilder) -> PublishProperties {
     values.build().expect("test properties build")
 }
 
+/// Change some of `p`'s properties in place (the others stay as they are).
+pub fn edit_props(p: &mut Publish, f: impl FnOnce(&mut PublishPropertiesBuilder)) {
+    let mut values = p.properties.to_builder();
+    f(&mut values);
+    p.properties = publish_props(values);
+}
+
 /// SUBSCRIBE to each filter at `qos`.
 pub fn subscribe(id: u16, filters: &[&str], qos: QoS) -> Subscribe {
     Subscribe {

@@ -163,3 +163,10 @@ pub fn resume(w: &mut World, v: ProtocolVersion, id: &str) -> (Client, Vec<Packe
     }
     w.connect_with(connect)
 }
+
+/// A QoS 0 PUBLISH to `topic` with Topic Alias `alias`.
+pub fn aliased(topic: &str, alias: u16) -> Packet {
+    let mut p = build::publish(topic, b"x", QoS::AtMostOnce, false);
+    build::edit_props(&mut p, |b| b.topic_alias = std::num::NonZeroU16::new(alias));
+    Packet::Publish(p)
+}
