@@ -17,6 +17,19 @@ pub struct Login {
     pub username: Option<Arc<str>>,
 }
 
+/// A username the transport proved before the CONNECT: the Common Name of a client certificate
+/// the listener verified (mTLS), or the one a trusted PROXY header reports in the
+/// `client_verification` modes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportUser {
+    /// The name the ACL applies to; it replaces the CONNECT's username.
+    pub name: Arc<str>,
+    /// Also check the CONNECT's password against the policy with this name
+    /// (`client_verification_still_do_authn`, `haproxy client_verification_with_authn`);
+    /// otherwise the certificate alone logs the client in.
+    pub still_authenticate: bool,
+}
+
 /// The broker's authentication and authorization rules. Implementations must be cheap for
 /// `may_read` (it runs per delivered message when [`AccessPolicy::checks_reads`] is true) and
 /// must never block for long in `login` (it runs on a worker thread).

@@ -59,6 +59,8 @@ pub struct Conn {
     pub over_cap_since_ms: Option<u64>,
     /// Handed over by another shard: it stays here whatever its CONNECT says.
     pub handed_in: bool,
+    /// The username the transport proved (a verified client certificate), if any.
+    pub transport_user: Option<Box<crate::access::TransportUser>>,
 }
 
 impl Conn {

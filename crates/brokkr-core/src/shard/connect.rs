@@ -70,11 +70,28 @@ impl Shard {
             _ => self.limits.clamp_session_expiry(u32::MAX),
         };
         let listener = self.conns.get(conn).map_or(0, |c| c.listener);
-        let login = match self.policy.login(
-            listener,
-            connect.username.as_ref().map(|u| u.as_str().as_bytes()),
-            connect.password.as_deref(),
-        ) {
+        let proven = self
+            .conns
+            .get(conn)
+            .and_then(|c| c.transport_user.as_deref())
+            .cloned();
+        let verdict = match proven {
+            // A verified certificate is the login (FlashMQ skips the password file then).
+            Some(user) if !user.still_authenticate => Ok(crate::access::Login {
+                username: Some(user.name),
+            }),
+            Some(user) => self.policy.login(
+                listener,
+                Some(user.name.as_bytes()),
+                connect.password.as_deref(),
+            ),
+            None => self.policy.login(
+                listener,
+                connect.username.as_ref().map(|u| u.as_str().as_bytes()),
+                connect.password.as_deref(),
+            ),
+        };
+        let login = match verdict {
             Ok(login) => login,
             Err(reason) => return self.refuse(now_ms, conn, v, reason),
         };
@@ -85,7 +102,9 @@ impl Shard {
             // `aclchecks/registerwill`); the connection itself is fine.
             connect.will = None;
         }
-        let username = connect.username.as_ref().map(|u| u.as_str().to_string());
+        // The session belongs to the name the client logged in under (a certificate's CN
+        // replaces the CONNECT's username).
+        let username = login.username.as_deref().map(str::to_string);
         let owner = self
             .by_client_id
             .get(&client_id)
@@ -246,7 +265,7 @@ impl Shard {
         let limits = &self.limits;
         let key = self.sessions.insert(Session {
             client_id: client_id.to_string(),
-            username: connect.username.as_ref().map(|u| u.as_str().to_string()),
+            username: login.username.as_deref().map(str::to_string),
             login,
             conn: Some(conn),
             version: v,

@@ -66,6 +66,8 @@ pub struct Handoff {
     pub accepted_ms: u64,
     /// The listener it was accepted on.
     pub listener: u16,
+    /// The username its transport proved, if any ([`Shard::set_transport_user`]).
+    pub transport_user: Option<Box<crate::access::TransportUser>>,
 }
 
 /// One worker's broker.
@@ -159,7 +161,16 @@ impl Shard {
             in_transit_bytes: 0,
             over_cap_since_ms: None,
             handed_in: false,
+            transport_user: None,
         })
+    }
+
+    /// The transport proved who `conn` is (a verified client certificate's CN): its CONNECT
+    /// logs in under that name. Call it before the first byte of MQTT is handed in.
+    pub fn set_transport_user(&mut self, conn: ConnId, user: crate::access::TransportUser) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.transport_user = Some(Box::new(user));
+        }
     }
 
     /// A connection handed over by another shard ([`Handoff`]): accepted at `accepted_ms`,
@@ -169,6 +180,7 @@ impl Shard {
         let bytes = &h.bytes;
         if let Some(c) = self.conns.get_mut(conn) {
             c.handed_in = true;
+            c.transport_user.clone_from(&h.transport_user);
         }
         self.bytes_received(now_ms, conn, bytes);
         conn
@@ -250,6 +262,7 @@ impl Shard {
             bytes: bytes.freeze(),
             accepted_ms: c.accepted_ms,
             listener: c.listener,
+            transport_user: c.transport_user.clone(),
         });
     }
 
