@@ -10,6 +10,8 @@
 
 use crate::journal::JournalThread;
 use crate::persistence::{self, PersistSettings};
+use crate::stream::StdListener;
+use crate::transport::TransportSpec;
 use crate::worker::{self, Inbox, Phase, WorkerSetup};
 use brokkr_core::access::AccessPolicy;
 use brokkr_core::limits::Limits;
@@ -24,12 +26,57 @@ use tokio::sync::{mpsc, watch};
 /// A listener to open.
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
-    /// Address and port.
-    pub addr: SocketAddr,
+    /// Where it listens.
+    pub addr: ListenAddr,
     /// Set TCP_NODELAY on accepted sockets (FlashMQ's `tcp_nodelay`).
     pub tcp_nodelay: bool,
     /// Which peers may connect (`only_allow_from`, `deny_from`); `None`: everyone.
     pub peers: Option<Arc<dyn PeerFilter>>,
+    /// What lies between the socket and MQTT (PROXY header, TLS, websockets).
+    pub transport: Arc<TransportSpec>,
+}
+
+impl ListenerSpec {
+    /// A plain MQTT listener on `addr` that lets everyone in.
+    pub fn tcp(addr: SocketAddr) -> Self {
+        Self {
+            addr: ListenAddr::Tcp(addr),
+            tcp_nodelay: false,
+            peers: None,
+            transport: Arc::default(),
+        }
+    }
+}
+
+/// Where a listener listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A TCP address and port.
+    Tcp(SocketAddr),
+    /// A unix stream socket (`inet_protocol unix`).
+    Unix(UnixSocketSpec),
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp(addr) => write!(f, "{addr}"),
+            Self::Unix(u) => write!(f, "unix:{}", u.path.display()),
+        }
+    }
+}
+
+/// A unix socket listener's file and its ownership (`unix_socket_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixSocketSpec {
+    /// The socket file; an existing socket there is replaced.
+    pub path: std::path::PathBuf,
+    /// Owner, by name or number.
+    pub user: Option<String>,
+    /// Group, by name or number.
+    pub group: Option<String>,
+    /// Permission bits.
+    pub mode: Option<u32>,
 }
 
 /// Decides at accept time whether a peer address may connect at all; a refused socket is
@@ -316,14 +363,25 @@ fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<BoundListener>> {
 pub(crate) fn bind_each(specs: &[ListenerSpec]) -> Vec<BoundListener> {
     let mut out = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
-        match bind(spec.addr) {
+        let bound = match &spec.addr {
+            ListenAddr::Tcp(addr) => bind(*addr).map(StdListener::Tcp),
+            ListenAddr::Unix(unix) => crate::unix::bind(unix),
+        };
+        match bound {
             Ok(l) => {
-                log::info!("listening on {}", spec.addr);
+                log::info!("listening on {} ({})", spec.addr, spec.transport.describe());
+                let plain = spec.transport.is_plain();
                 out.push(BoundListener {
                     socket: l,
                     index: u16::try_from(index).unwrap_or(u16::MAX),
                     tcp_nodelay: spec.tcp_nodelay,
-                    peers: spec.peers.clone(),
+                    // Behind a PROXY header, the address that counts is the one it names.
+                    peers: if spec.transport.proxy == crate::transport::ProxyMode::Off {
+                        spec.peers.clone()
+                    } else {
+                        None
+                    },
+                    transport: (!plain).then(|| Arc::clone(&spec.transport)),
                 });
             }
             Err(e) => log::error!("cannot listen on {}: {e}", spec.addr),
@@ -335,11 +393,14 @@ pub(crate) fn bind_each(specs: &[ListenerSpec]) -> Vec<BoundListener> {
 /// A listening socket and what its accept loop needs to know.
 #[derive(Debug)]
 pub(crate) struct BoundListener {
-    pub socket: std::net::TcpListener,
+    pub socket: StdListener,
     /// Its index in the configured list.
     pub index: u16,
     pub tcp_nodelay: bool,
+    /// Checked at accept time.
     pub peers: Option<Arc<dyn PeerFilter>>,
+    /// `None` for plain MQTT.
+    pub transport: Option<Arc<TransportSpec>>,
 }
 
 /// Connections the kernel queues for accept before refusing more.

@@ -12,12 +12,15 @@ mod journal;
 mod journal_replay;
 pub mod logging;
 mod persistence;
+mod stream;
 mod systemd;
 pub mod tls;
+pub mod transport;
+mod unix;
 mod worker;
 
 pub use cluster::{
-    INBOX_CAPACITY, ListenerSpec, POLICY_POLL, PeerFilter, PolicySource, Reloaded, ServerConfig,
-    run, run_until, worker_count,
+    INBOX_CAPACITY, ListenAddr, ListenerSpec, POLICY_POLL, PeerFilter, PolicySource, Reloaded,
+    ServerConfig, UnixSocketSpec, run, run_until, worker_count,
 };
 pub use persistence::PersistSettings;

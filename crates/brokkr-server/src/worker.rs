@@ -13,6 +13,8 @@ mod connection;
 use crate::cluster::{BoundListener, Peers};
 use crate::journal::{Cmd, Durable};
 use crate::persistence::PersistSettings;
+use crate::stream::{StdStream, Stream};
+use crate::transport::{Stack, TransportSpec};
 use accept::{listener_updates, start_accepting};
 use brokkr_core::journal::JournalRecord;
 use brokkr_core::limits::Limits;
@@ -24,7 +26,6 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, watch};
 
 /// What one worker sends another.
@@ -34,15 +35,21 @@ pub(crate) enum Inbox {
     Deliveries(Vec<RemoteDelivery>),
     /// A socket just accepted on listener `listener`, for the receiving worker to serve.
     Accepted {
-        stream: std::net::TcpStream,
+        stream: StdStream,
         listener: u16,
+        /// The listener's transport, if it is not plain MQTT.
+        transport: Option<Arc<TransportSpec>>,
+        /// The peer's address (none for a unix socket).
+        peer: Option<std::net::SocketAddr>,
     },
     /// Snapshot this worker's persistent sessions for a periodic save.
     Snapshot(tokio::sync::oneshot::Sender<Vec<SessionSnapshot>>),
     /// A connection whose CONNECT names a session homed on the receiving worker.
     HandedOver {
-        stream: std::net::TcpStream,
+        stream: StdStream,
         handoff: Handoff,
+        /// Its transport state (TLS session, websocket framing), if any.
+        stack: Option<Box<Stack>>,
     },
 }
 
@@ -116,10 +123,8 @@ const WRITE_GRACE: Duration = Duration::from_secs(5);
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 struct Conn {
-    /// Wakes the writer task.
+    /// Wakes the connection's task: the shard wrote to it, closed it or handed it over.
     wake: Rc<Notify>,
-    /// Stops the reader task when the shard closes the connection.
-    stop: Rc<Notify>,
     closing: bool,
     /// What the shard still had for this connection when it was freed; the writer sends it
     /// last.
@@ -139,6 +144,8 @@ struct Worker {
     epoch: Instant,
     /// The one read buffer of this worker (see `connection`).
     scratch: Vec<u8>,
+    /// The MQTT bytes a transport unwrapped from one read (TLS, websocket), reused.
+    plain: Vec<u8>,
     /// Wakes the background task (retained deliveries in slices).
     background: Rc<Notify>,
     peers: Peers,
@@ -178,7 +185,6 @@ impl Worker {
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.closing = true;
                 c.wake.notify_one();
-                c.stop.notify_one();
             }
         }
         for h in self.shard.take_handoffs() {
@@ -186,7 +192,6 @@ impl Worker {
                 c.handoff = Some(h);
                 c.moving = true;
                 c.wake.notify_one();
-                c.stop.notify_one();
             }
         }
     }
@@ -306,14 +311,12 @@ impl Worker {
     }
 
     /// Serve `stream` on this worker: the shard already knows it as `id`.
-    fn register(worker: &Shared, stream: TcpStream, id: ConnId) {
+    fn register(worker: &Shared, stream: Stream, id: ConnId, stack: Option<Box<Stack>>) {
         let wake = Rc::new(Notify::new());
-        let stop = Rc::new(Notify::new());
         {
             let mut w = worker.borrow_mut();
             let conn = Conn {
                 wake: Rc::clone(&wake),
-                stop: Rc::clone(&stop),
                 closing: false,
                 tail: None,
                 handoff: None,
@@ -323,7 +326,7 @@ impl Worker {
             w.conns.insert(id, conn);
             w.flush_outputs();
         }
-        tokio::task::spawn_local(connection(stream, id, wake, stop, Rc::clone(worker)));
+        tokio::task::spawn_local(connection(stream, id, wake, Rc::clone(worker), stack));
     }
 }
 
@@ -339,6 +342,7 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         conns: HashMap::new(),
         epoch: setup.epoch,
         scratch: vec![0; READ_CHUNK_BYTES],
+        plain: Vec::new(),
         background: Rc::new(Notify::new()),
         peers: Rc::new(setup.peers),
         dropped_deliveries: 0,
@@ -449,6 +453,32 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     }
 }
 
+/// Serve a connection accepted on `listener`: its transport state starts here.
+fn serve_accepted(
+    worker: &Shared,
+    stream: Stream,
+    listener: u16,
+    transport: Option<Arc<TransportSpec>>,
+    peer: Option<std::net::SocketAddr>,
+) {
+    let stack = match transport {
+        None => None,
+        Some(spec) => match Stack::new(spec, peer) {
+            Ok(stack) => Some(Box::new(stack)),
+            Err(e) => {
+                log::error!("cannot serve a connection: {e}");
+                return; // dropped: closed
+            }
+        },
+    };
+    let id = {
+        let mut w = worker.borrow_mut();
+        let now = w.now_ms();
+        w.shard.accept_on(now, listener)
+    };
+    Worker::register(worker, stream, id, stack);
+}
+
 /// Deliveries and connections from the other workers.
 async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
     while let Some(msg) = inbox.recv().await {
@@ -463,19 +493,23 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                 w.shard.deliver_remote(now, batch);
                 w.flush_outputs();
             }
-            Inbox::Accepted { stream, listener } => {
-                let Ok(stream) = TcpStream::from_std(stream) else {
+            Inbox::Accepted {
+                stream,
+                listener,
+                transport,
+                peer,
+            } => {
+                let Ok(stream) = Stream::from_std(stream) else {
                     continue;
                 };
-                let id = {
-                    let mut w = worker.borrow_mut();
-                    let now = w.now_ms();
-                    w.shard.accept_on(now, listener)
-                };
-                Worker::register(&worker, stream, id);
+                serve_accepted(&worker, stream, listener, transport, peer);
             }
-            Inbox::HandedOver { stream, handoff } => {
-                let Ok(stream) = TcpStream::from_std(stream) else {
+            Inbox::HandedOver {
+                stream,
+                handoff,
+                stack,
+            } => {
+                let Ok(stream) = Stream::from_std(stream) else {
                     continue;
                 };
                 let id = {
@@ -485,7 +519,7 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                     // writer finds the CONNACK in the shard when it starts.
                     w.shard.accept_handoff(now, &handoff)
                 };
-                Worker::register(&worker, stream, id);
+                Worker::register(&worker, stream, id, stack);
             }
         }
     }

@@ -6,7 +6,7 @@
 //! connections stay). What only a restart can change (`thread_count`) is logged as such.
 
 use crate::access::FilePolicySource;
-use crate::serve::{checked, listeners, log_settings};
+use crate::serve::{TlsCache, checked, listeners, log_settings};
 use brokkr_config::Config;
 use brokkr_core::access::AccessPolicy;
 use brokkr_core::limits::Limits;
@@ -19,20 +19,31 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub struct ConfigSource {
     path: PathBuf,
     state: Mutex<(Config, FilePolicySource)>,
+    /// The TLS listeners in use: a reload re-reads their files in place.
+    tls: Mutex<TlsCache>,
 }
 
 impl ConfigSource {
     /// `config` and its policy files, as loaded from `path` at start-up.
-    pub fn new(path: &Path, config: Config, files: FilePolicySource) -> ConfigSource {
+    pub fn new(
+        path: &Path,
+        config: Config,
+        files: FilePolicySource,
+        tls: TlsCache,
+    ) -> ConfigSource {
         ConfigSource {
             path: path.to_path_buf(),
             state: Mutex::new((config, files)),
+            tls: Mutex::new(tls),
         }
     }
 
     fn try_reload(&self) -> Result<Reloaded, Vec<String>> {
         let config = checked(&self.path).map_err(|r| r.0)?;
-        let (specs, allow_anonymous) = listeners(&config).map_err(|e| vec![e])?;
+        let (specs, allow_anonymous) = {
+            let mut tls = self.tls.lock().unwrap_or_else(PoisonError::into_inner);
+            listeners(&config, &mut tls).map_err(|e| vec![e])?
+        };
         let files = FilePolicySource::open(&config, allow_anonymous).map_err(|e| vec![e])?;
         if let Err(e) = brokkr_server::logging::configure(log_settings(&config)) {
             return Err(vec![format!("log_file: {e}")]);

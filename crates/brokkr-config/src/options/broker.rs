@@ -223,9 +223,10 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "websocket_set_real_ip_from", kind: Cidr, default: Note("none"),
-        example: "10.0.0.0/8", support: not_yet("websockets"),
-        doc: "A network trusted to set `X-Real-IP` (or `X-Forwarded-For`) on websocket \
-              connections; repeat the line for more networks.",
+        example: "10.0.0.0/8", support: Honoured,
+        doc: "A network trusted to set `X-Real-IP` on websocket connections (the client's \
+              address for logs and `only_allow_from`/`deny_from`); repeat the line for more \
+              networks. `X-Forwarded-For` is ignored, as FlashMQ does.",
         set: Global |c, v| c.websocket_set_real_ip_from.push(v.cidr()?),
         get: |c| each(&c.websocket_set_real_ip_from),
     },

@@ -59,9 +59,8 @@ impl Broker {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let config = ServerConfig {
             listeners: vec![ListenerSpec {
-                addr,
                 tcp_nodelay: true,
-                peers: None,
+                ..ListenerSpec::tcp(addr)
             }],
             limits,
             seed: 1,
