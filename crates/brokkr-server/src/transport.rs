@@ -21,6 +21,9 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+#[cfg(test)]
+mod tests;
+
 /// Wire bytes the stages may hold for one connection on their own account (pongs, handshake
 /// records) beyond what the shard's write buffer already bounds; a peer that makes the stack
 /// produce more while it does not read is disconnected.
