@@ -18,3 +18,4 @@ pub mod broker;
 pub mod clients;
 pub mod haproxy;
 pub mod pki;
+pub mod ws;
