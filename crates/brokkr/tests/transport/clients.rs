@@ -170,6 +170,28 @@ impl Subscriber {
         panic!("mosquitto_sub never printed `{want}`; it printed {seen:?}");
     }
 
+    /// Wait up to `secs` until every one of the message lines `want` ("topic payload") was
+    /// seen, in any order (messages from different publishers may be delivered in any order);
+    /// every message line seen, sorted.
+    pub fn expect_all(&self, want: &[&str], secs: u64) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut seen = Vec::new();
+        while !want.iter().all(|w| seen.iter().any(|s: &String| s == w)) {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) if is_message(&line) => seen.push(line),
+                Ok(_) => {}
+                Err(_) => {
+                    panic!("mosquitto_sub never printed all of {want:?}; it printed {seen:?}")
+                }
+            }
+        }
+        seen.sort();
+        seen
+    }
+
     /// Message lines until `quiet_ms` pass without one (at most 30 s).
     pub fn drain(&self, quiet_ms: u64) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(30);
