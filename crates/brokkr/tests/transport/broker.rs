@@ -53,8 +53,10 @@ pub enum Ready {
 }
 
 /// A running broker; killed (it is this test's child, by PID) and its directory removed on drop.
+/// With `BROKKR_TRANSPORT_KEEP_LOGS=DIR` its log is copied to `DIR/<peer>-<test>.log` first.
 pub struct Broker {
     pub peer: Peer,
+    name: String,
     child: Child,
     pub dir: TempDir,
     pub conf: PathBuf,
@@ -65,6 +67,12 @@ impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(keep) = std::env::var_os("BROKKR_TRANSPORT_KEEP_LOGS") {
+            let keep = PathBuf::from(keep);
+            let _ = std::fs::create_dir_all(&keep);
+            let name = format!("{:?}-{}.log", self.peer, self.name).to_lowercase();
+            let _ = std::fs::copy(&self.log, keep.join(name));
+        }
     }
 }
 
@@ -162,6 +170,7 @@ pub fn start(
     let log = dir.0.join("broker.log");
     let mut broker = Broker {
         peer,
+        name: test.to_string(),
         child,
         dir,
         conf,
