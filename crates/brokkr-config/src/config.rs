@@ -212,6 +212,8 @@ impl Config {
             mqtt3_qos_exceed_disconnects: self.mqtt3_qos_exceed_action
                 == crate::types::QosExceedAction::Disconnect,
             wills_enabled: self.wills_enabled,
+            log_subscriptions: self.log_subscriptions,
+            log_publishes: self.log_publishes,
             share_targeting: match self.shared_subscription_targeting {
                 crate::types::SharedSubscriptionTargeting::SenderHash => {
                     brokkr_core::limits::ShareTargeting::SenderHash

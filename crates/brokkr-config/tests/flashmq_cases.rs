@@ -242,7 +242,7 @@ fn repeatable_directives_accumulate_and_others_take_the_last() {
 #[test]
 fn not_yet_names_the_line() {
     let c = parse(
-        "client_initial_buffer_size 4096\nmax_packet_size 1000\nlisten {\nprotocol websockets\nport 8080\n}\n\
+        "client_initial_buffer_size 4096\nmax_packet_size 1000\nlisten {\nprotocol acme\nport 8080\n}\n\
                    bridge {\naddress x\n}\n",
     );
     let lines: Vec<String> = c.not_yet().iter().map(ToString::to_string).collect();
@@ -250,7 +250,7 @@ fn not_yet_names_the_line() {
         lines,
         [
             "t.conf:1: `client_initial_buffer_size` is not supported yet by brokkr (it needs buffer size tuning)",
-            "t.conf:4: `protocol websockets` is not supported yet by brokkr (it needs websocket listeners)",
+            "t.conf:4: `protocol acme` is not supported yet by brokkr (it needs ACME listeners)",
             "t.conf:7: `bridge` blocks are not supported yet by brokkr",
             "t.conf:8: `address` is not supported yet by brokkr (it needs bridges)",
         ]
@@ -262,11 +262,14 @@ fn not_yet_names_the_line() {
     );
     // A directive brokkr lacks, written with its default value, asks for nothing.
     assert!(
-        parse("wills_enabled yes\nlog_publishes off\nmax_qos 2\n")
+        parse("wills_enabled yes\noverload_mode log\nmax_qos 2\n")
             .not_yet()
             .is_empty()
     );
-    assert_eq!(parse("log_publishes on\n").not_yet().len(), 1);
+    assert_eq!(
+        parse("overload_mode close_new_clients\n").not_yet().len(),
+        1
+    );
 }
 
 #[test]

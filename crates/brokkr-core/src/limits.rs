@@ -62,6 +62,10 @@ pub struct Limits {
     pub mqtt3_qos_exceed_disconnects: bool,
     /// `wills_enabled`.
     pub wills_enabled: bool,
+    /// `log_subscriptions`: record subscribe and unsubscribe events (once events are enabled).
+    pub log_subscriptions: bool,
+    /// `log_publishes`: record an event per PUBLISH received (once events are enabled).
+    pub log_publishes: bool,
     /// `subscription_identifiers_enabled`: when false, a SUBSCRIBE with one is a protocol error
     /// (DISCONNECT 0xA1) and CONNACK says they are not available.
     pub subscription_identifiers_enabled: bool,
@@ -106,6 +110,8 @@ impl Default for Limits {
             max_qos: brokkr_codec::QoS::ExactlyOnce,
             mqtt3_qos_exceed_disconnects: true,
             wills_enabled: true,
+            log_subscriptions: false,
+            log_publishes: false,
             subscription_identifiers_enabled: true,
             wildcard_deny_retained_only: false,
             retained_expiry_secs: None,

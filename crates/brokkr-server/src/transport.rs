@@ -192,6 +192,11 @@ impl Stack {
         self.peer
     }
 
+    /// The listener's transport.
+    pub fn spec(&self) -> &Arc<TransportSpec> {
+        &self.spec
+    }
+
     /// May a client at `ip` (learned from a PROXY header or `X-Real-IP`) connect?
     pub fn source_allowed(&self, ip: IpAddr) -> bool {
         self.spec

@@ -50,6 +50,8 @@ pub(crate) enum Inbox {
         handoff: Handoff,
         /// Its transport state (TLS session, websocket framing), if any.
         stack: Option<Box<Stack>>,
+        /// The client's address (none for a unix socket).
+        peer: Option<std::net::SocketAddr>,
     },
 }
 
@@ -136,6 +138,11 @@ struct Conn {
     /// With the journal: bytes taken from the shard, each chunk with the ticket that must be
     /// durable before it is written (0: none), in order.
     held: VecDeque<(u64, bytes::Bytes)>,
+    /// The client's address as far as we know it (a PROXY header or a trusted `X-Real-IP`
+    /// replaces the socket's peer); `None` for a unix socket.
+    peer: Option<std::net::SocketAddr>,
+    /// What the listener speaks, for the log (`mqtt`, `websockets+tls`, ...).
+    transport: Option<Arc<TransportSpec>>,
 }
 
 struct Worker {
@@ -165,6 +172,9 @@ impl Worker {
     /// Wake the writers of every connection the shard wrote to or wants closed, the background
     /// task if the shard has background work; send hand-offs and delivery batches to peers.
     fn flush_outputs(&mut self) {
+        if self.shard.has_events() {
+            self.log_events();
+        }
         // Deliveries leave before this turn's records reach the journal thread: a snapshot
         // taken after a rotation then includes every delivery of the older journal's messages.
         if self.shard.has_outbox() {
@@ -192,6 +202,85 @@ impl Worker {
                 c.handoff = Some(h);
                 c.moving = true;
                 c.wake.notify_one();
+            }
+        }
+    }
+
+    /// Log what the shard reports (logins, refusals, disconnects; subscriptions and publishes
+    /// when configured), with the client's address.
+    fn log_events(&mut self) {
+        use brokkr_core::events::Event;
+        for event in self.shard.take_events() {
+            let conn = self.conns.get(&event.conn());
+            let from = match conn.and_then(|c| c.peer) {
+                Some(addr) => addr.ip().to_string(),
+                None => "a unix socket".to_string(),
+            };
+            let over = conn
+                .and_then(|c| c.transport.as_ref())
+                .map_or_else(|| "mqtt".to_string(), |t| t.describe());
+            match event {
+                Event::LoggedIn {
+                    client_id,
+                    username,
+                    version,
+                    session_present,
+                    ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' logged in from {from} over {over} ({}, user '{}'{})",
+                    version_name(version),
+                    username.as_deref().unwrap_or(""),
+                    if session_present { ", session resumed" } else { "" }
+                ),
+                Event::Refused {
+                    client_id, reason, ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' from {from} refused: {reason:?}"
+                ),
+                Event::Disconnected {
+                    client_id, clean, ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' from {from} {}",
+                    if clean { "disconnected" } else { "lost its connection" }
+                ),
+                Event::Subscribed {
+                    client_id,
+                    filter,
+                    granted,
+                    ..
+                } => match granted {
+                    Some(qos) => log::info!(
+                        target: crate::logging::NOTICE,
+                        "Client '{client_id}' subscribed to '{filter}' at QoS {}",
+                        qos as u8
+                    ),
+                    None => log::info!(
+                        target: crate::logging::NOTICE,
+                        "Client '{client_id}' was refused a subscription to '{filter}'"
+                    ),
+                },
+                Event::Unsubscribed {
+                    client_id, filter, ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' unsubscribed from '{filter}'"
+                ),
+                Event::Published {
+                    client_id,
+                    topic,
+                    qos,
+                    retain,
+                    payload_bytes,
+                    ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' published to '{topic}' (QoS {}, retain {retain}, \
+                     {payload_bytes} bytes)",
+                    qos as u8
+                ),
             }
         }
     }
@@ -311,11 +400,19 @@ impl Worker {
     }
 
     /// Serve `stream` on this worker: the shard already knows it as `id`.
-    fn register(worker: &Shared, stream: Stream, id: ConnId, stack: Option<Box<Stack>>) {
+    fn register(
+        worker: &Shared,
+        stream: Stream,
+        id: ConnId,
+        stack: Option<Box<Stack>>,
+        peer: Option<std::net::SocketAddr>,
+    ) {
         let wake = Rc::new(Notify::new());
         {
             let mut w = worker.borrow_mut();
             let conn = Conn {
+                peer: stack.as_ref().map_or(peer, |s| s.peer()),
+                transport: stack.as_ref().map(|s| Arc::clone(s.spec())),
                 wake: Rc::clone(&wake),
                 closing: false,
                 tail: None,
@@ -369,6 +466,8 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
             // Worker 0 publishes $SYS, as FlashMQ's thread 0 does.
             w.shard.enable_sys(now);
         }
+        w.shard
+            .enable_events(brokkr_core::events::EventSettings::connections());
         // The saved state goes back before anything is accepted.
         if !setup.restore_retained.is_empty() {
             let r = w.shard.restore_retained(now, setup.restore_retained);
@@ -453,6 +552,15 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     }
 }
 
+/// `MQTT 3.1.1` and the like, for the log.
+fn version_name(v: brokkr_codec::ProtocolVersion) -> &'static str {
+    match v {
+        brokkr_codec::ProtocolVersion::V3_1 => "MQTT 3.1",
+        brokkr_codec::ProtocolVersion::V3_1_1 => "MQTT 3.1.1",
+        _ => "MQTT 5",
+    }
+}
+
 /// Serve a connection accepted on `listener`: its transport state starts here.
 fn serve_accepted(
     worker: &Shared,
@@ -476,7 +584,7 @@ fn serve_accepted(
         let now = w.now_ms();
         w.shard.accept_on(now, listener)
     };
-    Worker::register(worker, stream, id, stack);
+    Worker::register(worker, stream, id, stack, peer);
 }
 
 /// Deliveries and connections from the other workers.
@@ -508,6 +616,7 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                 stream,
                 handoff,
                 stack,
+                peer,
             } => {
                 let Ok(stream) = Stream::from_std(stream) else {
                     continue;
@@ -519,7 +628,8 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                     // writer finds the CONNACK in the shard when it starts.
                     w.shard.accept_handoff(now, &handoff)
                 };
-                Worker::register(&worker, stream, id, stack);
+                let peer = stack.as_ref().and_then(|s| s.peer()).or(peer);
+                Worker::register(&worker, stream, id, stack, peer);
             }
         }
     }

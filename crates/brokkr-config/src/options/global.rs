@@ -7,7 +7,6 @@ use crate::types::LogLevel;
 use crate::value::{Unit, ValueKind::*};
 
 const PLUGINS: &str = "plugins";
-const LOGGING: &str = "logging settings";
 
 pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
@@ -82,15 +81,16 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "log_subscriptions", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet(LOGGING),
+        support: Honoured,
         doc: "Log every subscribe and unsubscribe.",
         set: Global |c, v| c.log_subscriptions = v.flag()?,
         get: |c| one(c.log_subscriptions),
     },
     opt! {
         name: "log_publishes", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet(LOGGING),
-        doc: "Log every publish and QoS acknowledgement. Expensive; meant for debugging.",
+        support: Honoured,
+        doc: "Log every PUBLISH received (client, topic, QoS, retain, payload size; not the \
+              payload). Expensive; meant for debugging.",
         set: Global |c, v| c.log_publishes = v.flag()?,
         get: |c| one(c.log_publishes),
     },

@@ -8,6 +8,7 @@
 use super::conn::{Connected, Phase};
 use super::session::Session;
 use super::{ConnId, Shard};
+use crate::events::Event;
 use crate::ids::generate_client_id;
 use crate::session::{InboundQos2, Outbound};
 use crate::topic_alias::{InboundAliases, OutboundAliases};
@@ -21,14 +22,26 @@ impl Shard {
         let v = connect.protocol.0;
         if connect.properties.authentication_method.is_some() {
             // Enhanced authentication needs an auth plugin, which does not exist yet.
-            return self.refuse(now_ms, conn, v, ReasonCode::BadAuthenticationMethod);
+            return self.refuse(
+                now_ms,
+                conn,
+                v,
+                ReasonCode::BadAuthenticationMethod,
+                connect.client_id.as_str(),
+            );
         }
         let mut assigned = None;
         let client_id = if connect.client_id.is_empty() {
             // MQTT 3.1 refuses an empty id; 3.1.1 needs clean session for one (MQTT-3.1.3-8).
             if v == ProtocolVersion::V3_1 || (v == ProtocolVersion::V3_1_1 && !connect.clean_start)
             {
-                return self.refuse(now_ms, conn, v, ReasonCode::ClientIdentifierNotValid);
+                return self.refuse(
+                    now_ms,
+                    conn,
+                    v,
+                    ReasonCode::ClientIdentifierNotValid,
+                    connect.client_id.as_str(),
+                );
             }
             let id = self.unique_client_id();
             assigned = Some(id.clone());
@@ -39,7 +52,13 @@ impl Shard {
         if client_id.len() > self.limits.string_bytes_max
             || (!self.limits.allow_unsafe_clientid_chars && client_id.contains(['+', '#']))
         {
-            return self.refuse(now_ms, conn, v, ReasonCode::ClientIdentifierNotValid);
+            return self.refuse(
+                now_ms,
+                conn,
+                v,
+                ReasonCode::ClientIdentifierNotValid,
+                &client_id,
+            );
         }
         if !self.limits.allow_unsafe_username_chars
             && connect
@@ -47,7 +66,13 @@ impl Shard {
                 .as_ref()
                 .is_some_and(|u| u.as_str().contains(['+', '#']))
         {
-            return self.refuse(now_ms, conn, v, ReasonCode::BadUserNameOrPassword);
+            return self.refuse(
+                now_ms,
+                conn,
+                v,
+                ReasonCode::BadUserNameOrPassword,
+                &client_id,
+            );
         }
         if !self.limits.wills_enabled {
             connect.will = None;
@@ -58,7 +83,7 @@ impl Shard {
             .is_some_and(|w| w.qos > self.limits.max_qos)
         {
             if v.is_v5() || self.limits.mqtt3_qos_exceed_disconnects {
-                return self.refuse(now_ms, conn, v, ReasonCode::QosNotSupported);
+                return self.refuse(now_ms, conn, v, ReasonCode::QosNotSupported, &client_id);
             }
             connect.will = None; // mqtt3_qos_exceed_action drop
         }
@@ -93,7 +118,7 @@ impl Shard {
         };
         let login = match verdict {
             Ok(login) => login,
-            Err(reason) => return self.refuse(now_ms, conn, v, reason),
+            Err(reason) => return self.refuse(now_ms, conn, v, reason, &client_id),
         };
         if let Some(will) = &connect.will
             && !self.policy.may_write(&login, &client_id, &will.topic)
@@ -111,7 +136,7 @@ impl Shard {
             .and_then(|&k| self.sessions.get(k));
         if owner.is_some_and(|s| s.username != username) {
             // A session is not handed to another user (FlashMQ: NotAuthorized).
-            return self.refuse(now_ms, conn, v, ReasonCode::NotAuthorized);
+            return self.refuse(now_ms, conn, v, ReasonCode::NotAuthorized, &client_id);
         }
         let session_present = self.take_over(now_ms, &client_id, connect.clean_start);
         let session = self.attach_session(&client_id, conn, v, &connect, expiry_secs, login);
@@ -184,10 +209,37 @@ impl Shard {
         });
         self.send(conn, &Packet::ConnAck(ack), v);
         self.stats.mqtt_connects += 1;
+        if self.event_settings.connections {
+            let username = self
+                .sessions
+                .get(session)
+                .and_then(|s| s.login.username.clone());
+            self.events.push(Event::LoggedIn {
+                conn,
+                client_id: client_id.clone(),
+                username,
+                version: v,
+                session_present,
+            });
+        }
         self.resume_session(now_ms, conn, session, receive_maximum);
     }
 
-    fn refuse(&mut self, now_ms: u64, conn: ConnId, v: ProtocolVersion, reason: ReasonCode) {
+    fn refuse(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        v: ProtocolVersion,
+        reason: ReasonCode,
+        client_id: &str,
+    ) {
+        if self.event_settings.connections {
+            self.events.push(Event::Refused {
+                conn,
+                client_id: client_id.to_string(),
+                reason,
+            });
+        }
         self.send(
             conn,
             &Packet::ConnAck(ConnAck {

@@ -4,6 +4,7 @@ use super::conn::Phase;
 use super::connect::grant;
 use super::session::SubOptions;
 use super::{ConnId, Shard};
+use crate::events::Event;
 use crate::message::Message;
 use crate::session::{AckError, Qos2Receipt};
 use brokkr_codec::properties::id;
@@ -116,6 +117,27 @@ impl Shard {
         Ok(())
     }
 
+    /// `log_subscriptions`: one filter of a SUBSCRIBE and what it was granted.
+    fn subscription_event(
+        &mut self,
+        conn: ConnId,
+        session: crate::slab::Key,
+        filter: &str,
+        granted: Option<QoS>,
+    ) {
+        if !self.event_settings.subscriptions {
+            return;
+        }
+        if let Some(s) = self.sessions.get(session) {
+            self.events.push(Event::Subscribed {
+                conn,
+                client_id: s.client_id.clone(),
+                filter: filter.to_string(),
+                granted,
+            });
+        }
+    }
+
     fn handle_publish(
         &mut self,
         now_ms: u64,
@@ -140,6 +162,18 @@ impl Shard {
                 ReasonCode::TopicNameInvalid,
                 "topic too long or deep",
             ));
+        }
+        if self.event_settings.publishes
+            && let Some(s) = self.sessions.get(session)
+        {
+            self.events.push(Event::Published {
+                conn,
+                client_id: s.client_id.clone(),
+                topic: topic.as_str().to_string(),
+                qos: publish.qos_pid.qos(),
+                retain: publish.retain,
+                payload_bytes: publish.payload.len(),
+            });
         }
         if publish.properties.payload_format_indicator() == Some(PayloadFormat::Utf8)
             && std::str::from_utf8(&publish.payload).is_err()
@@ -247,18 +281,22 @@ impl Shard {
             });
             if too_deep || filter.as_str().len() > self.limits.string_bytes_max {
                 reasons.push(ReasonCode::TopicFilterInvalid);
+                self.subscription_event(conn, session, filter.as_str(), None);
                 continue;
             }
             if full {
                 reasons.push(ReasonCode::QuotaExceeded);
+                self.subscription_event(conn, session, filter.as_str(), None);
                 continue;
             }
             let shallow_wildcard = self.wildcard_too_shallow(&filter);
             if shallow_wildcard && !self.limits.wildcard_deny_retained_only {
                 reasons.push(ReasonCode::WildcardSubscriptionsNotSupported);
+                self.subscription_event(conn, session, filter.as_str(), None);
                 continue;
             }
             let granted = grant(options.qos, MAX_QOS.min(self.limits.max_qos));
+            self.subscription_event(conn, session, filter.as_str(), Some(granted));
             let opts = SubOptions {
                 qos: granted,
                 no_local: options.no_local,
@@ -308,6 +346,15 @@ impl Shard {
     ) {
         let mut reasons = Vec::new();
         for filter in &unsub.filters {
+            if self.event_settings.subscriptions
+                && let Some(s) = self.sessions.get(session)
+            {
+                self.events.push(Event::Unsubscribed {
+                    conn,
+                    client_id: s.client_id.clone(),
+                    filter: filter.as_str().to_string(),
+                });
+            }
             let sref = self.session_ref(session);
             let removed = self.shared.tree_mut().remove(filter, &sref).is_some();
             if removed {

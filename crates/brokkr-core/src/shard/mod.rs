@@ -100,6 +100,10 @@ pub struct Shard {
     sys_due_ms: u64,
     /// The journal's records of this turn, once enabled ([`Shard::enable_journal`]).
     journal: Option<journal::ShardJournal>,
+    /// Which events to record ([`Shard::enable_events`]).
+    event_settings: crate::events::EventSettings,
+    /// Events since the server last took them.
+    events: Vec<crate::events::Event>,
 }
 
 impl Shard {
@@ -132,6 +136,8 @@ impl Shard {
             sys: None,
             sys_due_ms: 0,
             journal: None,
+            event_settings: crate::events::EventSettings::default(),
+            events: Vec::new(),
             closed: Vec::new(),
             dirty: Vec::new(),
             retained_jobs: std::collections::VecDeque::new(),
@@ -192,6 +198,9 @@ impl Shard {
             (self.policy_generation, self.policy) = self.shared.policy();
             if let Some(limits) = self.shared.reloaded_limits() {
                 self.limits = Limits::clone(&limits);
+                if self.event_settings.connections {
+                    self.enable_events(crate::events::EventSettings::connections());
+                }
             }
         }
     }
@@ -407,8 +416,38 @@ impl Shard {
         c.read = BytesMut::new();
         self.closed.push(conn);
         if let Phase::Connected(k) = phase {
+            if self.event_settings.connections
+                && let Some(s) = self.sessions.get(k.session)
+            {
+                self.events.push(crate::events::Event::Disconnected {
+                    conn,
+                    client_id: s.client_id.clone(),
+                    clean: !abnormal,
+                });
+            }
             self.detach_session(now_ms, k.session, conn, abnormal);
         }
+    }
+
+    /// Record `settings`' events from now on, for [`Shard::take_events`]; subscriptions and
+    /// publishes also when the limits' `log_subscriptions` and `log_publishes` ask (a reload
+    /// that changes those applies at once).
+    pub fn enable_events(&mut self, settings: crate::events::EventSettings) {
+        self.event_settings = crate::events::EventSettings {
+            connections: settings.connections,
+            subscriptions: settings.subscriptions || self.limits.log_subscriptions,
+            publishes: settings.publishes || self.limits.log_publishes,
+        };
+    }
+
+    /// The events recorded since the last call, in order.
+    pub fn take_events(&mut self) -> Vec<crate::events::Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// True if events wait for [`Shard::take_events`].
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// The socket of `conn` closed or failed.

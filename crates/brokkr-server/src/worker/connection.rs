@@ -195,6 +195,7 @@ fn read(stream: &Stream, id: ConnId, worker: &Shared, stack: &mut Option<Box<Sta
         shard,
         scratch,
         plain,
+        conns,
         ..
     } = &mut *w;
     let raw = scratch.get(..n).unwrap_or_default();
@@ -212,7 +213,10 @@ fn read(stream: &Stream, id: ConnId, worker: &Shared, stack: &mut Option<Box<Sta
                         ended = true;
                     } else {
                         if let Some(peer) = learned.peer {
-                            log::info!("connection {id:?} comes from {peer}");
+                            log::debug!("connection {id:?} comes from {peer}");
+                            if let Some(c) = conns.get_mut(&id) {
+                                c.peer = Some(peer);
+                            }
                         }
                         if let Some(user) = learned.user {
                             shard.set_transport_user(id, user);
@@ -333,13 +337,16 @@ fn move_away(
     mut stack: Option<Box<Stack>>,
     out: &mut Outgoing,
 ) {
-    let (handoff, peer) = {
+    let (handoff, peer, addr) = {
         let mut w = worker.borrow_mut();
-        let handoff = w.conns.remove(&id).and_then(|mut c| c.handoff.take());
+        let (handoff, addr) = w
+            .conns
+            .remove(&id)
+            .map_or((None, None), |mut c| (c.handoff.take(), c.peer));
         let peer = handoff
             .as_ref()
             .and_then(|h| w.peers.get(h.shard as usize).cloned());
-        (handoff, peer)
+        (handoff, peer, addr)
     };
     // Nothing of the shard's was written before CONNACK; transport bytes not yet written
     // (TLS session tickets) go with the transport.
@@ -352,6 +359,7 @@ fn move_away(
             stream,
             handoff,
             stack,
+            peer: addr,
         });
     }
 }
