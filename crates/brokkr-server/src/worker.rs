@@ -172,7 +172,8 @@ impl Worker {
         // First, since a refused login writes a CONNACK and closes.
         self.start_logins();
         // Deliveries leave before this turn's records reach the journal thread: a snapshot
-        // taken after a rotation then includes every delivery of the older journal's messages.
+        // taken after a rotation then includes every delivery of the older journal's messages
+        // (but those waiting in a backlog for a full inbox: see ARCHITECTURE.md).
         if self.shard.has_outbox() {
             self.send_batches();
         }
