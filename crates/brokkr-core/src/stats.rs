@@ -30,7 +30,8 @@ pub struct ShardStats {
     pub bytes_received: u64,
     /// Bytes handed to the sockets of clients.
     pub bytes_sent: u64,
-    /// Messages dropped for a session over its queue caps or a client's full buffer.
+    /// Messages dropped for a session over its queue caps, a client's full buffer, or a
+    /// backlog for another worker over its bound.
     pub messages_dropped: u64,
     /// Clients connected now (gauge).
     pub clients_connected: u64,

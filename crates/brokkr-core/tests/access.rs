@@ -13,7 +13,7 @@
 mod common;
 
 use brokkr_codec::*;
-use brokkr_core::access::{AccessPolicy, AllowAll, Login, TransportUser};
+use brokkr_core::access::{AccessPolicy, AllowAll, Login, LoginCheck, TransportUser};
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::{Placement, Shard, SharedState};
 use brokkr_testkit::build;
@@ -34,14 +34,14 @@ impl AccessPolicy for TestPolicy {
         _listener: u16,
         username: Option<&[u8]>,
         password: Option<&[u8]>,
-    ) -> Result<Login, ReasonCode> {
-        match (username, password) {
+    ) -> LoginCheck {
+        LoginCheck::Now(match (username, password) {
             (None, _) => Ok(Login::default()),
             (Some(b"alice"), Some(b"pw")) => Ok(Login {
                 username: Some(Arc::from("alice")),
             }),
             _ => Err(ReasonCode::BadUserNameOrPassword),
-        }
+        })
     }
 
     fn may_write(&self, _login: &Login, _client_id: &str, topic: &TopicName) -> bool {

@@ -223,6 +223,10 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
         )?),
         None => None,
     };
+    let auth = Arc::new(worker::AuthPool::start(
+        worker::auth_threads(),
+        worker::AUTH_QUEUE_CAPACITY,
+    )?);
     let (saved_tx, saved_rx) = std::sync::mpsc::channel();
     let (listener_tx, listener_rx) = mpsc::unbounded_channel();
     let mut listener_rx = Some(listener_rx);
@@ -256,6 +260,7 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
                 .unwrap_or_default(),
             saved: saved_tx.clone(),
             listener_updates: if index == 0 { listener_rx.take() } else { None },
+            auth: Arc::clone(&auth),
             journal: journal.as_ref().and_then(|j| {
                 let durable = Arc::clone(j.durable.get(index)?);
                 Some(worker::JournalLink {

@@ -6,9 +6,16 @@
 //! shard's outputs once: connections written to (each writer woken once: writes are coalesced
 //! per turn) and connections to close. A timer task runs [`Shard::tick`] at the shard's next
 //! deadline (at least every second); a background task runs retained deliveries in slices.
+//! Deferred logins go to the broker's login threads (`auth.rs`) and their verdicts come back
+//! on a channel of this worker's; delivery batches for other workers leave through `outbox.rs`,
+//! which holds them in a bounded backlog while a peer's inbox is full.
 
 mod accept;
+mod auth;
 mod connection;
+mod outbox;
+
+pub(crate) use auth::{AUTH_QUEUE_CAPACITY, AuthPool, auth_threads};
 
 use crate::cluster::{BoundListener, Peers};
 use crate::journal::{Cmd, Durable};
@@ -89,6 +96,8 @@ pub(crate) struct WorkerSetup {
     pub listener_updates: Option<mpsc::UnboundedReceiver<Vec<crate::cluster::ListenerSpec>>>,
     /// The journal thread, with `persistence_journal`.
     pub journal: Option<JournalLink>,
+    /// The login threads all workers share.
+    pub auth: Arc<AuthPool>,
 }
 
 /// A worker's way to the journal thread.
@@ -156,8 +165,10 @@ struct Worker {
     /// Wakes the background task (retained deliveries in slices).
     background: Rc<Notify>,
     peers: Peers,
-    /// Deliveries dropped because a peer's inbox was full.
-    dropped_deliveries: u64,
+    /// Delivery batches for the peers, and what waits while an inbox is full.
+    outbox: outbox::Outbox,
+    /// Where deferred logins go.
+    auth: auth::WorkerAuth,
     /// With `persistence_journal`.
     journal: Option<WorkerJournal>,
 }
@@ -172,11 +183,14 @@ impl Worker {
     /// Wake the writers of every connection the shard wrote to or wants closed, the background
     /// task if the shard has background work; send hand-offs and delivery batches to peers.
     fn flush_outputs(&mut self) {
+        // First, since a refused login writes a CONNACK and closes.
+        self.start_logins();
         if self.shard.has_events() {
             self.log_events();
         }
         // Deliveries leave before this turn's records reach the journal thread: a snapshot
-        // taken after a rotation then includes every delivery of the older journal's messages.
+        // taken after a rotation then includes every delivery of the older journal's messages
+        // (but those waiting in a backlog for a full inbox: see ARCHITECTURE.md).
         if self.shard.has_outbox() {
             self.send_batches();
         }
@@ -380,21 +394,31 @@ impl Worker {
         });
     }
 
-    /// One batch per peer with deliveries waiting; a full inbox drops the batch (counted).
+    /// One batch per peer with deliveries waiting, sent or kept in order in the outbox's
+    /// backlog; what its bound drops is counted in `$SYS`.
     fn send_batches(&mut self) {
-        for (index, peer) in self.peers.iter().enumerate() {
+        for index in 0..self.peers.len() {
             let batch = self
                 .shard
                 .take_outbox(u32::try_from(index).unwrap_or(u32::MAX));
             if batch.is_empty() {
                 continue;
             }
-            let n = batch.len() as u64;
-            if peer.try_send(Inbox::Deliveries(batch)).is_err() {
-                if self.dropped_deliveries == 0 {
-                    log::warn!("worker {index}'s inbox is full: dropping deliveries");
-                }
-                self.dropped_deliveries += n;
+            let dropped = self.outbox.send(index, batch);
+            self.shard.count_dropped(dropped.total());
+        }
+    }
+
+    /// Hand the shard's deferred logins to the login threads; a full queue answers Server
+    /// busy at once.
+    fn start_logins(&mut self) {
+        if !self.shard.has_auth_jobs() {
+            return;
+        }
+        let now = self.now_ms();
+        for job in self.shard.take_auth_jobs() {
+            if let Err(job) = self.auth.submit(job) {
+                self.shard.auth_busy(now, job.conn, job.token);
             }
         }
     }
@@ -434,6 +458,8 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         u32::try_from(setup.count).unwrap_or(1),
     )
     .unwrap_or(Placement::SOLE);
+    let peers = Rc::new(setup.peers);
+    let (auth, verdicts) = auth::WorkerAuth::new(setup.auth);
     let worker = Rc::new(RefCell::new(Worker {
         shard: Shard::with_placement(setup.limits, setup.seed, place, setup.shared),
         conns: HashMap::new(),
@@ -441,8 +467,9 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         scratch: vec![0; READ_CHUNK_BYTES],
         plain: Vec::new(),
         background: Rc::new(Notify::new()),
-        peers: Rc::new(setup.peers),
-        dropped_deliveries: 0,
+        outbox: outbox::Outbox::new(Rc::clone(&peers), outbox::BacklogLimits::default()),
+        peers,
+        auth,
         journal: None,
     }));
     let journal_tx = setup.journal.as_ref().map(|l| l.tx.clone());
@@ -493,6 +520,10 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         Rc::clone(&worker),
     ))];
     tasks.push(tokio::task::spawn_local(timer_loop(Rc::clone(&worker))));
+    tasks.push(tokio::task::spawn_local(auth::verdict_loop(
+        verdicts,
+        Rc::clone(&worker),
+    )));
     tasks.push(tokio::task::spawn_local(background_loop(Rc::clone(
         &worker,
     ))));

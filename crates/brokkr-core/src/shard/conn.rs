@@ -10,6 +10,9 @@ use bytes::BytesMut;
 pub enum Phase {
     /// Accepted; the first packet must be a CONNECT (MQTT-3.1.0-1).
     AwaitingConnect,
+    /// A CONNECT decoded and checked, waiting for the access policy's deferred verdict
+    /// (`authenticating.rs`); later bytes wait in the read buffer.
+    Authenticating(Box<super::authenticating::Authenticating>),
     /// CONNACK with success sent.
     Connected(Connected),
     /// Closing: nothing more is read; the write buffer is flushed, then the socket closed.

@@ -1,13 +1,15 @@
 //! The AwaitingConnect phase: CONNECT in, CONNACK out (MQTT 5 section 3.1-3.2).
 //!
 //! Client identifier rules by version, session take-over and resume, the effective session
-//! expiry and keep alive, and the CONNACK that states them. Authentication arrives with the
-//! operations issue; until then every client is accepted (the server only listens on loopback
-//! without a config file).
+//! expiry and keep alive, and the CONNACK that states them. The access policy's login sits
+//! between the checks of the CONNECT itself and everything that acts on it; a login the policy
+//! defers parks the connection in the authenticating phase (`authenticating.rs`), which
+//! resumes at [`Shard::complete_connect`].
 
 use super::conn::{Connected, Phase};
 use super::session::Session;
 use super::{ConnId, Shard};
+use crate::access::{Login, LoginCheck};
 use crate::events::Event;
 use crate::ids::generate_client_id;
 use crate::session::{InboundQos2, Outbound};
@@ -16,6 +18,18 @@ use brokkr_codec::{
     ConnAck, Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode,
 };
 use std::num::NonZeroU16;
+
+/// A CONNECT that passed every check but the access policy's login.
+#[derive(Debug)]
+pub(super) struct Checked {
+    pub connect: Connect,
+    /// The client identifier in force (generated for an empty one).
+    pub client_id: String,
+    /// The generated identifier to tell an MQTT 5 client (Assigned Client Identifier).
+    pub assigned: Option<String>,
+    /// The Session Expiry Interval granted.
+    pub expiry_secs: u32,
+}
 
 impl Shard {
     pub(super) fn handle_connect(&mut self, now_ms: u64, conn: ConnId, mut connect: Connect) {
@@ -100,11 +114,11 @@ impl Shard {
             .get(conn)
             .and_then(|c| c.transport_user.as_deref())
             .cloned();
-        let verdict = match proven {
+        let check = match proven {
             // A verified certificate is the login (FlashMQ skips the password file then).
-            Some(user) if !user.still_authenticate => Ok(crate::access::Login {
+            Some(user) if !user.still_authenticate => LoginCheck::Now(Ok(Login {
                 username: Some(user.name),
-            }),
+            })),
             Some(user) => self.policy.login(
                 listener,
                 Some(user.name.as_bytes()),
@@ -116,10 +130,37 @@ impl Shard {
                 connect.password.as_deref(),
             ),
         };
-        let login = match verdict {
-            Ok(login) => login,
-            Err(reason) => return self.refuse(now_ms, conn, v, reason, &client_id),
+        let checked = Checked {
+            connect,
+            client_id,
+            assigned,
+            expiry_secs,
         };
+        match check {
+            LoginCheck::Now(Ok(login)) => self.complete_connect(now_ms, conn, checked, login),
+            LoginCheck::Now(Err(reason)) => {
+                self.refuse(now_ms, conn, v, reason, &checked.client_id)
+            }
+            LoginCheck::Deferred(job) => self.defer_login(conn, checked, job),
+        }
+    }
+
+    /// The rest of a CONNECT once its login succeeded: the will's ACL, takeover, the session,
+    /// CONNACK, and what the resumed session has waiting.
+    pub(super) fn complete_connect(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        checked: Checked,
+        login: Login,
+    ) {
+        let Checked {
+            mut connect,
+            client_id,
+            assigned,
+            expiry_secs,
+        } = checked;
+        let v = connect.protocol.0;
         if let Some(will) = &connect.will
             && !self.policy.may_write(&login, &client_id, &will.topic)
         {
@@ -225,7 +266,7 @@ impl Shard {
         self.resume_session(now_ms, conn, session, receive_maximum);
     }
 
-    fn refuse(
+    pub(super) fn refuse(
         &mut self,
         now_ms: u64,
         conn: ConnId,
@@ -294,7 +335,7 @@ impl Shard {
         v: ProtocolVersion,
         connect: &Connect,
         expiry_secs: u32,
-        login: crate::access::Login,
+        login: Login,
     ) -> crate::slab::Key {
         let will = connect.will.clone().map(|mut w| {
             w.topic = w.topic.compact();

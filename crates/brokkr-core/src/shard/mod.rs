@@ -1,7 +1,8 @@
 //! The shard: one worker's broker state machine, sans-IO.
 //!
-//! Inputs are [`Shard::accept`], [`Shard::bytes_received`], [`Shard::connection_lost`] and
-//! [`Shard::tick`], each with the current time in milliseconds. Outputs are each connection's
+//! Inputs are [`Shard::accept`], [`Shard::bytes_received`], [`Shard::connection_lost`],
+//! [`Shard::tick`] and [`Shard::auth_verdict`] (a deferred login's result, for a job taken with
+//! [`Shard::take_auth_jobs`]), each with the current time in milliseconds. Outputs are each connection's
 //! write buffer ([`Shard::write_buffer`], acknowledged with [`Shard::consumed`]), the
 //! connections to close ([`Shard::take_closed`]) and the next time `tick` is due
 //! ([`Shard::next_deadline_ms`]). The shard never reads a clock or touches a socket.
@@ -14,6 +15,7 @@
 //! [`Shard::deliver_remote`]. Batches between two shards keep their order, so each publisher's
 //! messages reach each subscriber in order.
 
+mod authenticating;
 mod conn;
 mod connect;
 mod connected;
@@ -24,6 +26,7 @@ mod shared;
 mod snapshot;
 mod sys;
 
+pub use authenticating::{AuthJob, AuthToken, Authenticating};
 pub use conn::{Conn, Connected, Phase};
 pub use route::RETAINED_NODES_PER_SLICE;
 pub use session::{Pending, Session, SubOptions};
@@ -86,6 +89,9 @@ pub struct Shard {
     /// Deliveries for other shards, by shard index.
     outbox: Vec<Vec<RemoteDelivery>>,
     handoffs: Vec<Handoff>,
+    /// Deferred logins not yet taken by the server, and the last token handed out.
+    auth_jobs: Vec<AuthJob>,
+    auth_seq: u64,
     closed: Vec<ConnId>,
     dirty: Vec<ConnId>,
     retained_jobs: std::collections::VecDeque<route::RetainedJob>,
@@ -132,6 +138,8 @@ impl Shard {
             by_client_id: FxHashMap::default(),
             outbox: (0..place.count).map(|_| Vec::new()).collect(),
             handoffs: Vec::new(),
+            auth_jobs: Vec::new(),
+            auth_seq: 0,
             stats: crate::stats::ShardStats::default(),
             sys: None,
             sys_due_ms: 0,
@@ -317,6 +325,7 @@ impl Shard {
             };
             let (version, connected) = match &c.phase {
                 Phase::AwaitingConnect => (None, false),
+                Phase::Authenticating(_) => return self.hold_while_authenticating(now_ms, conn),
                 Phase::Connected(k) => (Some(k.version), true),
                 Phase::Closing => return,
             };
@@ -569,7 +578,7 @@ impl Shard {
                 continue;
             }
             let expired = match &c.phase {
-                Phase::AwaitingConnect => {
+                Phase::AwaitingConnect | Phase::Authenticating(_) => {
                     now_ms.saturating_sub(c.accepted_ms) >= self.limits.connect_timeout_ms
                 }
                 Phase::Connected(k) => {
@@ -596,6 +605,12 @@ impl Shard {
     /// This shard's statistics so far (gauges as of the last tick).
     pub fn stats(&self) -> crate::stats::ShardStats {
         self.stats
+    }
+
+    /// The server dropped `n` of this shard's deliveries for other shards (a peer's backlog
+    /// over its bound): counted with the messages dropped in `$SYS`.
+    pub fn count_dropped(&mut self, n: u64) {
+        self.stats.messages_dropped = self.stats.messages_dropped.saturating_add(n);
     }
 
     /// The broker is stopping: MQTT 5 clients get DISCONNECT 0x8B (Server shutting down), every
@@ -652,7 +667,9 @@ impl Shard {
                 continue;
             };
             let due = match &c.phase {
-                Phase::AwaitingConnect => Some(c.accepted_ms + self.limits.connect_timeout_ms),
+                Phase::AwaitingConnect | Phase::Authenticating(_) => {
+                    Some(c.accepted_ms + self.limits.connect_timeout_ms)
+                }
                 Phase::Connected(k) if k.keep_alive_ms > 0 => {
                     Some(c.last_packet_ms + k.keep_alive_ms * 3 / 2)
                 }
