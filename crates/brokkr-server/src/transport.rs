@@ -162,9 +162,16 @@ impl Stack {
     pub fn new(spec: Arc<TransportSpec>, peer: Option<SocketAddr>) -> Result<Self, TransportError> {
         let tls = match &spec.tls {
             Some(listener) => {
-                Some(Box::new(listener.accept().map_err(|e| {
-                    TransportError::Tls(rustls::Error::General(e.to_string()))
-                })?))
+                let mut tls = listener
+                    .accept()
+                    .map_err(|e| TransportError::Tls(rustls::Error::General(e.to_string())))?;
+                // Every write through `writer()` is turned into records at once (`write_tls`
+                // into the stack's output), so rustls never holds more than one write; its
+                // own 64 KiB limit would make a larger write fail half done. What waits for
+                // the socket is bounded by the shard's write-buffer cap instead (the shard
+                // hears bytes left only when their records are written).
+                tls.set_buffer_limit(None);
+                Some(Box::new(tls))
             }
             None => None,
         };

@@ -250,3 +250,58 @@ fn two_thousand_clients_dying_at_once_deliver_two_thousand_wills() {
     eprintln!("2000 wills in {:?}", before.elapsed());
     still_serving(&broker, &mut watcher, "will/canary");
 }
+
+/// Every kind of ending frees the connection in the shard, not only the socket: connections
+/// the broker refuses or times out, connections the peer drops, and clean DISCONNECTs, all
+/// leave `$SYS/broker/sockets/open` (every open connection, logged in or not) at the one
+/// subscriber that reads it.
+#[test]
+fn every_ended_connection_is_freed_in_the_shard() {
+    let _serial = serial();
+    let limits = Limits {
+        connect_timeout_ms: 500,
+        ..Limits::default()
+    };
+    let broker = Broker::start_with(free_port(), 2, limits);
+    let mut ended = Vec::new();
+    for i in 0..20 {
+        // Refused by the shard: protocol level 9.
+        let mut s = TcpStream::connect(broker.addr).unwrap();
+        s.write_all(&[0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', 9, 2, 0, 60, 0, 0])
+            .unwrap();
+        ended.push(s);
+        // Silent until the CONNECT timeout closes it.
+        ended.push(TcpStream::connect(broker.addr).unwrap());
+        // Logged in, then dropped by the peer, or disconnected cleanly.
+        let (mut c, _) = Client::connect(
+            broker.addr,
+            V311,
+            build::connect(V311, &format!("gone-{i}")),
+        );
+        if i % 2 == 0 {
+            c.send(&Packet::Disconnect(Disconnect::default()));
+        }
+        drop(c);
+    }
+    for s in &mut ended {
+        assert!(
+            closed_within(s, Duration::from_secs(5)),
+            "the broker closes it"
+        );
+    }
+    drop(ended);
+    // $SYS is published every 10 s; wait for a value published after everything ended.
+    let mut watch = subscriber(&broker, "watch", "$SYS/broker/sockets/open");
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Some(Packet::Publish(p)) = watch.recv(Duration::from_secs(1)) {
+            last = String::from_utf8_lossy(&p.payload).to_string();
+            if last == "1" && !p.retain {
+                break;
+            }
+        }
+    }
+    assert_eq!(last, "1", "only the watcher's connection is left open");
+    broker.stop();
+}

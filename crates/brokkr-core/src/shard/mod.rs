@@ -598,6 +598,7 @@ impl Shard {
         self.expire_sessions(now_ms);
         self.stats.clients_connected = connected;
         self.stats.sessions = self.sessions.len() as u64;
+        self.stats.sockets_open = self.conns.len() as u64;
         self.shared.report(self.place.index, self.stats);
         self.publish_sys_if_due(now_ms);
     }

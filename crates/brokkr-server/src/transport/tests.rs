@@ -398,3 +398,22 @@ fn websockets_over_tls() {
     let _ = std::io::Read::read_to_end(&mut client.reader(), &mut plain);
     assert!(String::from_utf8_lossy(&plain).starts_with("HTTP/1.1 101"));
 }
+
+#[test]
+fn a_write_larger_than_rustls_buffer_is_sealed_whole() {
+    let pki = TestPki::in_temp_dir("stack-tls-big");
+    let mut s = stack(tls_spec(&pki, false, false));
+    let (_, _, mut client) = over_tls(&mut s, tls_client(&pki, false), CONNECT);
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    s.seal(&big);
+    let wire = s.take_out();
+    let mut got = Vec::new();
+    let mut rest = wire.as_slice();
+    while !rest.is_empty() {
+        client.read_tls(&mut rest).unwrap();
+        client.process_new_packets().unwrap();
+        let _ = std::io::Read::read_to_end(&mut client.reader(), &mut got);
+    }
+    assert_eq!(got.len(), big.len(), "every byte sealed");
+    assert!(got == big);
+}

@@ -20,10 +20,13 @@ use tokio::sync::Notify;
 /// Most chunks handed to one vectored write.
 const WRITE_SLICES_MAX: usize = 64;
 
-/// Bytes waiting for the socket, in order; the first chunk may be partly written.
+/// Bytes waiting for the socket, in order; the first chunk may be partly written. Each chunk
+/// carries the number of the shard's bytes it stands for (a sealed chunk's TLS or websocket
+/// framing makes it longer; a transport's own bytes stand for none): the shard hears they
+/// left only when the chunk is written, so its write-buffer cap bounds what waits here.
 #[derive(Debug, Default)]
 struct Outgoing {
-    chunks: VecDeque<Bytes>,
+    chunks: VecDeque<(Bytes, usize)>,
     /// Bytes of the first chunk already written.
     offset: usize,
 }
@@ -33,19 +36,21 @@ impl Outgoing {
         self.chunks.is_empty()
     }
 
-    fn push(&mut self, bytes: Bytes) {
+    /// Queue `bytes`, which stand for `credit` of the shard's bytes.
+    fn push(&mut self, bytes: Bytes, credit: usize) {
         if !bytes.is_empty() {
-            self.chunks.push_back(bytes);
+            self.chunks.push_back((bytes, credit));
         }
     }
 
-    /// Write as much as the socket takes now. `Ok(written)`; `Err` when the socket failed.
+    /// Write as much as the socket takes now. `Ok(credit)`: the shard's bytes of the chunks
+    /// written completely; `Err` when the socket failed.
     fn write_some(&mut self, stream: &Stream) -> std::io::Result<usize> {
         let mut total = 0;
         while !self.chunks.is_empty() {
             let mut slices = [IoSlice::new(&[]); WRITE_SLICES_MAX];
             let mut used = 0;
-            for (slot, (i, chunk)) in slices.iter_mut().zip(self.chunks.iter().enumerate()) {
+            for (slot, (i, (chunk, _))) in slices.iter_mut().zip(self.chunks.iter().enumerate()) {
                 let from = if i == 0 { self.offset } else { 0 };
                 *slot = IoSlice::new(chunk.get(from..).unwrap_or_default());
                 used += 1;
@@ -57,30 +62,32 @@ impl Outgoing {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            total += n;
-            self.consume(n);
+            total += self.consume(n);
         }
         Ok(total)
     }
 
-    /// Drop `n` written bytes from the front.
-    fn consume(&mut self, mut n: usize) {
-        while let Some(front) = self.chunks.front() {
+    /// Drop `n` written bytes from the front; returns the credit of the chunks finished.
+    fn consume(&mut self, mut n: usize) -> usize {
+        let mut credit = 0;
+        while let Some((front, c)) = self.chunks.front() {
             let left = front.len().saturating_sub(self.offset);
             if n < left {
                 self.offset += n;
-                return;
+                break;
             }
             n -= left;
+            credit += c;
             self.offset = 0;
             self.chunks.pop_front();
         }
+        credit
     }
 
     /// Everything not written yet, as one buffer (for a connection moving to another worker).
     fn unsent(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        for (i, chunk) in self.chunks.iter().enumerate() {
+        for (i, (chunk, _)) in self.chunks.iter().enumerate() {
             let from = if i == 0 { self.offset } else { 0 };
             out.extend_from_slice(chunk.get(from..).unwrap_or_default());
         }
@@ -109,14 +116,13 @@ pub(super) async fn connection(
 ) {
     let mut out = Outgoing::default();
     let ended = serve(&stream, id, &wake, &worker, &mut stack, &mut out).await;
-    match ended {
-        Ended::Moving => {
-            move_away(stream, id, &worker, stack, &mut out);
-            return;
-        }
-        Ended::Lost => lost(id, &worker),
-        Ended::Closed => {}
+    if let Ended::Moving = ended {
+        move_away(stream, id, &worker, stack, &mut out);
+        return;
     }
+    // Lost or closed by the shard: either way the shard frees the connection now (a will
+    // fires now, not after the flush) and what it still had encoded is sent last.
+    finish_reading(id, &worker);
     if let Some(stack) = stack.as_mut() {
         stack.finish();
     }
@@ -148,7 +154,7 @@ async fn serve(
             return Ended::Closed;
         }
         match out.write_some(stream) {
-            Ok(n) => report_written(id, worker, stack.is_none(), n),
+            Ok(n) => report_written(id, worker, n),
             Err(_) => return Ended::Lost,
         }
         tokio::select! {
@@ -259,32 +265,35 @@ fn collect(
         return (false, true);
     }
     match stack.as_mut() {
-        None => chunks.into_iter().for_each(|c| out.push(c)),
+        None => chunks.into_iter().for_each(|c| {
+            let n = c.len();
+            out.push(c, n);
+        }),
         Some(stack) => {
+            // The transport's own bytes first (a pong, handshake records), then each chunk
+            // sealed, standing for its MQTT bytes.
+            if stack.has_out() {
+                out.push(Bytes::from(stack.take_out()), 0);
+            }
             for chunk in chunks.iter().filter(|c| !c.is_empty()) {
                 stack.seal(chunk);
-                // The transport holds them now: the shard's accounting is done with them.
-                w.shard.written(id, chunk.len());
-            }
-            if stack.has_out() {
-                out.push(Bytes::from(stack.take_out()));
+                out.push(Bytes::from(stack.take_out()), chunk.len());
             }
         }
     }
     (closing, false)
 }
 
-/// Tell the shard `n` of its bytes left (plain connections, whose every byte is the shard's;
-/// a transport's were counted when sealed).
-fn report_written(id: ConnId, worker: &Shared, plain: bool, n: usize) {
-    if plain && n > 0 {
+/// Tell the shard `n` of its bytes reached the socket.
+fn report_written(id: ConnId, worker: &Shared, n: usize) {
+    if n > 0 {
         worker.borrow_mut().shard.written(id, n);
     }
 }
 
-/// The reader is done: the peer closed, the socket failed, or the transport gave up. The
-/// shard hears it at once (a will fires now, not after the flush).
-fn lost(id: ConnId, worker: &Shared) {
+/// Reading is done: the peer closed, the socket failed, the transport gave up, or the shard
+/// closed the connection. The shard hears it at once and frees the connection.
+fn finish_reading(id: ConnId, worker: &Shared) {
     let mut w = worker.borrow_mut();
     let now = w.now_ms();
     let tail = w.shard.take_write(id);
@@ -310,7 +319,7 @@ async fn drain(
     loop {
         let (closing, _) = collect(id, worker, stack, out);
         match out.write_some(stream) {
-            Ok(n) => report_written(id, worker, stack.is_none(), n),
+            Ok(n) => report_written(id, worker, n),
             Err(_) => return,
         }
         if closing && out.is_empty() {
