@@ -13,6 +13,7 @@ mod journal_replay;
 pub mod logging;
 mod persistence;
 mod systemd;
+pub mod tls;
 mod worker;
 
 pub use cluster::{
