@@ -1,7 +1,7 @@
 //! The websocket and PROXY protocol harnesses of `--fuzz-file`.
 //!
 //! A PROXY header (v1 or v2) is parsed, re-encoded and parsed again (the two parses must agree);
-//! the bytes after it are the client's connection, itself possibly a websocket. A websocket
+//! the bytes after it are the client's connection, itself possibly a websocket or TLS. A websocket
 //! connection is the upgrade request (answered with our 101 response), then frames: data frames
 //! are joined into the MQTT byte stream, pings are answered, a close frame ends the connection.
 //! The MQTT stream then takes the plain connection path with all its oracles.
@@ -59,6 +59,8 @@ fn proxied(bytes: &[u8]) -> Outcome {
     }
     if rest.starts_with(b"GET ") {
         websocket(rest, true)
+    } else if crate::fuzz_tls::looks_like_client_hello(rest) {
+        crate::fuzz_tls::run(rest)
     } else {
         mqtt_connection(rest)
     }
