@@ -188,6 +188,25 @@ impl TlsListener {
         })
     }
 
+    /// A listener around a ready-made config, with no files behind it (the fuzz mode's
+    /// deterministic server): `reload` fails and keeps it.
+    pub fn fixed(config: Arc<ServerConfig>, verifies_clients: bool) -> Self {
+        TlsListener {
+            files: TlsFiles {
+                fullchain: PathBuf::new(),
+                privkey: PathBuf::new(),
+                minimum: MinTlsVersion::Tls12,
+                client_ca_file: None,
+                client_ca_dir: None,
+            },
+            verifies_clients,
+            current: RwLock::new(Loaded {
+                config,
+                skipped: Vec::new(),
+            }),
+        }
+    }
+
     /// Re-read the files (SIGHUP). On any error the config in force stays, and the error names
     /// the file at fault. Connections already accepted are not affected either way.
     pub fn reload(&self) -> Result<(), TlsError> {
