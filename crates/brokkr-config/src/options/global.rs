@@ -135,8 +135,13 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "client_initial_buffer_size", kind: PowerOfTwo { min: 1, max: 1 << 30 },
-        default: Is("1024"), example: "4096", support: not_yet("buffer size tuning"),
-        doc: "Initial size of a client's read and write buffers; a power of two.",
+        default: Is("1024"), example: "4096", support: Honoured,
+        doc: "A power of two: the capacity a client's empty read or write buffer may keep \
+              between bursts. FlashMQ starts every buffer at this size and shrinks idle ones \
+              back to it; brokkr allocates a connection's buffers on demand (an idle connection \
+              holds none) and lets them grow as needed, then releases an empty buffer larger \
+              than this. Larger values save reallocations for clients that exchange big \
+              packets; applies from the next burst after a reload.",
         set: Global |c, v| c.client_initial_buffer_size = v.num()?,
         get: |c| one(c.client_initial_buffer_size),
     },
