@@ -74,7 +74,8 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
         support: Honoured,
         doc: "Highest QoS the broker accepts. Subscriptions are downgraded to it; a publish or \
               will above it disconnects an MQTT 5 client and follows `mqtt3_qos_exceed_action` \
-              for MQTT 3. Listeners can override it.",
+              for MQTT 3. Listeners can override it; each connection keeps the value it was \
+              accepted with (a reload applies to new connections).",
         set: Global |c, v| c.max_qos = v.num()?,
         get: |c| one(c.max_qos),
     },
@@ -82,7 +83,8 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
         name: "mqtt3_qos_exceed_action", kind: Keyword(QosExceedAction::NAMES),
         default: Is("disconnect"), example: "drop", support: Honoured,
         doc: "What to do with an MQTT 3 publish above `max_qos`: `drop` acknowledges and \
-              discards it, `disconnect` closes the connection.",
+              discards it, `disconnect` closes the connection. Listeners can override it; \
+              each connection keeps the value it was accepted with.",
         set: Global |c, v| c.mqtt3_qos_exceed_action = v.keyword(QosExceedAction::from_name)?,
         get: |c| one(c.mqtt3_qos_exceed_action),
     },

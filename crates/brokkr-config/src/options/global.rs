@@ -129,7 +129,8 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
         name: "client_max_write_buffer_size", kind: int(4096, U32, Unit::Bytes),
         default: Is("1048576"), example: "65536", support: Honoured,
         doc: "Approximate cap on a client's write buffer (and, despite the name, its read \
-              buffer). QoS 0 messages to a full buffer are dropped.",
+              buffer). QoS 0 messages to a full buffer are dropped. Listeners can override it \
+              (`max_buffer_size`); each connection keeps the value it was accepted with.",
         set: Global |c, v| c.client_max_write_buffer_size = v.num()?,
         get: |c| one(c.client_max_write_buffer_size),
     },
