@@ -11,7 +11,8 @@ use crate::slab::Key;
 use crate::subscriptions::Match;
 use crate::topic_alias::OutboundTopic;
 use brokkr_codec::{
-    Packet, PubRel, PublishPropertiesBuilder, QoS, QosPid, RetainHandling, TopicFilter, Will,
+    Packet, PubRel, PublishPropertiesBuilder, QoS, QosPid, RetainHandling, TopicFilter, TopicName,
+    Will,
 };
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -300,32 +301,29 @@ impl Shard {
             self.shared.retained_mut().remove(&msg.topic);
         } else if msg.payload.len() <= self.limits.retained_payload_bytes_max {
             let compact = Arc::new(msg.compact());
-            let outcome = self.store_retained(compact);
+            let outcome = self.store_retained(&msg.topic, compact);
             if outcome != Retained::Stored {
                 self.retained_limit_event(msg.received_ms, conn, msg, outcome);
             }
         }
     }
 
-    /// Put `message` in the retained store unless `retained_messages_node_creation_limit`
-    /// refuses it (`reject` mode; `log` mode stores it and says so). A replacement or a topic
-    /// above the enforcement depth creates no counted node and is never refused.
-    pub(super) fn store_retained(&mut self, message: Arc<Message>) -> Retained {
+    /// Put `message` on `topic` (its own) in the retained store unless
+    /// `retained_messages_node_creation_limit` refuses it (`reject` mode; `log` mode stores it
+    /// and says so). A replacement or a topic above the enforcement depth creates no counted
+    /// node and is never refused.
+    pub(super) fn store_retained(&mut self, topic: &TopicName, message: Arc<Message>) -> Retained {
+        debug_assert!(*topic == message.topic);
         let limit = self.limits.retained_creation_limit;
         let mut store = self.shared.retained_mut();
         store.count_nodes_below(limit.map(|l| l.depth_levels));
-        let over = limit.filter(|l| store.would_exceed(&message.topic, l.nodes_max));
-        match over {
-            Some(l) if l.reject => Retained::Refused,
-            Some(_) => {
-                store.set(&message.topic.clone(), message);
-                Retained::StoredOverLimit
-            }
-            None => {
-                store.set(&message.topic.clone(), message);
-                Retained::Stored
-            }
-        }
+        let outcome = match limit.filter(|l| store.would_exceed(topic, l.nodes_max)) {
+            Some(l) if l.reject => return Retained::Refused,
+            Some(_) => Retained::StoredOverLimit,
+            None => Retained::Stored,
+        };
+        store.set(topic, message);
+        outcome
     }
 
     /// Report a retained message over the node creation limit, at most once a second per

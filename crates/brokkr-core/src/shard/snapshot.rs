@@ -160,7 +160,8 @@ impl Shard {
                 report.skipped += 1;
                 continue;
             }
-            if self.store_retained(message) == super::route::Retained::Refused {
+            let topic = message.topic.clone();
+            if self.store_retained(&topic, message) == super::route::Retained::Refused {
                 report.skipped += 1;
                 continue;
             }
