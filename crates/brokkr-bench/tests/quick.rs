@@ -45,6 +45,7 @@ fn start_broker() -> (
         access: None,
         access_source: None,
         persistence: None,
+        overload: Default::default(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

@@ -54,18 +54,29 @@ pub enum Event {
         retain: bool,
         payload_bytes: usize,
     },
+    /// A retained message whose topic needs more nodes than `retained_messages_node_creation_limit`
+    /// allows: not retained (`refused`, the `reject` mode) or retained anyway (`log`). At most
+    /// one a second per shard; `suppressed` counts those held back since the last one.
+    RetainedLimit {
+        /// The publisher's connection; none for a will.
+        conn: Option<ConnId>,
+        topic: String,
+        refused: bool,
+        suppressed: u64,
+    },
 }
 
 impl Event {
-    /// The connection the event is about.
-    pub fn conn(&self) -> ConnId {
+    /// The connection the event is about, if any.
+    pub fn conn(&self) -> Option<ConnId> {
         match self {
             Self::LoggedIn { conn, .. }
             | Self::Refused { conn, .. }
             | Self::Disconnected { conn, .. }
             | Self::Subscribed { conn, .. }
             | Self::Unsubscribed { conn, .. }
-            | Self::Published { conn, .. } => *conn,
+            | Self::Published { conn, .. } => Some(*conn),
+            Self::RetainedLimit { conn, .. } => *conn,
         }
     }
 }

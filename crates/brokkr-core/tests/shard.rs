@@ -10,7 +10,7 @@
 
 use brokkr_codec::*;
 use brokkr_core::limits::Limits;
-use brokkr_core::shard::{IDLE_BUFFER_BYTES_MAX, RETAINED_NODES_PER_SLICE, Shard};
+use brokkr_core::shard::{RETAINED_NODES_PER_SLICE, Shard};
 use brokkr_testkit::build::{self, encode};
 use bytes::Bytes;
 
@@ -337,13 +337,15 @@ fn buffers_shrink_back_when_the_connection_idles() {
     for piece in bytes.chunks(30_000) {
         w.send_raw(&publisher, piece);
     }
-    assert!(w.shard.buffer_capacity_bytes(publisher.id) <= IDLE_BUFFER_BYTES_MAX);
+    // client_initial_buffer_size (1024 by default) for each of the two buffers.
+    let idle_max = 2 * Limits::default().idle_buffer_bytes_max;
+    assert!(w.shard.buffer_capacity_bytes(publisher.id) <= idle_max);
     let out = w.shard.take_write(sub.id);
     assert!(out.len() > 200_000);
     w.shard.written(sub.id, out.len());
     drop(out);
     assert!(
-        w.shard.buffer_capacity_bytes(sub.id) <= IDLE_BUFFER_BYTES_MAX,
+        w.shard.buffer_capacity_bytes(sub.id) <= idle_max,
         "{} bytes kept",
         w.shard.buffer_capacity_bytes(sub.id)
     );

@@ -9,6 +9,7 @@
 //! batches, then every worker closes its connections.
 
 use crate::journal::JournalThread;
+use crate::overload::{Overload, OverloadMode, OverloadSettings};
 use crate::persistence::{self, PersistSettings};
 use crate::stream::StdListener;
 use crate::transport::TransportSpec;
@@ -34,6 +35,8 @@ pub struct ListenerSpec {
     pub peers: Option<Arc<dyn PeerFilter>>,
     /// What lies between the socket and MQTT (PROXY header, TLS, websockets).
     pub transport: Arc<TransportSpec>,
+    /// The listener's own `overload_mode` (`None`: the broker's).
+    pub overload_mode: Option<OverloadMode>,
 }
 
 impl ListenerSpec {
@@ -44,6 +47,7 @@ impl ListenerSpec {
             tcp_nodelay: false,
             peers: None,
             transport: Arc::default(),
+            overload_mode: None,
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct ServerConfig {
     pub access_source: Option<Arc<dyn PolicySource>>,
     /// `storage_dir` and what to keep there; `None`: nothing survives a restart.
     pub persistence: Option<PersistSettings>,
+    /// `max_event_loop_drift` and `overload_mode`.
+    pub overload: OverloadSettings,
 }
 
 /// Where a changed access policy comes from (the password and ACL files), and what SIGHUP
@@ -128,6 +134,8 @@ pub struct Reloaded {
     pub limits: Limits,
     /// The new listener list, if it changed.
     pub listeners: Option<Vec<ListenerSpec>>,
+    /// `max_event_loop_drift` and `overload_mode`.
+    pub overload: OverloadSettings,
 }
 
 /// How often the access policy's files are checked for changes.
@@ -202,6 +210,7 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
     let listeners = bind_all(&config.listeners)?;
     let config_persistence = config.persistence.clone();
     let shared = SharedState::new();
+    let overload = Overload::new(count, config.overload);
     if let Some(policy) = &config.access {
         shared.set_policy(Arc::clone(policy));
     }
@@ -261,6 +270,7 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
             saved: saved_tx.clone(),
             listener_updates: if index == 0 { listener_rx.take() } else { None },
             auth: Arc::clone(&auth),
+            overload: Arc::clone(&overload),
             journal: journal.as_ref().and_then(|j| {
                 let durable = Arc::clone(j.durable.get(index)?);
                 Some(worker::JournalLink {
@@ -294,7 +304,7 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
             let hup = tokio::task::spawn_local(reload_on_sighup(
                 hup,
                 source.clone(),
-                shared.clone(),
+                (shared.clone(), overload),
                 listener_tx,
             ));
             (
@@ -387,6 +397,7 @@ pub(crate) fn bind_each(specs: &[ListenerSpec]) -> Vec<BoundListener> {
                         None
                     },
                     transport: (!plain).then(|| Arc::clone(&spec.transport)),
+                    overload_mode: spec.overload_mode,
                 });
             }
             Err(e) => log::error!("cannot listen on {}: {e}", spec.addr),
@@ -406,6 +417,8 @@ pub(crate) struct BoundListener {
     pub peers: Option<Arc<dyn PeerFilter>>,
     /// `None` for plain MQTT.
     pub transport: Option<Arc<TransportSpec>>,
+    /// Its own `overload_mode`, if it has one.
+    pub overload_mode: Option<OverloadMode>,
 }
 
 /// Connections the kernel queues for accept before refusing more.
@@ -437,12 +450,12 @@ async fn poll_policy(source: Arc<dyn PolicySource>, shared: Arc<SharedState>) {
 }
 
 /// SIGHUP reloads the configuration atomically: a file that fails validation changes nothing
-/// (the source logs why); a valid one replaces the access policy and the limits for new
-/// connections at once.
+/// (the source logs why); a valid one replaces the access policy, the limits for new
+/// connections and the overload settings at once.
 async fn reload_on_sighup(
     hup: Option<Signal>,
     source: Arc<dyn PolicySource>,
-    shared: Arc<SharedState>,
+    (shared, overload): (Arc<SharedState>, Arc<Overload>),
     listeners: mpsc::UnboundedSender<Vec<ListenerSpec>>,
 ) {
     let Some(mut hup) = hup else {
@@ -453,6 +466,7 @@ async fn reload_on_sighup(
         if let Some(reloaded) = source.reload() {
             shared.set_policy(reloaded.policy);
             shared.set_limits(reloaded.limits);
+            overload.set_settings(reloaded.overload);
             if let Some(specs) = reloaded.listeners {
                 let _ = listeners.send(specs);
             }

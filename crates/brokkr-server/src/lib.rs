@@ -11,6 +11,7 @@ mod cluster;
 mod journal;
 mod journal_replay;
 pub mod logging;
+mod overload;
 mod persistence;
 mod stream;
 mod systemd;
@@ -23,4 +24,5 @@ pub use cluster::{
     INBOX_CAPACITY, ListenAddr, ListenerSpec, POLICY_POLL, PeerFilter, PolicySource, Reloaded,
     ServerConfig, UnixSocketSpec, run, run_until, worker_count,
 };
+pub use overload::{OverloadMode, OverloadSettings};
 pub use persistence::PersistSettings;

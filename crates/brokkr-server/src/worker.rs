@@ -98,6 +98,8 @@ pub(crate) struct WorkerSetup {
     pub journal: Option<JournalLink>,
     /// The login threads all workers share.
     pub auth: Arc<AuthPool>,
+    /// Every worker's event-loop drift (`overload_mode`, `max_event_loop_drift`).
+    pub overload: Arc<crate::overload::Overload>,
 }
 
 /// A worker's way to the journal thread.
@@ -171,6 +173,8 @@ struct Worker {
     auth: auth::WorkerAuth,
     /// With `persistence_journal`.
     journal: Option<WorkerJournal>,
+    /// Asked at accept whether the broker is overloaded.
+    overload: Arc<crate::overload::Overload>,
 }
 
 type Shared = Rc<RefCell<Worker>>;
@@ -225,7 +229,7 @@ impl Worker {
     fn log_events(&mut self) {
         use brokkr_core::events::Event;
         for event in self.shard.take_events() {
-            let conn = self.conns.get(&event.conn());
+            let conn = event.conn().and_then(|c| self.conns.get(&c));
             let from = match conn.and_then(|c| c.peer) {
                 Some(addr) => addr.ip().to_string(),
                 None => "a unix socket".to_string(),
@@ -294,6 +298,25 @@ impl Worker {
                     "Client '{client_id}' published to '{topic}' (QoS {}, retain {retain}, \
                      {payload_bytes} bytes)",
                     qos as u8
+                ),
+                Event::RetainedLimit {
+                    topic,
+                    refused,
+                    suppressed,
+                    ..
+                } => log::warn!(
+                    "retained_messages_node_creation_limit reached setting the retained message \
+                     on '{topic}'{}{}",
+                    if refused {
+                        ": not retained"
+                    } else {
+                        " (log mode: retained)"
+                    },
+                    if suppressed > 0 {
+                        format!(" ({suppressed} more since the last report)")
+                    } else {
+                        String::new()
+                    }
                 ),
             }
         }
@@ -471,6 +494,7 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         peers,
         auth,
         journal: None,
+        overload: Arc::clone(&setup.overload),
     }));
     let journal_tx = setup.journal.as_ref().map(|l| l.tx.clone());
     if let Some(link) = setup.journal {
@@ -520,6 +544,8 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         Rc::clone(&worker),
     ))];
     tasks.push(tokio::task::spawn_local(timer_loop(Rc::clone(&worker))));
+    let drift = crate::overload::measure_drift(setup.overload, setup.index);
+    tasks.push(tokio::task::spawn_local(drift));
     tasks.push(tokio::task::spawn_local(auth::verdict_loop(
         verdicts,
         Rc::clone(&worker),

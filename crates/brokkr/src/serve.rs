@@ -7,12 +7,14 @@ use crate::access::FilePolicySource;
 use crate::reload::ConfigSource;
 use brokkr_config::Config;
 use brokkr_config::ListenerConfig;
-use brokkr_config::types::{HaproxyMode, InetProtocol, ListenerProtocol, TlsVersion};
-use brokkr_core::limits::Limits;
+use brokkr_config::types::{HaproxyMode, InetProtocol, ListenerProtocol, OverloadMode, TlsVersion};
+use brokkr_core::limits::{Limits, ListenerOverrides};
 use brokkr_server::logging::{LogLevel, LogSettings, NOTICE};
 use brokkr_server::tls::{MinTlsVersion, TlsFiles, TlsListener};
 use brokkr_server::transport::{ProxyMode, TransportSpec};
-use brokkr_server::{ListenAddr, ListenerSpec, PersistSettings, ServerConfig, UnixSocketSpec};
+use brokkr_server::{
+    ListenAddr, ListenerSpec, OverloadSettings, PersistSettings, ServerConfig, UnixSocketSpec,
+};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +39,7 @@ pub fn default_config() -> ServerConfig {
         access: None,
         access_source: None,
         persistence: None,
+        overload: OverloadSettings::default(),
     }
 }
 
@@ -85,14 +88,18 @@ pub fn checked(path: &Path) -> Result<Config, Refused> {
 pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
     let config = checked(path)?;
     let mut tls = TlsCache::default();
-    let (listeners, allow_anonymous) =
-        listeners(&config, &mut tls).map_err(|e| Refused(vec![e]))?;
+    let Listeners {
+        specs,
+        allow_anonymous,
+        overrides,
+    } = listeners(&config, &mut tls).map_err(|e| Refused(vec![e]))?;
     let files = FilePolicySource::open(&config, allow_anonymous).map_err(|e| Refused(vec![e]))?;
     let policy = files.policy();
     let source = Arc::new(ConfigSource::new(path, config.clone(), files, tls));
     let server = ServerConfig {
-        listeners,
-        limits: config.to_limits(&Limits::default()),
+        listeners: specs,
+        limits: limits(&config, overrides),
+        overload: overload_settings(&config),
         seed: seed(),
         workers: config.thread_count.map_or(0, usize::from),
         access: Some(policy),
@@ -101,11 +108,46 @@ pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
             dir: PathBuf::from(dir),
             interval: std::time::Duration::from_secs(u64::from(config.save_state_interval_secs)),
             sessions: config.persistence_data_to_save.sessions_and_subscriptions,
-            retained: config.persistence_data_to_save.retained_messages,
+            retained: config.persists_retained(),
             journal: config.persistence_journal,
         }),
     };
     Ok((config, server))
+}
+
+/// The broker limits of `config`, with `overrides` by server listener index.
+pub fn limits(config: &Config, overrides: Vec<ListenerOverrides>) -> Limits {
+    config.to_limits(&Limits {
+        listeners: overrides,
+        ..Limits::default()
+    })
+}
+
+/// `max_event_loop_drift` and the global `overload_mode`.
+pub fn overload_settings(config: &Config) -> OverloadSettings {
+    OverloadSettings {
+        max_drift_ms: u64::from(config.max_event_loop_drift_ms),
+        mode: overload_mode(config.overload_mode),
+    }
+}
+
+fn overload_mode(mode: OverloadMode) -> brokkr_server::OverloadMode {
+    match mode {
+        OverloadMode::CloseNewClients => brokkr_server::OverloadMode::CloseNewClients,
+        _ => brokkr_server::OverloadMode::Log,
+    }
+}
+
+/// The server listeners a config asks for, and what each one's block sets for the access
+/// policy and the limits, by server listener index (a block may bind two addresses, or none).
+#[derive(Debug)]
+pub struct Listeners {
+    /// What to bind.
+    pub specs: Vec<ListenerSpec>,
+    /// Each one's `allow_anonymous` override.
+    pub allow_anonymous: Vec<Option<bool>>,
+    /// Each one's `max_qos`, `max_buffer_size` and `mqtt3_qos_exceed_action`.
+    pub overrides: Vec<ListenerOverrides>,
 }
 
 /// The TLS listeners built so far, by their files: a reload reuses (and re-reads) them, so a
@@ -146,15 +188,12 @@ fn tls_files(l: &ListenerConfig) -> Option<TlsFiles> {
     })
 }
 
-/// The server listeners a checked config asks for, with each one's `allow_anonymous` override
-/// (one entry per server listener, by index). TLS listeners load their certificates here
-/// (through `tls`, which a reload keeps).
-pub fn listeners(
-    config: &Config,
-    tls: &mut TlsCache,
-) -> Result<(Vec<ListenerSpec>, Vec<Option<bool>>), String> {
+/// The server listeners a checked config asks for ([`Listeners`]). TLS listeners load their
+/// certificates here (through `tls`, which a reload keeps).
+pub fn listeners(config: &Config, tls: &mut TlsCache) -> Result<Listeners, String> {
     let mut listeners = Vec::new();
     let mut allow_anonymous = Vec::new();
+    let mut overrides = Vec::new();
     let real_ip_from = crate::access::peer_filter(&config.websocket_set_real_ip_from, &[])?;
     for l in &config.listeners {
         if l.protocol == ListenerProtocol::Acme {
@@ -226,14 +265,20 @@ pub fn listeners(
             other => return Err(format!("inet_protocol {other:?} is not supported")),
         };
         allow_anonymous.extend(addrs.iter().map(|_| l.allow_anonymous));
+        overrides.extend(addrs.iter().map(|_| l.overrides()));
         listeners.extend(addrs.into_iter().map(|addr| ListenerSpec {
             addr,
             tcp_nodelay: l.tcp_nodelay,
             peers: peers.clone(),
             transport: Arc::clone(&transport),
+            overload_mode: l.overload_mode.map(overload_mode),
         }));
     }
-    Ok((listeners, allow_anonymous))
+    Ok(Listeners {
+        specs: listeners,
+        allow_anonymous,
+        overrides,
+    })
 }
 
 /// The log settings of `config` (`log_debug` and `quiet` are FlashMQ's deprecated overrides).
@@ -281,6 +326,9 @@ pub fn run_with(config: &Config, server: ServerConfig, path: &Path) -> std::io::
     );
     for warning in config.deprecation_warnings() {
         log::warn!("{warning}");
+    }
+    for note in config.no_effect_notes() {
+        log::info!(target: NOTICE, "{note}");
     }
     raise_open_file_limit(u64::from(config.rlimit_nofile));
     brokkr_server::run(server)

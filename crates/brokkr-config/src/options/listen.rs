@@ -165,7 +165,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "overload_mode", kind: Keyword(OverloadMode::NAMES), default: INHERIT,
-        example: "close_new_clients", support: not_yet("overload protection"),
+        example: "close_new_clients", support: Honoured,
         doc: "Per-listener override of the global `overload_mode`.",
         set: Listen |l, v| l.overload_mode = Some(v.keyword(OverloadMode::from_name)?),
         get: |l| opt(&l.overload_mode),
@@ -191,21 +191,23 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "max_buffer_size", kind: int(4096, U32, Unit::Bytes), default: INHERIT,
-        example: "65536", support: not_yet("per-listener limits"),
-        doc: "Per-listener override of `client_max_write_buffer_size`.",
+        example: "65536", support: Honoured,
+        doc: "Per-listener override of `client_max_write_buffer_size`, for connections \
+              accepted on this listener.",
         set: Listen |l, v| l.max_buffer_size = Some(v.num()?),
         get: |l| opt(&l.max_buffer_size),
     },
     opt! {
         name: "max_qos", kind: int(0, 2, Unit::Count), default: INHERIT, example: "1",
-        support: not_yet("a maximum QoS below 2"),
-        doc: "Per-listener override of the global `max_qos`.",
+        support: Honoured,
+        doc: "Per-listener override of the global `max_qos`: subscriptions made through this \
+              listener are downgraded to it, and MQTT 5 clients are told in CONNACK.",
         set: Listen |l, v| l.max_qos = Some(v.num()?),
         get: |l| opt(&l.max_qos),
     },
     opt! {
         name: "mqtt3_qos_exceed_action", kind: Keyword(QosExceedAction::NAMES),
-        default: INHERIT, example: "drop", support: not_yet("a maximum QoS below 2"),
+        default: INHERIT, example: "drop", support: Honoured,
         doc: "Per-listener override of the global `mqtt3_qos_exceed_action`.",
         set: Listen |l, v| {
             l.mqtt3_qos_exceed_action = Some(v.keyword(QosExceedAction::from_name)?)

@@ -27,6 +27,8 @@ pub struct RetainedStore<M> {
     pub(super) slots: Vec<Slot<M>>,
     free: Vec<NodeIdx>,
     messages: usize,
+    /// Node counts for `retained_messages_node_creation_limit`, while counting is on.
+    pub(super) quota: Option<super::quota::Quota>,
 }
 
 impl<M> Default for RetainedStore<M> {
@@ -43,6 +45,7 @@ impl<M> Default for RetainedStore<M> {
             }],
             free: Vec::new(),
             messages: 0,
+            quota: None,
         }
     }
 }
@@ -99,13 +102,29 @@ impl<M> RetainedStore<M> {
     }
 
     /// Retain `message` on `topic`, replacing and returning the previous one.
+    /// This never refuses: see [`RetainedStore::would_exceed`] for the creation limit.
     pub fn set(&mut self, topic: &TopicName, message: M) -> Option<M> {
+        let counted_below = self
+            .quota
+            .as_ref()
+            .filter(|_| !super::quota::exempt(topic))
+            .map(super::quota::Quota::depth);
         let mut idx = ROOT;
-        for level in topic.as_str().split('/') {
+        let mut anchor = None;
+        for (depth, level) in topic.as_str().split('/').enumerate() {
+            if counted_below == Some(depth) {
+                anchor = Some(idx);
+            }
             let existing = self.node(idx).and_then(|n| n.children.get(level).copied());
             idx = match existing {
                 Some(child) => child,
-                None => self.alloc(idx, level),
+                None => {
+                    let child = self.alloc(idx, level);
+                    if let (Some(a), Some(q)) = (anchor, self.quota.as_mut()) {
+                        q.created(a);
+                    }
+                    child
+                }
             };
         }
         let old = self.node_mut(idx)?.message.replace(message);
@@ -121,7 +140,8 @@ impl<M> RetainedStore<M> {
         let idx = self.find(topic.as_str())?;
         let old = self.node_mut(idx)?.message.take()?;
         self.messages -= 1;
-        self.prune(idx);
+        let anchor = self.anchor_of(topic);
+        self.prune(idx, topic.levels().count(), anchor);
         Some(old)
     }
 
@@ -153,7 +173,9 @@ impl<M> RetainedStore<M> {
         idx
     }
 
-    fn prune(&mut self, mut idx: NodeIdx) {
+    /// Free `idx`, at `depth`, and its ancestors as long as they are unused; `anchor` is the
+    /// counting depth and anchor of the topic, for the creation limit's counts.
+    fn prune(&mut self, mut idx: NodeIdx, mut depth: usize, anchor: Option<(usize, NodeIdx)>) {
         while idx != ROOT {
             let unused = self
                 .node(idx)
@@ -165,6 +187,14 @@ impl<M> RetainedStore<M> {
                 return;
             };
             self.free.push(idx);
+            if let (Some((anchor_depth, a)), Some(q)) = (anchor, self.quota.as_mut()) {
+                if depth > anchor_depth {
+                    q.freed(a);
+                } else if depth == anchor_depth {
+                    q.anchor_freed(a);
+                }
+            }
+            depth = depth.saturating_sub(1);
             let Some((parent, level)) = node.parent else {
                 return;
             };

@@ -43,6 +43,9 @@ pub struct Connected {
 pub struct Conn {
     /// The listener it was accepted on.
     pub listener: u16,
+    /// Its listener's bounds (`max_qos`, `max_buffer_size`, `mqtt3_qos_exceed_action`),
+    /// fixed when it was accepted.
+    pub limits: crate::limits::ListenerLimits,
     /// Bytes received and not yet framed.
     pub read: BytesMut,
     /// Bytes encoded and not yet written to the socket.

@@ -91,15 +91,17 @@ impl Shard {
         if !self.limits.wills_enabled {
             connect.will = None;
         }
-        if connect
-            .will
-            .as_ref()
-            .is_some_and(|w| w.qos > self.limits.max_qos)
-        {
-            if v.is_v5() || self.limits.mqtt3_qos_exceed_disconnects {
+        let own = self.conn_limits(conn);
+        if connect.will.as_ref().is_some_and(|w| w.qos > own.max_qos) {
+            if v.is_v5() || own.mqtt3_qos_exceed_disconnects {
                 return self.refuse(now_ms, conn, v, ReasonCode::QosNotSupported, &client_id);
             }
             connect.will = None; // mqtt3_qos_exceed_action drop
+        }
+        if self.limits.retained_mode == crate::limits::RetainedMode::DisconnectWithError
+            && connect.will.as_ref().is_some_and(|w| w.retain)
+        {
+            return self.refuse(now_ms, conn, v, ReasonCode::RetainNotSupported, &client_id);
         }
         let expiry_secs = match v {
             ProtocolVersion::V5 => self
@@ -221,12 +223,14 @@ impl Shard {
                     .and_then(std::num::NonZeroU32::new);
             }
 
-            p.retain_available = Some(true);
+            p.retain_available =
+                Some(self.limits.retained_mode == crate::limits::RetainedMode::Enabled);
             p.wildcard_subscription_available = Some(true);
             p.subscription_identifiers_available =
                 Some(self.limits.subscription_identifiers_enabled);
-            if self.limits.max_qos < QoS::ExactlyOnce {
-                p.maximum_qos = Some(self.limits.max_qos);
+            let max_qos = self.conn_limits(conn).max_qos; // the listener's `max_qos`
+            if max_qos < QoS::ExactlyOnce {
+                p.maximum_qos = Some(max_qos);
             }
             p.shared_subscription_available = Some(true);
             if keep_alive_changed {

@@ -110,6 +110,9 @@ pub struct Shard {
     event_settings: crate::events::EventSettings,
     /// Events since the server last took them.
     events: Vec<crate::events::Event>,
+    /// When the node creation limit was last reported, and how many reports were held back
+    /// since.
+    retained_limit_log: (Option<u64>, u64),
 }
 
 impl Shard {
@@ -146,6 +149,7 @@ impl Shard {
             journal: None,
             event_settings: crate::events::EventSettings::default(),
             events: Vec::new(),
+            retained_limit_log: (None, 0),
             closed: Vec::new(),
             dirty: Vec::new(),
             retained_jobs: std::collections::VecDeque::new(),
@@ -164,8 +168,10 @@ impl Shard {
     /// the access policy may treat listeners differently).
     pub fn accept_on(&mut self, now_ms: u64, listener: u16) -> ConnId {
         self.stats.socket_connects += 1;
+        self.refresh_policy(); // a reload's listener limits apply to this connection
         self.conns.insert(Conn {
             listener,
+            limits: self.limits.for_listener(listener),
             read: BytesMut::new(),
             write: BytesMut::new(),
             phase: Phase::AwaitingConnect,
@@ -211,6 +217,13 @@ impl Shard {
                 }
             }
         }
+    }
+
+    /// The listener-dependent bounds of `conn` (the globals for a connection that is gone).
+    pub(super) fn conn_limits(&self, conn: ConnId) -> crate::limits::ListenerLimits {
+        self.conns
+            .get(conn)
+            .map_or_else(|| self.limits.for_listener(u16::MAX), |c| c.limits)
     }
 
     /// This shard's place among its peers.
@@ -333,7 +346,7 @@ impl Shard {
             let raw = match framer::next_packet(&mut c.read, cap) {
                 Ok(Some(raw)) => raw,
                 Ok(None) => {
-                    shrink_when_idle(&mut c.read);
+                    shrink_when_idle(&mut c.read, self.limits.idle_buffer_bytes_max);
                     return;
                 }
                 Err(e) => return self.fail(now_ms, conn, version, &e),
@@ -507,7 +520,7 @@ impl Shard {
         if let Some(c) = self.conns.get_mut(conn) {
             c.in_transit_bytes = c.in_transit_bytes.saturating_sub(n);
             if c.in_transit_bytes == 0 {
-                shrink_when_idle(&mut c.write);
+                shrink_when_idle(&mut c.write, self.limits.idle_buffer_bytes_max);
             }
         }
     }
@@ -562,7 +575,7 @@ impl Shard {
             connected += u64::from(c.connected().is_some());
             // Full since a QoS 0 message was dropped for lack of room; drained below half the cap
             // clears it.
-            let drained = c.pending_bytes() < self.limits.write_buffer_bytes_max / 2;
+            let drained = c.pending_bytes() < c.limits.write_buffer_bytes() / 2;
             let since = if drained { None } else { c.over_cap_since_ms };
             if let Some(c) = self.conns.get_mut(conn) {
                 c.over_cap_since_ms = since;
@@ -701,13 +714,11 @@ impl Shard {
     }
 }
 
-/// Capacity an empty connection buffer may keep; beyond it the allocation is released, so a
-/// burst (a large packet in, a fan-out burst out) does not stay resident while the
-/// connection idles.
-pub const IDLE_BUFFER_BYTES_MAX: usize = 4096;
-
-fn shrink_when_idle(buf: &mut BytesMut) {
-    if buf.is_empty() && buf.capacity() > IDLE_BUFFER_BYTES_MAX {
+/// Release an empty connection buffer holding more than `idle_bytes_max`
+/// (`client_initial_buffer_size`), so a burst (a large packet in, a fan-out burst out) does not
+/// stay resident while the connection idles.
+fn shrink_when_idle(buf: &mut BytesMut, idle_bytes_max: usize) {
+    if buf.is_empty() && buf.capacity() > idle_bytes_max {
         *buf = BytesMut::new();
     }
 }

@@ -28,6 +28,7 @@ pub(super) fn start_accepting(
                     nodelay: bound.tcp_nodelay,
                     peers: bound.peers,
                     transport: bound.transport,
+                    overload_mode: bound.overload_mode,
                 },
                 own,
                 Rc::clone(worker),
@@ -68,6 +69,7 @@ struct Accepting {
     nodelay: bool,
     peers: Option<Arc<dyn PeerFilter>>,
     transport: Option<Arc<TransportSpec>>,
+    overload_mode: Option<crate::overload::OverloadMode>,
 }
 
 /// Accept and spread connections over the workers in turn.
@@ -78,6 +80,7 @@ async fn accept_loop(accepting: Accepting, own: usize, worker: Shared) {
         nodelay,
         peers,
         transport,
+        overload_mode,
     } = accepting;
     let mut next = own;
     loop {
@@ -88,6 +91,9 @@ async fn accept_loop(accepting: Accepting, own: usize, worker: Shared) {
                 {
                     log::debug!("connection from {addr} refused by only_allow_from/deny_from");
                     continue; // dropped: closed before anything is read
+                }
+                if worker.borrow().overload.refuse(overload_mode, addr) {
+                    continue; // overload_mode close_new_clients: dropped, closed
                 }
                 if nodelay && let Stream::Tcp(s) = &stream {
                     let _ = s.set_nodelay(true);

@@ -81,6 +81,7 @@ impl Broker {
             access: None,
             access_source: None,
             persistence: None,
+            overload: Default::default(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
