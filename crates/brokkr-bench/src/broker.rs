@@ -4,7 +4,13 @@
 //! worker thread (unless asked otherwise), and `taskset -c CPU` in front when pinned (taskset
 //! execs the broker, so the child's PID is the broker's). The child is killed by its handle,
 //! never by name: when dropped, or by a watchdog thread at its deadline.
+//!
+//! The one listener speaks the workload's transport ([`Listener`]): in FlashMQ's syntax
+//! `protocol websockets` for ws and wss, `fullchain` and `privkey` for tls and wss; in
+//! Mosquitto's, `protocol websockets` and `certfile`/`keyfile` under its `listener` line.
 
+use crate::pki::PkiFiles;
+use crate::transport::TransportKind;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -77,23 +83,58 @@ impl Spec {
         })
     }
 
-    /// The config file text for `port`, if this kind takes one.
-    pub fn config(&self, port: u16) -> Option<String> {
+    /// Whether this broker can listen with `transport` (the relay speaks plain TCP only).
+    pub fn supports(&self, transport: TransportKind) -> bool {
+        self.kind != Kind::Relay || transport == TransportKind::Tcp
+    }
+
+    /// The config file text for `port` and `listener`, if this kind takes one.
+    pub fn config(&self, port: u16, listener: &Listener) -> Option<String> {
+        let ws = listener.transport.is_ws();
+        let tls = listener
+            .tls
+            .as_ref()
+            .filter(|_| listener.transport.is_tls());
         match &self.kind {
-            Kind::Brokkr(_) | Kind::FlashMq(_) | Kind::Command(_) => Some(format!(
-                "thread_count {}\nallow_anonymous true\nlog_level warning\n\
-                 max_qos_msg_pending_per_client 65535\n\
-                 max_qos_bytes_pending_per_client 268435456\n\
-                 listen {{\n  protocol mqtt\n  inet_protocol ip4\n  \
-                 inet4_bind_address 127.0.0.1\n  port {port}\n  tcp_nodelay true\n}}\n",
-                self.threads
-            )),
-            Kind::Mosquitto(_) => Some(format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 log_dest stderr\nlog_type error\nset_tcp_nodelay true\n\
-                 max_queued_messages 65535\nmax_inflight_messages 0\n\
-                 max_connections -1\n"
-            )),
+            Kind::Brokkr(_) | Kind::FlashMq(_) | Kind::Command(_) => {
+                let mut listen = format!(
+                    "listen {{\n  protocol {}\n  inet_protocol ip4\n  \
+                     inet4_bind_address 127.0.0.1\n  port {port}\n  tcp_nodelay true\n",
+                    if ws { "websockets" } else { "mqtt" }
+                );
+                if let Some(files) = tls {
+                    listen.push_str(&format!(
+                        "  fullchain {}\n  privkey {}\n",
+                        files.fullchain.display(),
+                        files.privkey.display()
+                    ));
+                }
+                Some(format!(
+                    "thread_count {}\nallow_anonymous true\nlog_level warning\n\
+                     max_qos_msg_pending_per_client 65535\n\
+                     max_qos_bytes_pending_per_client 268435456\n{listen}}}\n",
+                    self.threads
+                ))
+            }
+            Kind::Mosquitto(_) => {
+                let mut listener = format!("listener {port} 127.0.0.1\n");
+                if ws {
+                    listener.push_str("protocol websockets\n");
+                }
+                if let Some(files) = tls {
+                    listener.push_str(&format!(
+                        "certfile {}\nkeyfile {}\n",
+                        files.fullchain.display(),
+                        files.privkey.display()
+                    ));
+                }
+                Some(format!(
+                    "{listener}allow_anonymous true\npersistence false\n\
+                     log_dest stderr\nlog_type error\nset_tcp_nodelay true\n\
+                     max_queued_messages 65535\nmax_inflight_messages 0\n\
+                     max_connections -1\n"
+                ))
+            }
             Kind::Relay => None,
         }
     }
@@ -123,6 +164,14 @@ impl Spec {
     }
 }
 
+/// The listener a broker under test is started with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listener {
+    pub transport: TransportKind,
+    /// The certificate and key for tls and wss.
+    pub tls: Option<PkiFiles>,
+}
+
 /// A running broker; killed when dropped.
 #[derive(Debug)]
 pub struct Running {
@@ -132,18 +181,21 @@ pub struct Running {
 }
 
 impl Running {
-    /// Start `spec` on `port`, pinned to `cpu` if given, in `dir` (config and logs); killed at
-    /// `lifetime` at the latest.
+    /// Start `spec` on `port` with `listener`, pinned to `cpu` if given, in `dir` (config and
+    /// logs); killed at `lifetime` at the latest.
     pub fn start(
         spec: &Spec,
-        port: u16,
+        (port, listener): (u16, &Listener),
         cpu: Option<usize>,
         dir: &Path,
         lifetime: Duration,
     ) -> io::Result<Running> {
         std::fs::create_dir_all(dir)?;
         let config = dir.join(format!("{}.conf", spec.name));
-        if let Some(text) = spec.config(port) {
+        if listener.transport.is_tls() && listener.tls.is_none() {
+            return Err(io::Error::other("a TLS listener needs a certificate"));
+        }
+        if let Some(text) = spec.config(port, listener) {
             std::fs::write(&config, text)?;
         }
         let mut words = spec.command(port, &config)?;
@@ -270,6 +322,50 @@ mod tests {
         assert!(Spec::parse("nats", 1).is_err());
         let s = Spec::parse("brokkr@2:/x/brokkr", 1).unwrap();
         assert_eq!((s.name.as_str(), s.threads), ("brokkr-t2", 2));
+    }
+
+    #[test]
+    fn listeners_speak_the_transport_in_each_syntax() {
+        let files = PkiFiles {
+            ca: "/t/ca.pem".into(),
+            fullchain: "/t/fullchain.pem".into(),
+            privkey: "/t/privkey.pem".into(),
+        };
+        let listener = |transport| Listener {
+            transport,
+            tls: Some(files.clone()),
+        };
+        let flashmq = Spec::parse("flashmq", 1).unwrap();
+        let mosquitto = Spec::parse("mosquitto", 1).unwrap();
+        let c = flashmq.config(1883, &listener(TransportKind::Tcp)).unwrap();
+        assert!(
+            c.contains("protocol mqtt\n") && !c.contains("fullchain"),
+            "{c}"
+        );
+        let c = flashmq.config(1883, &listener(TransportKind::Wss)).unwrap();
+        assert!(c.contains("  protocol websockets\n"), "{c}");
+        assert!(c.contains("  fullchain /t/fullchain.pem\n  privkey /t/privkey.pem\n"));
+        assert!(c.trim_end().ends_with('}'), "{c}");
+        let c = flashmq.config(1883, &listener(TransportKind::Ws)).unwrap();
+        assert!(
+            c.contains("protocol websockets") && !c.contains("privkey"),
+            "{c}"
+        );
+        let c = mosquitto
+            .config(1883, &listener(TransportKind::Tls))
+            .unwrap();
+        assert!(c.starts_with("listener 1883 127.0.0.1\ncertfile /t/fullchain.pem\n"));
+        assert!(c.contains("keyfile /t/privkey.pem\n") && !c.contains("websockets"));
+        let c = mosquitto
+            .config(1883, &listener(TransportKind::Ws))
+            .unwrap();
+        assert!(
+            c.contains("protocol websockets\n") && !c.contains("certfile"),
+            "{c}"
+        );
+        let relay = Spec::parse("relay", 1).unwrap();
+        assert!(relay.supports(TransportKind::Tcp) && !relay.supports(TransportKind::Tls));
+        assert!(mosquitto.supports(TransportKind::Wss));
     }
 
     #[test]

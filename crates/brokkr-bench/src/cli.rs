@@ -2,6 +2,8 @@
 //! fresh per round, interleaved, with medians and ratios) and `relay` (the built-in relay, which
 //! `compare` starts as a child). Raw flags are parsed by clap, then turned into [`Workload`]s.
 
+use crate::pki::KeyKind;
+use crate::transport::TransportKind;
 use crate::workload::{Scenario, Workload};
 use brokkr_codec::{ProtocolVersion, QoS};
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +31,12 @@ pub enum Cmd {
         /// The broker's PID, for CPU and RSS sampling (the idle scenario needs it).
         #[arg(long)]
         broker_pid: Option<u32>,
+        /// PEM file of the CA that signed the broker's certificate (tls and wss).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// The name to verify in the broker's certificate (and to send as SNI).
+        #[arg(long, default_value = crate::tls::SERVER_NAME_DEFAULT)]
+        server_name: String,
         #[command(flatten)]
         load: LoadArgs,
     },
@@ -62,6 +70,9 @@ pub enum Cmd {
         /// Write JSON lines here instead of stdout (the tables still go to stderr).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Key of the server certificate made for the tls and wss transports.
+        #[arg(long, value_enum, default_value = "ecdsa-p256")]
+        tls_key: KeyKind,
         #[command(flatten)]
         load: LoadArgs,
     },
@@ -97,6 +108,15 @@ pub struct LoadArgs {
     /// QoS levels (comma-separated) for the message scenarios.
     #[arg(long, value_delimiter = ',', default_value = "0")]
     pub qos: Vec<u8>,
+    /// Transports (comma-separated): tcp, tls, ws (websockets), wss (websockets on TLS). Each
+    /// workload runs over each; latency runs over tcp only.
+    #[arg(
+        long = "transport",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "tcp"
+    )]
+    pub transports: Vec<TransportKind>,
     /// MQTT version: 3.1.1 or 5.
     #[arg(long, default_value = "3.1.1")]
     pub mqtt: String,
@@ -158,10 +178,21 @@ impl LoadArgs {
         if plan.is_empty() {
             return Err("no scenario: give --scenario or --targets".into());
         }
-        Ok(plan
-            .into_iter()
-            .map(|(s, q)| {
+        let mut transports: Vec<TransportKind> = Vec::new();
+        for t in &self.transports {
+            if !transports.contains(t) {
+                transports.push(*t);
+            }
+        }
+        let plan = transports.iter().flat_map(|t| {
+            plan.iter()
+                .filter(|(s, _)| *t == TransportKind::Tcp || *s != Scenario::Latency)
+                .map(|(s, q)| (*s, *q, *t))
+        });
+        let workloads: Vec<Workload> = plan
+            .map(|(s, q, transport)| {
                 let mut w = Workload::standard(s, q, self.quick);
+                w.transport = transport;
                 w.version = version;
                 w.payload_bytes = self.payload;
                 w.tcp_nodelay = !self.no_nodelay;
@@ -176,6 +207,10 @@ impl LoadArgs {
                 }
                 w.bounded()
             })
-            .collect())
+            .collect();
+        if workloads.is_empty() {
+            return Err("nothing to run: latency runs over tcp only".into());
+        }
+        Ok(workloads)
     }
 }

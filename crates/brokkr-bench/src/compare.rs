@@ -3,10 +3,18 @@
 //! other CPU, sample CPU and RSS, stop the broker. Then medians per (workload, broker), the
 //! ratio to the baseline broker of the same run, and the rounds where the generator reached
 //! [`crate::stats::GEN_SATURATED_CPU`] and so may have been the bottleneck.
+//!
+//! Each broker listens with the workload's transport. For tls and wss one CA and server
+//! certificate are made per run (`DIR/tls/`), given to every broker and trusted by the
+//! generator. The relay speaks plain TCP only: it is skipped for the other transports, with a
+//! note.
 
-use crate::broker::{self, Kind, Running, Spec};
+use crate::broker::{self, Kind, Listener, Running, Spec};
+use crate::pki::{self, KeyKind, PkiFiles};
 use crate::report;
 use crate::stats::{self, Sample};
+use crate::tls::{self, TlsClient};
+use crate::transport::Dialer;
 use crate::workload::Workload;
 use crate::{procfs, scenario};
 use std::io::{self, Write};
@@ -27,8 +35,10 @@ pub struct Plan {
     pub pin: Option<(usize, usize)>,
     /// Name of the broker the ratios are relative to.
     pub baseline: String,
-    /// Configs and broker logs.
+    /// Configs and broker logs (and the certificates of the tls and wss transports).
     pub dir: PathBuf,
+    /// Key of the server certificate made for tls and wss.
+    pub tls_key: KeyKind,
 }
 
 /// Pin this process (all threads) to `cpu` with taskset.
@@ -56,6 +66,8 @@ pub fn run(plan: &Plan, json: &mut dyn Write, human: &mut dyn Write) -> io::Resu
         pin_self(gen_cpu)?;
     }
     let rt = scenario::runtime()?;
+    let tls = tls_for(plan)?;
+    let mut noted = Vec::new();
     let mut samples = vec![vec![Vec::<Sample>::new(); plan.brokers.len()]; plan.workloads.len()];
     for round in 1..=plan.rounds {
         for (wi, w) in plan.workloads.iter().enumerate() {
@@ -63,7 +75,15 @@ pub fn run(plan: &Plan, json: &mut dyn Write, human: &mut dyn Write) -> io::Resu
                 if b.kind == Kind::Relay && !w.scenario.relay_can_run() {
                     continue;
                 }
-                let (line, sample) = match one(&rt, plan, b, w, round) {
+                if !b.supports(w.transport) {
+                    if !noted.contains(&(bi, w.transport)) {
+                        noted.push((bi, w.transport));
+                        let t = w.transport.name();
+                        writeln!(human, "note: {} speaks tcp only, skipped over {t}", b.name)?;
+                    }
+                    continue;
+                }
+                let (line, sample) = match one(&rt, plan, b, w, round, tls.as_ref()) {
                     Ok(r) => r,
                     Err(e) => {
                         writeln!(human, "round {round} {} {}: error: {e}", b.name, w.label())?;
@@ -90,17 +110,33 @@ pub fn run(plan: &Plan, json: &mut dyn Write, human: &mut dyn Write) -> io::Resu
     summarize(plan, &samples, json, human)
 }
 
+/// The run's certificates and the generator's TLS settings, if a workload needs TLS.
+fn tls_for(plan: &Plan) -> io::Result<Option<(PkiFiles, TlsClient)>> {
+    if !plan.workloads.iter().any(|w| w.transport.is_tls()) {
+        return Ok(None);
+    }
+    let files = pki::write(&plan.dir.join("tls"), plan.tls_key)?;
+    let client = TlsClient::new(&files.ca, tls::SERVER_NAME_DEFAULT)?;
+    Ok(Some((files, client)))
+}
+
 fn one(
     rt: &tokio::runtime::Runtime,
     plan: &Plan,
     b: &Spec,
     w: &Workload,
     round: usize,
+    tls: Option<&(PkiFiles, TlsClient)>,
 ) -> io::Result<(String, Sample)> {
     let port = broker::free_port()?;
     let cpu = plan.pin.map(|(c, _)| c);
-    let running = Running::start(b, port, cpu, &plan.dir, BROKER_LIFETIME)?;
-    let outcome = scenario::run(rt, running.addr, w, Some(running.pid))?;
+    let listener = Listener {
+        transport: w.transport,
+        tls: tls.map(|(files, _)| files.clone()),
+    };
+    let running = Running::start(b, (port, &listener), cpu, &plan.dir, BROKER_LIFETIME)?;
+    let dialer = Dialer::new(running.addr, w.transport, tls.map(|(_, c)| c.clone()))?;
+    let outcome = scenario::run(rt, &dialer, w, Some(running.pid))?;
     let rss = outcome
         .get("rss_bytes")
         .filter(|v| v.is_finite())

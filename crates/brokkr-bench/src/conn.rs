@@ -1,15 +1,13 @@
-//! Opening a generator connection: TCP connect (TCP_NODELAY as asked), CONNECT, wait for
-//! CONNACK, optionally SUBSCRIBE and wait for SUBACK. Every wait is bounded by
+//! Opening a generator connection: connect over the workload's transport (TCP_NODELAY as asked;
+//! the TLS and websocket handshakes included), CONNECT, wait for CONNACK, optionally SUBSCRIBE and wait for SUBACK. Every wait is bounded by
 //! [`HANDSHAKE_TIMEOUT`]; bytes after the awaited packet stay in the returned read buffer.
 
+use crate::transport::{Dialer, Stream};
 use crate::wire::{self, Frame};
 use brokkr_codec::{ProtocolVersion, QoS};
 use bytes::BytesMut;
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
 /// Longest wait for a CONNACK or SUBACK.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,7 +18,7 @@ pub const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// A connected, acknowledged client.
 #[derive(Debug)]
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub buf: BytesMut,
     pub version: ProtocolVersion,
 }
@@ -34,14 +32,13 @@ async fn bounded<T>(f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
 impl Conn {
     /// Connect and wait for a successful CONNACK.
     pub async fn open(
-        addr: SocketAddr,
+        dialer: &Dialer,
         version: ProtocolVersion,
         client_id: &str,
         nodelay: bool,
     ) -> io::Result<Conn> {
         bounded(async {
-            let stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(nodelay)?;
+            let stream = dialer.connect(nodelay).await?;
             let mut out = BytesMut::new();
             wire::connect(version, client_id, &mut out)?;
             let mut conn = Conn {

@@ -5,10 +5,10 @@
 
 use crate::conn::Conn;
 use crate::procfs::{self, Meter};
+use crate::transport::Dialer;
 use crate::workload::{Outcome, Workload};
 use std::cell::RefCell;
 use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -21,15 +21,17 @@ pub const CONCURRENCY: usize = 64;
 pub const SETTLE: Duration = Duration::from_millis(500);
 
 /// Open `n` connections; returns them (kept open) and the failures.
-async fn open_all(addr: SocketAddr, w: &Workload, n: usize) -> (Vec<Conn>, usize) {
+async fn open_all(d: &Dialer, w: &Workload, n: usize) -> (Vec<Conn>, usize) {
     let conns = Rc::new(RefCell::new(Vec::with_capacity(n)));
     let failures = Rc::new(RefCell::new(0usize));
     let mut tasks = JoinSet::new();
+    let d = Rc::new(d.clone());
     for lane in 0..CONCURRENCY.min(n) {
         let (conns, failures, w) = (Rc::clone(&conns), Rc::clone(&failures), w.clone());
+        let d = Rc::clone(&d);
         tasks.spawn_local(async move {
             for i in (lane..n).step_by(CONCURRENCY) {
-                match Conn::open(addr, w.version, &format!("bb-c{i}"), w.tcp_nodelay).await {
+                match Conn::open(&d, w.version, &format!("bb-c{i}"), w.tcp_nodelay).await {
                     Ok(c) => conns.borrow_mut().push(c),
                     Err(_) => *failures.borrow_mut() += 1,
                 }
@@ -43,10 +45,10 @@ async fn open_all(addr: SocketAddr, w: &Workload, n: usize) -> (Vec<Conn>, usize
 }
 
 /// Connects per second to a full CONNACK.
-pub async fn storm(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
+pub async fn storm(d: &Dialer, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
     let meter = Meter::start(broker_pid);
     let start = Instant::now();
-    let (conns, failed) = open_all(addr, w, w.clients).await;
+    let (conns, failed) = open_all(d, w, w.clients).await;
     let secs = start.elapsed().as_secs_f64();
     let usage = meter.stop();
     let rss = broker_pid.and_then(procfs::rss_bytes);
@@ -64,13 +66,13 @@ pub async fn storm(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> i
 }
 
 /// Broker RSS per idle connection.
-pub async fn idle(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
+pub async fn idle(d: &Dialer, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
     let pid =
         broker_pid.ok_or_else(|| io::Error::other("the idle scenario needs the broker's PID"))?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let before = procfs::rss_bytes(pid).ok_or_else(|| io::Error::other("no broker RSS"))?;
     let meter = Meter::start(broker_pid);
-    let (conns, failed) = open_all(addr, w, w.clients).await;
+    let (conns, failed) = open_all(d, w, w.clients).await;
     tokio::time::sleep(SETTLE).await;
     let after = procfs::rss_bytes(pid).ok_or_else(|| io::Error::other("no broker RSS"))?;
     let usage = meter.stop();

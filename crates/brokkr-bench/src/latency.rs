@@ -6,6 +6,7 @@
 
 use crate::hist::{Recorder, Schedule};
 use crate::procfs::Meter;
+use crate::transport::{Dialer, TransportKind};
 use crate::wire::{self, AckKind, Frame, PublishTemplate};
 use crate::workload::{Outcome, Workload};
 use brokkr_codec::ProtocolVersion;
@@ -73,8 +74,13 @@ impl Blocking {
     }
 }
 
-/// Run the latency scenario: `w.count` messages per second for warm-up plus window.
-pub fn run(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
+/// Run the latency scenario: `w.count` messages per second for warm-up plus window. Plain TCP
+/// only: the blocking sockets have no TLS or websocket layer.
+pub fn run(d: &Dialer, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
+    if d.kind != TransportKind::Tcp {
+        return Err(io::Error::other("the latency scenario runs over tcp only"));
+    }
+    let addr = d.addr;
     let rate = w.count.max(1);
     let total = (rate as f64 * (w.warmup + w.measure).as_secs_f64()) as u64;
     let mut sub = Blocking::open(addr, w.version, "bb-lat-s", w.tcp_nodelay)?;

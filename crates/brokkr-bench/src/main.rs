@@ -5,6 +5,8 @@
 use brokkr_bench::broker::Spec;
 use brokkr_bench::cli::{Cli, Cmd};
 use brokkr_bench::compare::{self, Plan};
+use brokkr_bench::tls::TlsClient;
+use brokkr_bench::transport::Dialer;
 use brokkr_bench::{broker, relay, report, scenario, table};
 use clap::Parser as _;
 use std::io::{self, Write as _};
@@ -31,6 +33,8 @@ fn run(cli: Cli) -> io::Result<()> {
         Cmd::Run {
             addr,
             broker_pid,
+            ca_file,
+            server_name,
             load,
         } => {
             if !addr.ip().is_loopback() {
@@ -38,8 +42,12 @@ fn run(cli: Cli) -> io::Result<()> {
             }
             let rt = scenario::runtime()?;
             let mut out = io::stdout().lock();
+            let tls = ca_file
+                .map(|ca| TlsClient::new(&ca, &server_name))
+                .transpose()?;
             for w in load.workloads().map_err(io::Error::other)? {
-                let o = scenario::run(&rt, addr, &w, broker_pid)?;
+                let dialer = Dialer::new(addr, w.transport, tls.clone())?;
+                let o = scenario::run(&rt, &dialer, &w, broker_pid)?;
                 let rss = o
                     .get("rss_bytes")
                     .filter(|v| v.is_finite())
@@ -79,6 +87,7 @@ fn run(cli: Cli) -> io::Result<()> {
             gen_cpu,
             dir,
             json,
+            tls_key,
             load,
         } => {
             let brokers: Vec<Spec> = brokers
@@ -96,6 +105,7 @@ fn run(cli: Cli) -> io::Result<()> {
                 pin: (!no_pin).then_some((broker_cpu, gen_cpu)),
                 baseline,
                 dir,
+                tls_key,
             };
             spawn_signal_cleanup()?;
             let mut human = io::stderr().lock();

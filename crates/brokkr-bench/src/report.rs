@@ -38,7 +38,7 @@ fn opt(v: Option<f64>) -> String {
 fn workload_fields(w: &Workload) -> String {
     format!(
         "\"scenario\":\"{}\",\"label\":\"{}\",\"qos\":{},\"mqtt\":\"{}\",\"payload_bytes\":{},\
-         \"clients\":{},\"count\":{},\"metric\":\"{}\"",
+         \"clients\":{},\"count\":{},\"transport\":\"{}\",\"metric\":\"{}\"",
         w.scenario.name(),
         escape(&w.label()),
         w.qos.as_u8(),
@@ -46,6 +46,7 @@ fn workload_fields(w: &Workload) -> String {
         w.payload_bytes,
         w.clients,
         w.count,
+        w.transport.name(),
         escape(w.scenario.metric().0),
     )
 }

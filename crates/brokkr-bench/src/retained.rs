@@ -5,21 +5,20 @@
 
 use crate::conn::{Conn, READ_CHUNK_BYTES};
 use crate::procfs::{self, Meter};
+use crate::transport::Dialer;
 use crate::wire::{self, Frame, PublishTemplate};
 use crate::workload::{Outcome, Workload};
 use brokkr_codec::QoS;
 use bytes::BytesMut;
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Longest wait for the subscriber to receive everything.
 pub const DELIVERY_MAX: Duration = Duration::from_secs(60);
 
 /// Publish the retained messages, then time a `#` subscriber receiving them.
-pub async fn run(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
-    let mut p = Conn::open(addr, w.version, "bb-ret-p", w.tcp_nodelay).await?;
+pub async fn run(d: &Dialer, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
+    let mut p = Conn::open(d, w.version, "bb-ret-p", w.tcp_nodelay).await?;
     let mut out = Vec::with_capacity(64 * 1024);
     for i in 0..w.count {
         let t = PublishTemplate::new(
@@ -38,7 +37,7 @@ pub async fn run(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io:
     p.stream.write_all(&out).await?;
     p.ping().await?;
     let rss_stored = broker_pid.and_then(procfs::rss_bytes);
-    let mut s = Conn::open(addr, w.version, "bb-ret-s", w.tcp_nodelay).await?;
+    let mut s = Conn::open(d, w.version, "bb-ret-s", w.tcp_nodelay).await?;
     let mut sub = BytesMut::new();
     wire::subscribe(w.version, "#", QoS::AtMostOnce, &mut sub)?;
     let meter = Meter::start(broker_pid);

@@ -7,17 +7,15 @@
 use crate::conn::{Conn, READ_CHUNK_BYTES};
 use crate::flow::{Flow, Lane};
 use crate::procfs::Meter;
+use crate::transport::{Dialer, ReadHalf, WriteHalf};
 use crate::wire::{self, AckKind, Frame, PublishTemplate};
 use crate::workload::{Outcome, Scenario, Workload};
 use brokkr_codec::{ProtocolVersion, QoS};
 use bytes::BytesMut;
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::JoinSet;
 
 /// Longest drain after the window (QoS 1/2 must all arrive; QoS 0 may be dropped).
@@ -67,8 +65,8 @@ impl Topology {
     }
 }
 
-/// Run a fan-in, fan-out or pairs workload against the broker at `addr`.
-pub async fn run(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
+/// Run a fan-in, fan-out or pairs workload against the broker `d` reaches.
+pub async fn run(d: &Dialer, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
     let topo = Topology::of(w.scenario, w.clients);
     // The window is per subscriber (what one subscriber may have on the way must fit in a
     // broker's write buffer, or QoS 0 is dropped); batches are small enough that every
@@ -88,13 +86,13 @@ pub async fn run(addr: SocketAddr, w: &Workload, broker_pid: Option<u32>) -> io:
     let lane = |i: usize| lanes.get(i).map(Rc::clone);
     let mut subs = JoinSet::new();
     for (i, filter) in topo.subscribers.iter().enumerate() {
-        let mut c = Conn::open(addr, w.version, &format!("bb-s{i}"), w.tcp_nodelay).await?;
+        let mut c = Conn::open(d, w.version, &format!("bb-s{i}"), w.tcp_nodelay).await?;
         c.subscribe(filter, w.qos).await?;
         subs.spawn_local(subscriber(c, Rc::clone(&flow), lane(i)));
     }
     let mut pubs = JoinSet::new();
     for (i, topic) in topo.publishers.iter().enumerate() {
-        let c = Conn::open(addr, w.version, &format!("bb-p{i}"), w.tcp_nodelay).await?;
+        let c = Conn::open(d, w.version, &format!("bb-p{i}"), w.tcp_nodelay).await?;
         let t = PublishTemplate::new(w.version, topic, w.payload_bytes, w.qos, false)?;
         let fanout = topo.fanout(topic);
         let batch = (BATCH_BYTES / t.len().max(1)).clamp(1, 256) as u64;
@@ -217,7 +215,7 @@ async fn publisher(
 }
 
 async fn publish_loop(
-    write: &mut OwnedWriteHalf,
+    write: &mut WriteHalf,
     t: &PublishTemplate,
     (batch, fanout): (u64, u64),
     qos: QoS,
@@ -258,7 +256,7 @@ async fn publish_loop(
 }
 
 async fn ack_reader(
-    mut read: OwnedReadHalf,
+    mut read: ReadHalf,
     mut buf: BytesMut,
     version: ProtocolVersion,
     state: Rc<PubState>,

@@ -1,7 +1,9 @@
 //! What one run does: the scenario, protocol version, QoS, payload size, client count and the
 //! bounds in time and count, plus the result every scenario returns. Defaults follow issue 6
-//! (64-byte payloads, MQTT 3.1.1, TCP_NODELAY on); `--quick` shrinks every bound to seconds.
+//! (64-byte payloads, MQTT 3.1.1, TCP_NODELAY on, plain TCP); `--quick` shrinks every bound to
+//! seconds.
 
+use crate::transport::TransportKind;
 use brokkr_codec::{ProtocolVersion, QoS};
 use std::time::Duration;
 
@@ -74,6 +76,8 @@ pub struct Workload {
     /// Deliveries allowed on the way (sent but not yet received) in throughput scenarios.
     pub window: u64,
     pub tcp_nodelay: bool,
+    /// What carries the MQTT bytes (TCP, TLS, websockets, both).
+    pub transport: TransportKind,
 }
 
 /// Payload bounds of issue 6.
@@ -102,6 +106,7 @@ impl Workload {
             measure: Duration::from_millis(if quick { 1000 } else { 4000 }),
             window: 4096,
             tcp_nodelay: true,
+            transport: TransportKind::Tcp,
         }
     }
 
@@ -123,7 +128,8 @@ impl Workload {
         self
     }
 
-    /// A short label: scenario, QoS, protocol, payload (and rate for latency).
+    /// A short label: scenario, QoS, protocol, payload (and rate for latency), and the
+    /// transport unless it is plain TCP.
     pub fn label(&self) -> String {
         let v = if self.version.is_v5() { "v5" } else { "v3.1.1" };
         let mut s = format!(
@@ -137,6 +143,10 @@ impl Workload {
             Scenario::Latency => s.push_str(&format!(" {}/s", self.count)),
             Scenario::Retained => s.push_str(&format!(" {} msgs", self.count)),
             _ => s.push_str(&format!(" n={}", self.clients)),
+        }
+        if self.transport != TransportKind::Tcp {
+            s.push(' ');
+            s.push_str(self.transport.name());
         }
         s
     }

@@ -10,6 +10,7 @@
 )]
 
 use brokkr_bench::scenario;
+use brokkr_bench::transport::Dialer;
 use brokkr_bench::workload::{Scenario, Workload};
 use brokkr_codec::{ProtocolVersion, QoS};
 use brokkr_core::limits::Limits;
@@ -78,7 +79,7 @@ fn quick_fan_out_and_pairs_account_for_every_qos1_message() {
     for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
         for s in [Scenario::FanOut, Scenario::Pairs] {
             let w = quick(s, version);
-            let o = scenario::run(&rt, addr, &w, None).unwrap();
+            let o = scenario::run(&rt, &Dialer::tcp(addr), &w, None).unwrap();
             let published = o.get("published").unwrap();
             let expected = o.get("expected").unwrap();
             let fanout = if s == Scenario::FanOut { 4.0 } else { 1.0 };
@@ -87,7 +88,7 @@ fn quick_fan_out_and_pairs_account_for_every_qos1_message() {
             assert_eq!(o.get("delivered"), Some(expected), "{s:?} {version:?}");
             assert_eq!(o.get("lost"), Some(0.0), "{s:?} {version:?}");
             assert_eq!(o.get("drained"), Some(1.0));
-            assert!(o.value > 0.0);
+            assert!(o.value > 0.0, "{s:?} {version:?} {o:?}");
         }
     }
     let _ = stop.send(());
@@ -100,7 +101,7 @@ fn quick_retained_flood_delivers_every_message() {
     let rt = scenario::runtime().unwrap();
     let mut w = Workload::standard(Scenario::Retained, QoS::AtMostOnce, true);
     w.count = 2000;
-    let o = scenario::run(&rt, addr, &w.bounded(), None).unwrap();
+    let o = scenario::run(&rt, &Dialer::tcp(addr), &w.bounded(), None).unwrap();
     assert_eq!(o.get("received"), Some(2000.0));
     assert!(o.value.is_finite());
     let _ = stop.send(());

@@ -1,0 +1,214 @@
+//! Each transport of the generator (tls, ws, wss) once, briefly, against an in-process brokkr
+//! listening with that transport, with certificates from the bench's own generator: fan-in at
+//! QoS 1 must deliver every message it published, a small storm and idle run must open every
+//! connection, and a retained flood must arrive whole. Counts, not speed (figures belong to
+//! docs/benchmarks.md). A plain TCP client against a TLS or websocket listener must fail, so the
+//! transport is really in use.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use brokkr_bench::pki::{self, KeyKind, PkiFiles};
+use brokkr_bench::scenario;
+use brokkr_bench::tls::{self, TlsClient};
+use brokkr_bench::transport::{Dialer, TransportKind};
+use brokkr_bench::workload::{Scenario, Workload};
+use brokkr_codec::QoS;
+use brokkr_core::limits::Limits;
+use brokkr_server::tls::{MinTlsVersion, TlsFiles, TlsListener};
+use brokkr_server::transport::TransportSpec;
+use brokkr_server::{ListenerSpec, ServerConfig, run_until};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Broker {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("brokkr-bench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn start_broker(kind: TransportKind, files: &PkiFiles) -> Broker {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let tls = kind.is_tls().then(|| {
+        let files = TlsFiles {
+            fullchain: files.fullchain.clone(),
+            privkey: files.privkey.clone(),
+            minimum: MinTlsVersion::Tls12,
+            client_ca_file: None,
+            client_ca_dir: None,
+        };
+        Arc::new(TlsListener::load(files).unwrap())
+    });
+    let transport = TransportSpec {
+        tls,
+        websocket: kind.is_ws(),
+        ..TransportSpec::default()
+    };
+    let config = ServerConfig {
+        listeners: vec![ListenerSpec {
+            tcp_nodelay: true,
+            transport: Arc::new(transport),
+            ..ListenerSpec::tcp(addr)
+        }],
+        limits: Limits {
+            qos_pending_messages_max: 65_535,
+            qos_pending_bytes_max: 268_435_456,
+            ..Limits::default()
+        },
+        seed: 1,
+        workers: 1,
+        access: None,
+        access_source: None,
+        persistence: None,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        run_until(config, async move {
+            let _ = rx.await;
+        })
+        .unwrap();
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "broker did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Broker {
+        addr,
+        stop: Some(tx),
+        thread: Some(thread),
+    }
+}
+
+fn workload(scenario: Scenario, qos: QoS, transport: TransportKind) -> Workload {
+    let mut w = Workload::standard(scenario, qos, true);
+    w.transport = transport;
+    w.clients = match scenario {
+        Scenario::Storm | Scenario::Idle => 100,
+        _ => 4,
+    };
+    w.count = 500;
+    w.warmup = Duration::from_millis(100);
+    w.measure = Duration::from_millis(400);
+    w.bounded()
+}
+
+#[test]
+fn every_transport_carries_fan_in_storm_idle_and_retained() {
+    let dir = temp_dir("transports");
+    let files = pki::write(&dir, KeyKind::EcdsaP256).unwrap();
+    let client = TlsClient::new(&files.ca, tls::SERVER_NAME_DEFAULT).unwrap();
+    let rt = scenario::runtime().unwrap();
+    let pid = Some(std::process::id());
+    for kind in [TransportKind::Ws, TransportKind::Wss, TransportKind::Tls] {
+        let broker = start_broker(kind, &files);
+        let d = Dialer::new(broker.addr, kind, Some(client.clone())).unwrap();
+
+        let o = scenario::run(
+            &rt,
+            &d,
+            &workload(Scenario::FanIn, QoS::AtLeastOnce, kind),
+            pid,
+        )
+        .unwrap();
+        let published = o.get("published").unwrap();
+        assert!(published > 0.0, "{kind:?}: nothing published");
+        assert_eq!(o.get("expected"), Some(published), "{kind:?}");
+        assert_eq!(o.get("delivered"), Some(published), "{kind:?}");
+        assert_eq!(o.get("lost"), Some(0.0), "{kind:?}");
+
+        let o = scenario::run(
+            &rt,
+            &d,
+            &workload(Scenario::FanIn, QoS::AtMostOnce, kind),
+            pid,
+        )
+        .unwrap();
+        assert!(
+            o.get("delivered").unwrap() > 0.0,
+            "{kind:?}: QoS 0 delivered nothing"
+        );
+
+        let o = scenario::run(
+            &rt,
+            &d,
+            &workload(Scenario::Storm, QoS::AtMostOnce, kind),
+            pid,
+        )
+        .unwrap();
+        assert_eq!(o.get("failed"), Some(0.0), "{kind:?}");
+        assert!(o.value > 0.0, "{kind:?}");
+        let o = scenario::run(
+            &rt,
+            &d,
+            &workload(Scenario::Idle, QoS::AtMostOnce, kind),
+            pid,
+        )
+        .unwrap();
+        assert_eq!(o.get("failed"), Some(0.0), "{kind:?}");
+        assert_eq!(o.get("connections"), Some(100.0), "{kind:?}");
+
+        let o = scenario::run(
+            &rt,
+            &d,
+            &workload(Scenario::Retained, QoS::AtMostOnce, kind),
+            pid,
+        )
+        .unwrap();
+        assert_eq!(o.get("received"), Some(500.0), "{kind:?}");
+
+        // The listener really speaks the transport: plain MQTT on TCP gets no CONNACK.
+        let plain = Dialer::tcp(broker.addr);
+        let w = workload(Scenario::Storm, QoS::AtMostOnce, TransportKind::Tcp);
+        let refused = rt.block_on(brokkr_bench::conn::Conn::open(&plain, w.version, "x", true));
+        assert!(refused.is_err(), "{kind:?}: plain TCP got a CONNACK");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tls_needs_a_ca_and_refuses_an_untrusted_certificate() {
+    let addr: SocketAddr = ([127, 0, 0, 1], 1).into();
+    assert!(Dialer::new(addr, TransportKind::Tls, None).is_err());
+    assert!(Dialer::new(addr, TransportKind::Ws, None).is_ok());
+    let dir = temp_dir("untrusted");
+    let files = pki::write(&dir, KeyKind::EcdsaP256).unwrap();
+    let broker = start_broker(TransportKind::Tls, &files);
+    // A CA from another run does not vouch for this broker's certificate.
+    let other = pki::generate_pem(KeyKind::EcdsaP256).unwrap();
+    let stranger = TlsClient::from_pem(other.ca.as_bytes(), tls::SERVER_NAME_DEFAULT).unwrap();
+    let d = Dialer::new(broker.addr, TransportKind::Tls, Some(stranger)).unwrap();
+    let rt = scenario::runtime().unwrap();
+    let v = brokkr_codec::ProtocolVersion::V3_1_1;
+    let result = rt.block_on(brokkr_bench::conn::Conn::open(&d, v, "x", true));
+    assert!(result.is_err(), "an untrusted certificate was accepted");
+    let _ = std::fs::remove_dir_all(&dir);
+}
