@@ -89,12 +89,12 @@ impl Spec {
     }
 
     /// The config file text for `port` and `listener`, if this kind takes one.
-    pub fn config(&self, port: u16, listener: &Listener) -> Option<String> {
-        let ws = listener.transport.is_ws();
-        let tls = listener
+    pub fn config(&self, port: u16, listener_spec: &Listener) -> Option<String> {
+        let ws = listener_spec.transport.is_ws();
+        let tls = listener_spec
             .tls
             .as_ref()
-            .filter(|_| listener.transport.is_tls());
+            .filter(|_| listener_spec.transport.is_tls());
         match &self.kind {
             Kind::Brokkr(_) | Kind::FlashMq(_) | Kind::Command(_) => {
                 let mut listen = format!(
@@ -117,9 +117,16 @@ impl Spec {
                 ))
             }
             Kind::Mosquitto(_) => {
-                let mut listener = format!("listener {port} 127.0.0.1\n");
+                let mut listener = String::new();
+                if let Some(spare) = listener_spec.spare_port.filter(|_| ws) {
+                    // Mosquitto 2.0.11 exits ("Unable to start any listening sockets") when
+                    // its only listener is a websockets one: a plain one beside it, unused.
+                    listener.push_str(&format!("listener {spare} 127.0.0.1\n"));
+                }
+                listener.push_str(&format!("listener {port} 127.0.0.1\n"));
                 if ws {
-                    listener.push_str("protocol websockets\n");
+                    // Without `socket_domain ipv4` libwebsockets binds every address.
+                    listener.push_str("protocol websockets\nsocket_domain ipv4\n");
                 }
                 if let Some(files) = tls {
                     listener.push_str(&format!(
@@ -170,6 +177,8 @@ pub struct Listener {
     pub transport: TransportKind,
     /// The certificate and key for tls and wss.
     pub tls: Option<PkiFiles>,
+    /// A second free port, for the plain listener Mosquitto needs beside a websockets one.
+    pub spare_port: Option<u16>,
 }
 
 /// A running broker; killed when dropped.
@@ -334,35 +343,32 @@ mod tests {
         let listener = |transport| Listener {
             transport,
             tls: Some(files.clone()),
+            spare_port: Some(1884),
         };
         let flashmq = Spec::parse("flashmq", 1).unwrap();
         let mosquitto = Spec::parse("mosquitto", 1).unwrap();
-        let c = flashmq.config(1883, &listener(TransportKind::Tcp)).unwrap();
+        let config = |spec: &Spec, t| spec.config(1883, &listener(t)).unwrap();
+        let c = config(&flashmq, TransportKind::Tcp);
         assert!(
             c.contains("protocol mqtt\n") && !c.contains("fullchain"),
             "{c}"
         );
-        let c = flashmq.config(1883, &listener(TransportKind::Wss)).unwrap();
+        let c = config(&flashmq, TransportKind::Wss);
         assert!(c.contains("  protocol websockets\n"), "{c}");
         assert!(c.contains("  fullchain /t/fullchain.pem\n  privkey /t/privkey.pem\n"));
         assert!(c.trim_end().ends_with('}'), "{c}");
-        let c = flashmq.config(1883, &listener(TransportKind::Ws)).unwrap();
+        let c = config(&flashmq, TransportKind::Ws);
         assert!(
             c.contains("protocol websockets") && !c.contains("privkey"),
             "{c}"
         );
-        let c = mosquitto
-            .config(1883, &listener(TransportKind::Tls))
-            .unwrap();
-        assert!(c.starts_with("listener 1883 127.0.0.1\ncertfile /t/fullchain.pem\n"));
-        assert!(c.contains("keyfile /t/privkey.pem\n") && !c.contains("websockets"));
-        let c = mosquitto
-            .config(1883, &listener(TransportKind::Ws))
-            .unwrap();
-        assert!(
-            c.contains("protocol websockets\n") && !c.contains("certfile"),
-            "{c}"
-        );
+        let c = config(&mosquitto, TransportKind::Tls);
+        let tls = "listener 1883 127.0.0.1\ncertfile /t/fullchain.pem\nkeyfile /t/privkey.pem\n";
+        assert!(c.starts_with(tls) && !c.contains("websockets"), "{c}");
+        let c = config(&mosquitto, TransportKind::Ws);
+        let ws = "listener 1884 127.0.0.1\nlistener 1883 127.0.0.1\nprotocol websockets\n\
+                  socket_domain ipv4\n";
+        assert!(c.starts_with(ws) && !c.contains("certfile"), "{c}");
         let relay = Spec::parse("relay", 1).unwrap();
         assert!(relay.supports(TransportKind::Tcp) && !relay.supports(TransportKind::Tls));
         assert!(mosquitto.supports(TransportKind::Wss));

@@ -133,6 +133,11 @@ fn one(
     let listener = Listener {
         transport: w.transport,
         tls: tls.map(|(files, _)| files.clone()),
+        spare_port: if w.transport.is_ws() {
+            Some(broker::free_port()?)
+        } else {
+            None
+        },
     };
     let running = Running::start(b, (port, &listener), cpu, &plan.dir, BROKER_LIFETIME)?;
     let dialer = Dialer::new(running.addr, w.transport, tls.map(|(_, c)| c.clone()))?;
