@@ -52,9 +52,19 @@ fn string(s: &str) -> Option<(String, &str)> {
 pub enum Figure {
     /// The median of the headline figure (summary lines).
     Median,
-    /// Per round, the headline figure divided by the broker's CPU share (deliveries per second
-    /// of broker CPU), then the median: less sensitive to other load on the machine.
+    /// Per round, the headline figure divided by the broker's CPU share (deliveries or connects
+    /// per second of broker CPU), then the median: less sensitive to other load on the machine.
+    /// Throughput and storm rows only.
     PerBrokerCpu,
+}
+
+/// What a per-second metric counts, for the per-CPU table (throughput and connection storms).
+fn per_cpu_unit(metric: &str) -> Option<&'static str> {
+    match metric {
+        "deliveries/s" => Some("deliveries"),
+        "connects/s" => Some("connects"),
+        _ => None,
+    }
 }
 
 /// One cell's source: broker, row label, value, generator-bound.
@@ -72,8 +82,8 @@ fn cell_of(fields: &BTreeMap<String, String>, figure: Figure) -> Option<Cell> {
             num("median")?,
             fields.get("gen_bound_rounds").is_some_and(|g| g != "0"),
         ),
-        Figure::PerBrokerCpu if kind == Some("round") && metric == "deliveries/s" => (
-            format!("{label} (deliveries per broker CPU-second)"),
+        Figure::PerBrokerCpu if kind == Some("round") && per_cpu_unit(metric).is_some() => (
+            format!("{label} ({} per broker CPU-second)", per_cpu_unit(metric)?),
             num("value")? / num("broker_cpu").filter(|c| *c > 0.0)?,
             num("gen_cpu").is_some_and(|c| c >= crate::stats::GEN_SATURATED_CPU),
         ),
@@ -204,5 +214,20 @@ mod tests {
         );
         let t = markdown(text, "bk", Figure::PerBrokerCpu);
         assert!(t.contains("| 200.0 |"), "{t}");
+    }
+
+    #[test]
+    fn per_cpu_figures_cover_storms_but_not_latency() {
+        let text = concat!(
+            r#"{"kind":"round","broker":"bk","label":"storm tls","metric":"connects/s","value":500.0,"broker_cpu":0.25,"gen_cpu":0.1}"#,
+            "\n",
+            r#"{"kind":"round","broker":"bk","label":"lat","metric":"p99 µs","value":900.0,"broker_cpu":0.5,"gen_cpu":0.1}"#,
+        );
+        let t = markdown(text, "bk", Figure::PerBrokerCpu);
+        assert!(
+            t.contains("| storm tls (connects per broker CPU-second) | 2000.0 |"),
+            "{t}"
+        );
+        assert!(!t.contains("lat"), "{t}");
     }
 }
