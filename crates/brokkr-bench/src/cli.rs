@@ -109,7 +109,7 @@ pub struct LoadArgs {
     #[arg(long, value_delimiter = ',', default_value = "0")]
     pub qos: Vec<u8>,
     /// Transports (comma-separated): tcp, tls, ws (websockets), wss (websockets on TLS). Each
-    /// workload runs over each; latency runs over tcp only.
+    /// workload runs over each.
     #[arg(
         long = "transport",
         value_enum,
@@ -184,11 +184,9 @@ impl LoadArgs {
                 transports.push(*t);
             }
         }
-        let plan = transports.iter().flat_map(|t| {
-            plan.iter()
-                .filter(|(s, _)| *t == TransportKind::Tcp || *s != Scenario::Latency)
-                .map(|(s, q)| (*s, *q, *t))
-        });
+        let plan = transports
+            .iter()
+            .flat_map(|t| plan.iter().map(|(s, q)| (*s, *q, *t)));
         let workloads: Vec<Workload> = plan
             .map(|(s, q, transport)| {
                 let mut w = Workload::standard(s, q, self.quick);
@@ -208,9 +206,6 @@ impl LoadArgs {
                 w.bounded()
             })
             .collect();
-        if workloads.is_empty() {
-            return Err("nothing to run: latency runs over tcp only".into());
-        }
         Ok(workloads)
     }
 }

@@ -3,16 +3,17 @@
 //! sequence number in the payload's last 8 bytes and is due at `start + seq / rate`; the
 //! subscriber measures from that intended time ([`crate::hist`]), so a late send counts against
 //! the run instead of hiding (coordinated omission). The first 10% of messages are warm-up.
+//! Every transport works: [`crate::blocking`] carries TLS and websockets on blocking sockets.
 
+use crate::blocking::BlockingStream;
 use crate::hist::{Recorder, Schedule};
 use crate::procfs::Meter;
-use crate::transport::{Dialer, TransportKind};
+use crate::transport::Dialer;
 use crate::wire::{self, AckKind, Frame, PublishTemplate};
 use crate::workload::{Outcome, Workload};
 use brokkr_codec::ProtocolVersion;
 use bytes::BytesMut;
-use std::io::{self, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,16 +28,14 @@ fn lock_err<T>(_: T) -> io::Error {
 
 /// A blocking connection with its leftover read bytes.
 struct Blocking {
-    stream: TcpStream,
+    stream: BlockingStream,
     buf: BytesMut,
     version: ProtocolVersion,
 }
 
 impl Blocking {
-    fn open(addr: SocketAddr, v: ProtocolVersion, id: &str, nodelay: bool) -> io::Result<Self> {
-        let stream = TcpStream::connect_timeout(&addr, crate::conn::HANDSHAKE_TIMEOUT)?;
-        stream.set_nodelay(nodelay)?;
-        stream.set_read_timeout(Some(crate::conn::HANDSHAKE_TIMEOUT))?;
+    fn open(d: &Dialer, v: ProtocolVersion, id: &str, nodelay: bool) -> io::Result<Self> {
+        let stream = BlockingStream::connect(d, nodelay, crate::conn::HANDSHAKE_TIMEOUT)?;
         let mut b = Blocking {
             stream,
             buf: BytesMut::with_capacity(64 * 1024),
@@ -63,33 +62,25 @@ impl Blocking {
     }
 
     fn read_some(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk)?;
+        let n = self.stream.read_some(&mut self.buf)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        self.buf
-            .extend_from_slice(chunk.get(..n).unwrap_or_default());
         Ok(n)
     }
 }
 
-/// Run the latency scenario: `w.count` messages per second for warm-up plus window. Plain TCP
-/// only: the blocking sockets have no TLS or websocket layer.
+/// Run the latency scenario: `w.count` messages per second for warm-up plus window.
 pub fn run(d: &Dialer, w: &Workload, broker_pid: Option<u32>) -> io::Result<Outcome> {
-    if d.kind != TransportKind::Tcp {
-        return Err(io::Error::other("the latency scenario runs over tcp only"));
-    }
-    let addr = d.addr;
     let rate = w.count.max(1);
     let total = (rate as f64 * (w.warmup + w.measure).as_secs_f64()) as u64;
-    let mut sub = Blocking::open(addr, w.version, "bb-lat-s", w.tcp_nodelay)?;
+    let mut sub = Blocking::open(d, w.version, "bb-lat-s", w.tcp_nodelay)?;
     let mut out = BytesMut::new();
     wire::subscribe(w.version, "bench/lat", w.qos, &mut out)?;
     sub.stream.write_all(&out)?;
     sub.wait_for(|f| matches!(f, Frame::SubAck { .. }))?;
     sub.stream.set_read_timeout(Some(READ_TIMEOUT))?;
-    let publisher = Blocking::open(addr, w.version, "bb-lat-p", w.tcp_nodelay)?;
+    let publisher = Blocking::open(d, w.version, "bb-lat-p", w.tcp_nodelay)?;
     let template = PublishTemplate::new(w.version, "bench/lat", w.payload_bytes, w.qos, false)?;
     let schedule = Schedule::new(Instant::now() + Duration::from_millis(20), rate);
     let mut rec = Recorder::new(schedule, total / 10)?;
@@ -192,7 +183,7 @@ fn send_on_schedule(
 /// socket closes or stays silent past the tail wait.
 fn spawn_ack_reader(
     mut p: Blocking,
-    writer: Arc<Mutex<TcpStream>>,
+    writer: Arc<Mutex<BlockingStream>>,
 ) -> std::thread::JoinHandle<io::Result<()>> {
     std::thread::spawn(move || {
         p.stream.set_read_timeout(Some(TAIL_WAIT))?;

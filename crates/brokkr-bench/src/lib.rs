@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod blocking;
 pub mod broker;
 pub mod cli;
 pub mod compare;

@@ -38,6 +38,7 @@ pub const VERIFIED_CHAINS_MAX: usize = 16;
 /// A TLS client configuration and the server name to verify.
 #[derive(Clone)]
 pub struct TlsClient {
+    config: Arc<ClientConfig>,
     pub connector: TlsConnector,
     pub server_name: ServerName<'static>,
 }
@@ -84,10 +85,17 @@ impl TlsClient {
             .with_no_client_auth();
         config.resumption = Resumption::disabled();
         let server_name = ServerName::try_from(server_name.to_owned()).map_err(invalid)?;
+        let config = Arc::new(config);
         Ok(TlsClient {
-            connector: TlsConnector::from(Arc::new(config)),
+            connector: TlsConnector::from(Arc::clone(&config)),
+            config,
             server_name,
         })
+    }
+
+    /// The rustls configuration (for blocking connections).
+    pub fn config(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.config)
     }
 
     /// Run the client handshake on `tcp` to its end.

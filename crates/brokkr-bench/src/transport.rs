@@ -89,6 +89,11 @@ impl Dialer {
         Ok(Dialer { addr, kind, tls })
     }
 
+    /// The TLS settings, if the transport has TLS.
+    pub fn tls(&self) -> Option<&TlsClient> {
+        self.tls.as_ref().filter(|_| self.kind.is_tls())
+    }
+
     /// Connect (TCP_NODELAY as asked) and run the transport's handshakes.
     pub async fn connect(&self, nodelay: bool) -> io::Result<Stream> {
         let mut tcp = TcpStream::connect(self.addr).await?;

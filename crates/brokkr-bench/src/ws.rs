@@ -40,12 +40,7 @@ pub async fn upgrade<S>(io: &mut S, host: SocketAddr) -> io::Result<(WsRx, WsTx)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let key = STANDARD.encode(fastrand::u128(..).to_le_bytes());
-    let request = format!(
-        "GET {PATH} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Protocol: mqtt\r\n\r\n"
-    );
+    let (key, request) = upgrade_request(host);
     io.write_all(request.as_bytes()).await?;
     io.flush().await?;
     let mut raw = BytesMut::with_capacity(1024);
@@ -61,6 +56,27 @@ where
         if io.read_buf(&mut raw).await? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
+    }
+}
+
+/// A fresh `Sec-WebSocket-Key` and the upgrade request carrying it.
+pub fn upgrade_request(host: SocketAddr) -> (String, String) {
+    let key = STANDARD.encode(fastrand::u128(..).to_le_bytes());
+    let request = format!(
+        "GET {PATH} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: mqtt\r\n\r\n"
+    );
+    (key, request)
+}
+
+/// The deframer's bounds for frames from a broker: unmasked accepted, up to
+/// [`FRAME_PAYLOAD_BYTES_MAX`].
+pub fn client_limits() -> WsLimits {
+    WsLimits {
+        frame_payload_bytes_max: FRAME_PAYLOAD_BYTES_MAX,
+        require_mask: false,
+        ..WsLimits::DEFAULT
     }
 }
 
@@ -102,14 +118,9 @@ pub struct WsRx {
 
 impl WsRx {
     fn new(raw: BytesMut) -> WsRx {
-        let limits = WsLimits {
-            frame_payload_bytes_max: FRAME_PAYLOAD_BYTES_MAX,
-            require_mask: false,
-            ..WsLimits::DEFAULT
-        };
         WsRx {
             raw,
-            deframer: Deframer::new(&limits),
+            deframer: Deframer::new(&client_limits()),
             closed: false,
         }
     }

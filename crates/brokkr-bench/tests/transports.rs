@@ -3,7 +3,8 @@
 //! QoS 1 must deliver every message it published (QoS 0 is left out: the broker here is a debug
 //! build, slower than the generator, and the flow's write-off would let a QoS 0 flood overrun
 //! it), a small storm and idle run must open every
-//! connection, and a retained flood must arrive whole. Counts, not speed (figures belong to
+//! connection, a retained flood must arrive whole, and the latency scenario's blocking sockets
+//! must carry every message. Counts, not speed (figures belong to
 //! docs/benchmarks.md). A plain TCP client against a TLS or websocket listener must fail, so the
 //! transport is really in use.
 
@@ -128,7 +129,7 @@ fn workload(scenario: Scenario, qos: QoS, transport: TransportKind) -> Workload 
 }
 
 #[test]
-fn every_transport_carries_fan_in_storm_idle_and_retained() {
+fn every_transport_carries_every_scenario() {
     let dir = temp_dir("transports");
     let files = pki::write(&dir, KeyKind::EcdsaP256).unwrap();
     let client = TlsClient::new(&files.ca, tls::SERVER_NAME_DEFAULT).unwrap();
@@ -156,6 +157,11 @@ fn every_transport_carries_fan_in_storm_idle_and_retained() {
         assert_eq!(o.get("connections"), Some(100.0), "{kind:?}");
         let o = run(Scenario::Retained, QoS::AtMostOnce);
         assert_eq!(o.get("received"), Some(500.0), "{kind:?}");
+        // Latency on the blocking sockets: 500 messages per second for half a second.
+        let o = run(Scenario::Latency, QoS::AtLeastOnce);
+        assert!(o.get("sent").unwrap() >= 200.0, "{kind:?}");
+        assert_eq!(o.get("received"), o.get("sent"), "{kind:?}");
+        assert!(o.get("p50_us").unwrap() > 0.0, "{kind:?}");
 
         // The listener really speaks the transport: plain MQTT on TCP gets no CONNACK.
         let plain = Dialer::tcp(broker.addr);
