@@ -2,11 +2,10 @@
 //! listening with that transport, with certificates from the bench's own generator: fan-in at
 //! QoS 1 must deliver every message it published (QoS 0 is left out: the broker here is a debug
 //! build, slower than the generator, and the flow's write-off would let a QoS 0 flood overrun
-//! it), a small storm and idle run must open every
-//! connection, a retained flood must arrive whole, and the latency scenario's blocking sockets
-//! must carry every message. Counts, not speed (figures belong to
-//! docs/benchmarks.md). A plain TCP client against a TLS or websocket listener must fail, so the
-//! transport is really in use.
+//! it), a small storm and idle run must open every connection, a retained flood must arrive
+//! whole, and the latency scenario's blocking sockets must carry every message. Counts, not
+//! speed (figures belong to docs/benchmarks.md). A plain TCP client against a TLS or websocket
+//! listener must fail, so the transport is really in use.
 
 #![allow(
     clippy::unwrap_used,
