@@ -6,8 +6,10 @@
 //! (coordinated omission corrected), connection storm, retained flood, idle connections. The
 //! comparative mode starts every broker fresh per round as a child process pinned to its own
 //! CPU, interleaves brokers round by round and reports medians, ratios to a baseline broker,
-//! CPU and RSS, flagging rounds where the generator was the bottleneck. Everything runs on
-//! loopback, bounded in time and count.
+//! CPU and RSS, flagging rounds where the generator was the bottleneck. Every scenario runs over
+//! plain TCP, TLS, websockets or both (`transport`, `tls`, `ws`, `blocking`); the comparative
+//! mode makes the run's certificates (`pki`) and gives each broker a listener of that transport.
+//! Everything runs on loopback, bounded in time and count.
 
 #![forbid(unsafe_code)]
 
