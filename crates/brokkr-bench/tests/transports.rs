@@ -90,6 +90,7 @@ fn start_broker(kind: TransportKind, files: &PkiFiles) -> Broker {
         access: None,
         access_source: None,
         persistence: None,
+        overload: Default::default(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
