@@ -266,6 +266,7 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
                 Some(worker::JournalLink {
                     tx: j.tx.clone(),
                     durable,
+                    boot: j.boot,
                 })
             }),
         };

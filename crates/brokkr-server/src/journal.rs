@@ -50,6 +50,8 @@ const GROUP_BYTES_MAX: usize = 16 << 20;
 pub(crate) struct JournalThread {
     pub tx: Sender<Cmd>,
     pub durable: Vec<Arc<Durable>>,
+    /// The generation it started with: this process's boot ([`brokkr_core::journal::JournalId`]).
+    pub boot: u64,
     handle: JoinHandle<()>,
 }
 
@@ -78,6 +80,7 @@ impl JournalThread {
         Ok(JournalThread {
             tx,
             durable,
+            boot: generation,
             handle,
         })
     }

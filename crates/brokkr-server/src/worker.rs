@@ -105,6 +105,8 @@ pub(crate) struct JournalLink {
     pub tx: std::sync::mpsc::Sender<Cmd>,
     /// This worker's last durable ticket.
     pub durable: Arc<Durable>,
+    /// The generation the journal started with (names this process's journaled messages).
+    pub boot: u64,
 }
 
 /// A worker's journal state: tickets sent, and connections whose bytes wait for one.
@@ -476,7 +478,7 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     if let Some(link) = setup.journal {
         let durable = Arc::clone(&link.durable);
         let mut w = worker.borrow_mut();
-        w.shard.enable_journal();
+        w.shard.enable_journal(link.boot);
         w.journal = Some(WorkerJournal {
             link,
             index: setup.index,

@@ -53,7 +53,7 @@ impl Shard {
                 }
             });
         let mut cache = EncodeCache::default();
-        let journal_seq = self.journal_seq();
+        let journal = self.journal_id();
         for &(session, opts) in &targets {
             if opts.no_local && Some(session) == publisher {
                 continue;
@@ -63,7 +63,7 @@ impl Shard {
                 qos: msg.qos.min(opts.qos),
                 retain: opts.retain_as_published && msg.retain,
                 subscription_id: opts.subscription_id,
-                journal_seq,
+                journal,
             };
             if session.shard == self.place.index {
                 self.deliver(now_ms, session.key, pending, &mut cache);
@@ -388,7 +388,7 @@ impl Shard {
                 qos,
                 retain: true,
                 subscription_id: job.opts.subscription_id,
-                journal_seq: 0,
+                journal: None,
             };
             self.deliver(now_ms, job.session, p, &mut EncodeCache::default());
         }
