@@ -88,7 +88,40 @@ pub enum JournalRecord {
     },
 }
 
+/// Bytes counted for every record besides its strings and payload (the encoded framing and
+/// fixed fields, and the record in memory).
+const RECORD_OVERHEAD_BYTES: usize = 64;
+
 impl JournalRecord {
+    /// About what the record costs while it waits for the journal (its encoded size, and the
+    /// memory it holds): what bounds a worker's journal queue.
+    pub fn weight_bytes(&self) -> usize {
+        let variable = match self {
+            JournalRecord::Session {
+                client_id,
+                username,
+                ..
+            } => client_id.len() + username.as_ref().map_or(0, String::len),
+            JournalRecord::SessionEnded { client_id }
+            | JournalRecord::Completed { client_id, .. } => client_id.len(),
+            JournalRecord::Subscribed {
+                client_id, filter, ..
+            }
+            | JournalRecord::Unsubscribed { client_id, filter } => {
+                client_id.len() + filter.as_str().len()
+            }
+            JournalRecord::Published {
+                publisher, message, ..
+            } => {
+                publisher.len()
+                    + message.topic.len()
+                    + message.payload.len()
+                    + message.properties.as_bytes().len()
+            }
+        };
+        RECORD_OVERHEAD_BYTES + variable
+    }
+
     /// True if an acknowledgement written in the same turn depends on this record being
     /// durable first ([`JournalRecord::Completed`] is the one that does not).
     pub fn needs_durability(&self) -> bool {

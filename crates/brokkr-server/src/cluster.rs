@@ -220,6 +220,7 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
             &p.dir,
             loaded.journal_generation,
             count,
+            p.journal_sync_delay,
         )?),
         None => None,
     };
@@ -267,6 +268,10 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
                     tx: j.tx.clone(),
                     durable,
                     boot: j.boot,
+                    queue_bytes_max: config
+                        .persistence
+                        .as_ref()
+                        .map_or(0, |p| p.journal_queue_bytes_max),
                 })
             }),
         };
@@ -317,6 +322,10 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
         let _ = phase_tx.send(Phase::Close);
         first.await.map_err(std::io::Error::other)
     });
+    // Worker 0's tasks end with their LocalSet, and with them its journal sender (the journal
+    // thread stops once every sender is gone: with one still alive, `journal.stop` below
+    // waited forever and SIGTERM never ended the process).
+    drop(local);
     for t in threads {
         if t.join().is_err() {
             return Err(std::io::Error::other("a worker thread failed"));

@@ -23,4 +23,4 @@ pub use cluster::{
     INBOX_CAPACITY, ListenAddr, ListenerSpec, POLICY_POLL, PeerFilter, PolicySource, Reloaded,
     ServerConfig, UnixSocketSpec, run, run_until, worker_count,
 };
-pub use persistence::PersistSettings;
+pub use persistence::{JOURNAL_QUEUE_BYTES_MAX, PersistSettings};

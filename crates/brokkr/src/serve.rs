@@ -103,6 +103,7 @@ pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
             sessions: config.persistence_data_to_save.sessions_and_subscriptions,
             retained: config.persistence_data_to_save.retained_messages,
             journal: config.persistence_journal,
+            ..PersistSettings::default()
         }),
     };
     Ok((config, server))

@@ -25,16 +25,28 @@
 mod common;
 
 use common::mqtt::{Client, publish_parts};
-use common::{TempDir, free_port, listen_block, spawn};
+use common::{TempDir, free_port, listen_block, signal, spawn};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the subscriber waits for one more message before it decides it has them all.
 const IDLE: Duration = Duration::from_millis(1500);
 
-fn start(dir: &Path, port: u16) -> Child {
+/// A broker this test started; killed (SIGKILL, by its PID) if a failed assertion leaves it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start(dir: &Path, port: u16) -> Running {
     let conf = dir.join("brokkr.conf");
     let text = format!(
         "allow_anonymous true\nthread_count 2\npersistence_journal true\n\
@@ -42,12 +54,12 @@ fn start(dir: &Path, port: u16) -> Child {
         dir.join("state").display()
     );
     std::fs::write(&conf, text + &listen_block(port, "")).unwrap();
-    spawn(&conf, port, Stdio::null())
+    Running(spawn(&conf, port, Stdio::null()))
 }
 
-fn kill(mut broker: Child) {
-    broker.kill().unwrap(); // SIGKILL, this broker's PID only
-    broker.wait().unwrap();
+fn kill(mut broker: Running) {
+    broker.0.kill().unwrap(); // SIGKILL, this broker's PID only
+    broker.0.wait().unwrap();
 }
 
 fn payloads(batch: &str, n: usize) -> Vec<String> {
@@ -175,4 +187,40 @@ fn repeated_crashes_neither_lose_nor_redeliver_acknowledged_messages() {
         assert_eq!(got.get(m), Some(&2), "{m}: once unacknowledged, once more");
     }
     assert_eq!(got.len(), a.len() + b.len() + c.len() + d.len());
+}
+
+/// Regression: with the journal on, SIGTERM saved the state and then waited forever for the
+/// journal thread, which a sender held by the first worker's tasks kept alive. The process
+/// must exit 0, and what it saved must come back once.
+#[test]
+fn sigterm_with_the_journal_exits_and_keeps_the_state() {
+    let cleanup = TempDir::new("journal-sigterm");
+    let dir = cleanup.0.clone();
+    let port = free_port();
+    let mut got = BTreeMap::new();
+    let mut broker = start(&dir, port);
+    let mut sub = Client::connect(port, "sub", false).unwrap();
+    sub.subscribe("t/#").unwrap();
+    sub.disconnect();
+    let queued = payloads("Q", 10);
+    publish(port, &queued);
+    signal(broker.0.id(), "-TERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = broker.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 20 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+
+    let broker = start(&dir, port);
+    let mut sub = Client::connect(port, "sub", false).unwrap();
+    assert_eq!(take(&mut sub, true, &mut got), queued);
+    sub.disconnect();
+    kill(broker);
 }

@@ -56,8 +56,13 @@ impl Broker {
 
     /// With `workers` worker threads and `limits`, on `port`.
     pub fn start_with(port: u16, workers: usize, limits: Limits) -> Broker {
+        Broker::start_config(port, Broker::config(port, workers, limits))
+    }
+
+    /// The configuration [`Broker::start_with`] runs: one plain listener on `port`.
+    pub fn config(port: u16, workers: usize, limits: Limits) -> ServerConfig {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let config = ServerConfig {
+        ServerConfig {
             listeners: vec![ListenerSpec {
                 tcp_nodelay: true,
                 ..ListenerSpec::tcp(addr)
@@ -68,7 +73,12 @@ impl Broker {
             access: None,
             access_source: None,
             persistence: None,
-        };
+        }
+    }
+
+    /// Run `config`, whose listener is on 127.0.0.1:`port`.
+    pub fn start_config(port: u16, config: ServerConfig) -> Broker {
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             run_until(config, async move {
@@ -118,6 +128,15 @@ impl Client {
     pub fn open(addr: SocketAddr, v: ProtocolVersion) -> Client {
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            v,
+            inbox: BytesMut::new(),
+        }
+    }
+
+    /// A client over a socket that already carried its CONNECT.
+    pub fn from_stream(stream: TcpStream, v: ProtocolVersion) -> Client {
         Client {
             stream,
             v,
