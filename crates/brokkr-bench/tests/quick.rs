@@ -45,6 +45,7 @@ fn start_broker() -> (
         access: None,
         access_source: None,
         persistence: None,
+        run_as: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

@@ -104,6 +104,9 @@ pub struct ServerConfig {
     pub access_source: Option<Arc<dyn PolicySource>>,
     /// `storage_dir` and what to keep there; `None`: nothing survives a restart.
     pub persistence: Option<PersistSettings>,
+    /// `run_as_user` / `run_as_group`: who to run as once the listeners are bound and the
+    /// state is loaded (`privileges.rs`); `None`: stay as started.
+    pub run_as: Option<crate::RunAs>,
 }
 
 /// Where a changed access policy comes from (the password and ACL files), and what SIGHUP
@@ -228,6 +231,19 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
         worker::auth_threads(),
         worker::AUTH_QUEUE_CAPACITY,
     )?);
+    // Listeners bound, state loaded, journal open: root is no longer needed.
+    if let Some(run_as) = &config.run_as {
+        let done = crate::privileges::drop_privileges(run_as)?;
+        log::info!(
+            target: crate::logging::NOTICE,
+            "{} user '{}' (uid {}), group {} (gid {})",
+            if done.already { "already running as" } else { "switched to" },
+            run_as.user,
+            done.uid,
+            run_as.group.as_deref().unwrap_or("of the user"),
+            done.gid
+        );
+    }
     let (saved_tx, saved_rx) = std::sync::mpsc::channel();
     let (listener_tx, listener_rx) = mpsc::unbounded_channel();
     let mut listener_rx = Some(listener_rx);

@@ -12,6 +12,7 @@ mod journal;
 mod journal_replay;
 pub mod logging;
 mod persistence;
+mod privileges;
 mod stream;
 mod systemd;
 pub mod tls;
@@ -24,3 +25,4 @@ pub use cluster::{
     ServerConfig, UnixSocketSpec, run, run_until, worker_count,
 };
 pub use persistence::{JOURNAL_QUEUE_BYTES_MAX, PersistSettings};
+pub use privileges::RunAs;

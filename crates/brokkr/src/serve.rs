@@ -37,6 +37,7 @@ pub fn default_config() -> ServerConfig {
         access: None,
         access_source: None,
         persistence: None,
+        run_as: None,
     }
 }
 
@@ -105,8 +106,23 @@ pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
             journal: config.persistence_journal,
             ..PersistSettings::default()
         }),
+        run_as: run_as(&config)?,
     };
     Ok((config, server))
+}
+
+/// `run_as_user` and `run_as_group`: a group alone is refused (it needs a user to switch to).
+fn run_as(config: &Config) -> Result<Option<brokkr_server::RunAs>, Refused> {
+    match (&config.run_as_user, &config.run_as_group) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(Refused(vec![
+            "run_as_group needs run_as_user (the user to switch to)".to_string(),
+        ])),
+        (Some(user), group) => Ok(Some(brokkr_server::RunAs {
+            user: user.clone(),
+            group: group.clone(),
+        })),
+    }
 }
 
 /// The TLS listeners built so far, by their files: a reload reuses (and re-reads) them, so a

@@ -73,6 +73,7 @@ impl Broker {
             access: None,
             access_source: None,
             persistence: None,
+            run_as: None,
         }
     }
 
