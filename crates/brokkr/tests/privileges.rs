@@ -12,7 +12,7 @@ mod common;
 use common::mqtt::Client;
 use common::{TempDir, binary, free_port, listen_block, spawn, stop};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 fn write_conf(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let conf = dir.join("brokkr.conf");
@@ -30,6 +30,24 @@ fn run_refused(conf: &Path) -> Output {
         .unwrap();
     assert_ne!(out.status.code(), Some(124), "still running after 20 s");
     out
+}
+
+/// A broker this test started; killed (by its PID) if an assertion fails before `take`.
+struct Running(Option<Child>);
+
+impl Running {
+    fn take(mut self) -> Child {
+        self.0.take().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn is_root() -> bool {
@@ -94,8 +112,8 @@ fn the_broker_serves_as_the_configured_user_and_group() {
         assert!(stderr.contains("must be started as root"), "{stderr}");
         return;
     }
-    let broker = spawn(&conf, port, Stdio::piped());
-    let pid = broker.id();
+    let broker = Running(Some(spawn(&conf, port, Stdio::piped())));
+    let pid = broker.0.as_ref().unwrap().id();
     // The port accepts as soon as it is bound; a CONNACK means the broker serves, which it
     // does only after the switch.
     let mut sub = Client::connect(port, "s", true).unwrap();
@@ -123,7 +141,7 @@ fn the_broker_serves_as_the_configured_user_and_group() {
         let groups = proc_ids(&path, "Groups");
         assert!(!groups.contains(&0), "root's groups are gone: {groups:?}");
     }
-    let log = stop(broker);
+    let log = stop(broker.take());
     assert!(
         log.contains("switched to user 'nobody' (uid 65534), group daemon (gid 1)"),
         "{log}"
