@@ -47,6 +47,7 @@ fn start_broker() -> (
         access_source: None,
         persistence: None,
         overload: Default::default(),
+        run_as: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

@@ -91,6 +91,7 @@ fn start_broker(kind: TransportKind, files: &PkiFiles) -> Broker {
         access_source: None,
         persistence: None,
         overload: Default::default(),
+        run_as: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

@@ -65,6 +65,10 @@ pub struct Config {
     pub persistence_data_to_save: PersistenceData,
     /// `persistence_journal` (a brokkr extension): journal acknowledged changes.
     pub persistence_journal: bool,
+    /// `run_as_user` (a brokkr extension): the user to switch to once the listeners are bound.
+    pub run_as_user: Option<String>,
+    /// `run_as_group` (a brokkr extension): the group to switch to (default: the user's).
+    pub run_as_group: Option<String>,
     pub max_qos_msg_pending_per_client: u16,
     pub max_qos_bytes_pending_per_client: u32,
     pub max_qos: u8,
@@ -135,6 +139,8 @@ impl Default for Config {
             save_state_interval_secs: 3623,
             persistence_data_to_save: PersistenceData::default(),
             persistence_journal: false,
+            run_as_user: None,
+            run_as_group: None,
             max_qos_msg_pending_per_client: 512,
             max_qos_bytes_pending_per_client: 65_536,
             max_qos: 2,

@@ -12,7 +12,21 @@
 use crate::message::Message;
 use crate::shard::SubOptions;
 use brokkr_codec::{ProtocolVersion, TopicFilter};
+use std::num::NonZeroU64;
 use std::sync::Arc;
+
+/// A journaled message, across restarts: the journal generation the publishing process
+/// started with (its `boot`), and the sequence number that process gave the message. Every
+/// delivery of the message carries it ([`crate::shard::Pending::journal`]), in memory and in
+/// snapshots, so a subscriber's acknowledgement is journaled whether the delivery was routed
+/// by this process or restored from a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JournalId {
+    /// The generation its publisher's process started with.
+    pub boot: u64,
+    /// Unique within one boot (a per-shard counter with the shard index in its low bits).
+    pub seq: NonZeroU64,
+}
 
 /// One state change, in the order the shard made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,25 +69,59 @@ pub enum JournalRecord {
     /// A client's PUBLISH that was acknowledged (QoS 1 or 2 with a matching subscription) or
     /// changes the retained store (RETAIN set, any QoS).
     Published {
-        /// The sequence number its deliveries carry ([`crate::shard::Pending::journal_seq`]).
+        /// Its sequence number in the writer's boot (the journal file's header names the boot;
+        /// deliveries carry both as [`JournalId`]).
         seq: u64,
         /// The publisher's client id (for No Local).
         publisher: String,
         /// The message.
         message: Arc<Message>,
     },
-    /// A persistent session acknowledged (PUBACK, or PUBREC) the delivery of message `seq`.
-    /// Losing this record only costs a duplicate after a crash, so it does not hold back any
-    /// acknowledgement.
+    /// A persistent session acknowledged (PUBACK, or PUBREC) the delivery of message `id`,
+    /// which an earlier boot may have journaled. Losing this record only costs a duplicate
+    /// after a crash, so it does not hold back any acknowledgement.
     Completed {
         /// The client identifier.
         client_id: String,
-        /// The message's sequence number.
-        seq: u64,
+        /// The message.
+        id: JournalId,
     },
 }
 
+/// Bytes counted for every record besides its strings and payload (the encoded framing and
+/// fixed fields, and the record in memory).
+const RECORD_OVERHEAD_BYTES: usize = 64;
+
 impl JournalRecord {
+    /// About what the record costs while it waits for the journal (its encoded size, and the
+    /// memory it holds): what bounds a worker's journal queue.
+    pub fn weight_bytes(&self) -> usize {
+        let variable = match self {
+            JournalRecord::Session {
+                client_id,
+                username,
+                ..
+            } => client_id.len() + username.as_ref().map_or(0, String::len),
+            JournalRecord::SessionEnded { client_id }
+            | JournalRecord::Completed { client_id, .. } => client_id.len(),
+            JournalRecord::Subscribed {
+                client_id, filter, ..
+            }
+            | JournalRecord::Unsubscribed { client_id, filter } => {
+                client_id.len() + filter.as_str().len()
+            }
+            JournalRecord::Published {
+                publisher, message, ..
+            } => {
+                publisher.len()
+                    + message.topic.len()
+                    + message.payload.len()
+                    + message.properties.as_bytes().len()
+            }
+        };
+        RECORD_OVERHEAD_BYTES + variable
+    }
+
     /// True if an acknowledgement written in the same turn depends on this record being
     /// durable first ([`JournalRecord::Completed`] is the one that does not).
     pub fn needs_durability(&self) -> bool {

@@ -9,6 +9,7 @@
 //! shards ([`split_by_home`]). Building and restoring are methods of the shard
 //! (`shard/snapshot.rs`); this module never reads a clock or a file.
 
+use crate::journal::JournalId;
 use crate::message::Message;
 use crate::shard::{SubOptions, home_shard};
 use brokkr_codec::{PacketId, ProtocolVersion, QoS, TopicFilter, Will};
@@ -43,6 +44,9 @@ pub struct DeliverySnapshot {
     pub retain: bool,
     /// Subscription identifier of the matching subscription.
     pub subscription_id: Option<NonZeroU32>,
+    /// The journaled message it carries, so its acknowledgement after a restart is journaled
+    /// and replay can match it (`None`: not journaled).
+    pub journal: Option<JournalId>,
 }
 
 /// One outbound flow that had started at the snapshot; resent on reconnect, in order.

@@ -12,7 +12,8 @@
 //! kind 3   Subscribed   client_id:str16 filter:str16 options (as in sessions.db)
 //! kind 4   Unsubscribed client_id:str16 filter:str16
 //! kind 5   Published    seq:u64 publisher:str16 publish_len:u32 publish (as in sessions.db)
-//! kind 6   Completed    client_id:str16 seq:u64
+//! kind 6   Completed    client_id:str16 seq:u64          (read only: the message of this boot)
+//! kind 7   Completed    client_id:str16 boot:u64 seq:u64 (seq non-zero)
 //! ```
 //!
 //! A crash can leave a torn last record: its length runs past the end of the file, or its
@@ -21,15 +22,19 @@
 //! a journal is only ever appended to, so a bad record in the middle is damage, not a tear.
 //! A header that is not a journal's is an error: the file is moved aside like a corrupt
 //! snapshot. `boot` is the generation the writing process started with: sequence numbers are
-//! unique within one boot, so replay keys deliveries by (boot, seq).
+//! unique within one boot, so replay keys deliveries by (boot, seq) ([`JournalId`]). A
+//! `Completed` record names the boot too: the delivery it completes may have been restored
+//! from a snapshot, journaled by an earlier process. (Kind 6, without it, was written before
+//! deliveries kept their ids in snapshots; it is still read, as a message of the file's boot.)
 
 use crate::PersistError;
 use crate::publish::{read_message, write_message};
 use crate::reader::Reader;
 use crate::sessions::{
-    put_str16, read_filter, read_mqtt_str, read_options, read_version, write_options,
+    put_str16, read_filter, read_journal_id, read_mqtt_str, read_options, read_version,
+    write_options,
 };
-use brokkr_core::journal::JournalRecord;
+use brokkr_core::journal::{JournalId, JournalRecord};
 use std::sync::Arc;
 
 /// The first eight bytes of a journal.
@@ -95,7 +100,7 @@ fn write_body(out: &mut Vec<u8>, wall_ms: u64, record: &JournalRecord) -> Result
         JournalRecord::Subscribed { .. } => 3,
         JournalRecord::Unsubscribed { .. } => 4,
         JournalRecord::Published { .. } => 5,
-        JournalRecord::Completed { .. } => 6,
+        JournalRecord::Completed { .. } => 7,
     };
     out.push(kind);
     out.extend_from_slice(&wall_ms.to_be_bytes());
@@ -142,9 +147,10 @@ fn write_body(out: &mut Vec<u8>, wall_ms: u64, record: &JournalRecord) -> Result
             put_str16(out, publisher)?;
             write_message(out, message)?;
         }
-        JournalRecord::Completed { client_id, seq } => {
+        JournalRecord::Completed { client_id, id } => {
             put_str16(out, client_id)?;
-            out.extend_from_slice(&seq.to_be_bytes());
+            out.extend_from_slice(&id.boot.to_be_bytes());
+            out.extend_from_slice(&id.seq.get().to_be_bytes());
         }
     }
     Ok(())
@@ -183,7 +189,7 @@ pub fn decode_journal(bytes: &[u8]) -> Result<JournalFile, PersistError> {
     };
     let mut offset = JOURNAL_HEADER_BYTES;
     while offset < bytes.len() {
-        match next_record(bytes.get(offset..).unwrap_or_default()) {
+        match next_record(bytes.get(offset..).unwrap_or_default(), boot) {
             Ok((used, wall_ms, record)) => {
                 file.records.push((wall_ms, record));
                 offset += used;
@@ -197,8 +203,8 @@ pub fn decode_journal(bytes: &[u8]) -> Result<JournalFile, PersistError> {
     Ok(file)
 }
 
-/// One record from the start of `bytes`: bytes used, time, record.
-fn next_record(bytes: &[u8]) -> Result<(usize, u64, JournalRecord), PersistError> {
+/// One record of a journal of boot `boot` from the start of `bytes`: bytes used, time, record.
+fn next_record(bytes: &[u8], boot: u64) -> Result<(usize, u64, JournalRecord), PersistError> {
     let mut r = Reader::new(bytes);
     let len_bytes = r.take(4)?;
     let len =
@@ -215,12 +221,12 @@ fn next_record(bytes: &[u8]) -> Result<(usize, u64, JournalRecord), PersistError
     let mut r = Reader::new(body);
     let kind = r.u8()?;
     let wall_ms = r.u64()?;
-    let record = read_body(kind, &mut r)?;
+    let record = read_body(kind, boot, &mut r)?;
     r.finish()?;
     Ok((RECORD_PREFIX_BYTES + len, wall_ms, record))
 }
 
-fn read_body(kind: u8, r: &mut Reader<'_>) -> Result<JournalRecord, PersistError> {
+fn read_body(kind: u8, boot: u64, r: &mut Reader<'_>) -> Result<JournalRecord, PersistError> {
     Ok(match kind {
         1 => {
             let client_id = read_client_id(r)?;
@@ -257,9 +263,16 @@ fn read_body(kind: u8, r: &mut Reader<'_>) -> Result<JournalRecord, PersistError
             publisher: read_mqtt_str(r)?,
             message: Arc::new(read_message(r)?),
         },
-        6 => JournalRecord::Completed {
+        6 => {
+            let client_id = read_client_id(r)?;
+            let seq = std::num::NonZeroU64::new(r.u64()?)
+                .ok_or(PersistError::Invalid("journal sequence 0"))?;
+            let id = JournalId { boot, seq };
+            JournalRecord::Completed { client_id, id }
+        }
+        7 => JournalRecord::Completed {
             client_id: read_client_id(r)?,
-            seq: r.u64()?,
+            id: read_journal_id(r)?,
         },
         _ => return Err(PersistError::Invalid("journal record kind")),
     })

@@ -6,9 +6,16 @@
 //! as they stand at that point of the journal (a shared subscription's message goes to its
 //! first member, since which member got it is not recorded), with No Local, the subscription's
 //! QoS, Retain As Published, its Subscription Identifier, and the read ACL. A `Completed`
-//! record removes that delivery again. Applying a journal on top of a snapshot taken after
-//! some of its records can only duplicate deliveries, never lose one: every other record sets
-//! state (a session's options, a subscription, a retained topic) and replays to the same end.
+//! record removes a delivery of that message again, whether replay rebuilt it or the snapshot
+//! held it: every delivery carries its message's [`JournalId`], in snapshots too, so a
+//! subscriber's acknowledgement made after a restart counts at the next crash.
+//!
+//! Replaying a journal over a snapshot taken after some of its records (the snapshot after a
+//! rotation, or a crash between saving a snapshot and `journal.base`) does not duplicate: a
+//! `Published` record adds nothing to a session whose snapshot already holds deliveries of
+//! that message, and a delivery acknowledged before the snapshot is added and then removed
+//! again by its `Completed` record. Every other record sets state (a session's options, a
+//! subscription, a retained topic) and replays to the same end.
 //!
 //! Deliveries rebuilt from the journal are queued behind the snapshot's (new packet
 //! identifiers, no DUP). A session created or resumed in the journal counts as offline since
@@ -18,12 +25,15 @@
 
 use brokkr_codec::{QoS, TopicFilter};
 use brokkr_core::access::{AccessPolicy, Login};
-use brokkr_core::journal::JournalRecord;
+use brokkr_core::journal::{JournalId, JournalRecord};
 use brokkr_core::message::Message;
 use brokkr_core::shard::SubOptions;
-use brokkr_core::snapshot::{DeliverySnapshot, RetainedSnapshot, SessionSnapshot};
+use brokkr_core::snapshot::{
+    DeliverySnapshot, InFlightSnapshot, RetainedSnapshot, SessionSnapshot,
+};
 use brokkr_core::subscriptions::{Match, MatchScratch, TopicTree};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 /// Which kinds of state are kept (`persistence_data_to_save`); records of the others are
@@ -36,16 +46,126 @@ pub struct ReplayScope {
     pub retained: bool,
 }
 
+/// What replay knows of one journaled message in one session.
+#[derive(Debug, Default)]
+struct Tracked {
+    /// The snapshot held deliveries of it: it was routed before the snapshot, so its
+    /// `Published` record adds none.
+    in_snapshot: bool,
+    /// Deliveries of it in the session not matched by a `Completed` record.
+    live: u32,
+    /// Deliveries matched by a `Completed` record, dropped at [`Replay::finish`] (the oldest
+    /// first: in flight, queued, rebuilt).
+    completed: u32,
+    /// `Completed` records that came before any delivery of it (a delivery to another worker
+    /// leaves before its `Published` record reaches the journal, so the acknowledgement can
+    /// win the race): the next deliveries rebuilt are dropped against them.
+    early: u32,
+}
+
 /// A session being replayed.
 #[derive(Debug)]
 struct Replayed {
     /// Its key in the subscription tree.
     id: u64,
     snapshot: SessionSnapshot,
-    /// Deliveries rebuilt from the journal, by (boot, seq).
-    journaled: VecDeque<((u64, u64), DeliverySnapshot)>,
+    /// Deliveries rebuilt from the journal, in order.
+    journaled: Vec<DeliverySnapshot>,
+    /// Journaled messages with deliveries in this session (snapshot's or rebuilt).
+    tracked: BTreeMap<JournalId, Tracked>,
     /// Created or resumed in the journal.
     touched: bool,
+}
+
+impl Replayed {
+    fn new(id: u64, snapshot: SessionSnapshot, touched: bool) -> Replayed {
+        let mut tracked: BTreeMap<JournalId, Tracked> = BTreeMap::new();
+        let in_flight = snapshot.in_flight.iter().filter_map(|f| match f {
+            InFlightSnapshot::Publish(_, d) => d.journal,
+            InFlightSnapshot::PubRel(_) => None,
+        });
+        let queued = snapshot.queued.iter().filter_map(|d| d.journal);
+        for id in in_flight.chain(queued) {
+            let t = tracked.entry(id).or_default();
+            t.in_snapshot = true;
+            t.live += 1;
+        }
+        Replayed {
+            id,
+            snapshot,
+            journaled: Vec::new(),
+            tracked,
+            touched,
+        }
+    }
+
+    /// A `Completed` record for message `id`; true if it matched a delivery.
+    fn complete(&mut self, id: JournalId) -> bool {
+        let t = self.tracked.entry(id).or_default();
+        if t.live == 0 {
+            t.early += 1;
+            return false;
+        }
+        t.live -= 1;
+        t.completed += 1;
+        true
+    }
+
+    /// Whether a delivery of `id` rebuilt now is kept (see [`Tracked`]).
+    fn admit(&mut self, id: JournalId) -> bool {
+        let t = self.tracked.entry(id).or_default();
+        if t.in_snapshot {
+            return false;
+        }
+        if t.early > 0 {
+            t.early -= 1;
+            return false;
+        }
+        t.live += 1;
+        true
+    }
+
+    /// Whether the delivery carrying `id` was completed (counted once per delivery).
+    fn take_completed(&mut self, id: Option<JournalId>) -> bool {
+        match id.and_then(|id| self.tracked.get_mut(&id)) {
+            Some(t) if t.completed > 0 => {
+                t.completed -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The session as saved: completed deliveries gone (a QoS 2 one in flight becomes its
+    /// PUBREL, since PUBREC completes it), rebuilt ones queued behind the snapshot's.
+    fn into_snapshot(mut self, offline_ms: u64) -> SessionSnapshot {
+        if self.touched {
+            self.snapshot.offline_for_ms = offline_ms;
+        }
+        let in_flight = std::mem::take(&mut self.snapshot.in_flight);
+        let mut kept = Vec::with_capacity(in_flight.len());
+        for f in in_flight {
+            match f {
+                InFlightSnapshot::Publish(pid, d) if self.take_completed(d.journal) => {
+                    if d.qos == QoS::ExactlyOnce {
+                        kept.push(InFlightSnapshot::PubRel(pid));
+                    }
+                }
+                f => kept.push(f),
+            }
+        }
+        self.snapshot.in_flight = kept;
+        let queued = std::mem::take(&mut self.snapshot.queued);
+        let journaled = std::mem::take(&mut self.journaled);
+        let mut all = Vec::with_capacity(queued.len() + journaled.len());
+        for d in queued.into_iter().chain(journaled) {
+            if !self.take_completed(d.journal) {
+                all.push(d);
+            }
+        }
+        self.snapshot.queued = all;
+        self.snapshot
+    }
 }
 
 /// What a replay did, for the log.
@@ -119,12 +239,7 @@ impl Replay {
         let id = self.next_id;
         self.next_id += 1;
         self.by_id.insert(id, snapshot.client_id.clone());
-        let entry = Replayed {
-            id,
-            snapshot,
-            journaled: VecDeque::new(),
-            touched,
-        };
+        let entry = Replayed::new(id, snapshot, touched);
         self.sessions
             .insert(entry.snapshot.client_id.clone(), entry);
         id
@@ -155,7 +270,10 @@ impl Replay {
                 seq,
                 publisher,
                 message,
-            } => self.published((boot, *seq), wall_ms, publisher, message, policy),
+            } => {
+                let id = NonZeroU64::new(*seq).map(|seq| JournalId { boot, seq });
+                self.published(id, wall_ms, publisher, message, policy);
+            }
             _ if !self.scope.sessions => {}
             JournalRecord::Session {
                 client_id,
@@ -192,11 +310,10 @@ impl Replay {
                     self.tree.remove(filter, &s.id);
                 }
             }
-            JournalRecord::Completed { client_id, seq } => {
+            JournalRecord::Completed { client_id, id } => {
                 if let Some(s) = self.sessions.get_mut(client_id)
-                    && let Some(pos) = s.journaled.iter().position(|(k, _)| *k == (boot, *seq))
+                    && s.complete(*id)
                 {
-                    s.journaled.remove(pos);
                     self.stats.completed += 1;
                 }
             }
@@ -221,7 +338,7 @@ impl Replay {
 
     fn published(
         &mut self,
-        key: (u64, u64),
+        id: Option<JournalId>,
         wall_ms: u64,
         publisher: &str,
         message: &Arc<Message>,
@@ -251,11 +368,11 @@ impl Replay {
                 Match::Direct(id, o) => targets.push((*id, *o)),
                 Match::Shared(group) => targets.extend(group.members.first().copied()),
             });
-        for (id, opts) in targets {
+        for (key, opts) in targets {
             let qos = message.qos.min(opts.qos);
             let Some(s) = self
                 .by_id
-                .get(&id)
+                .get(&key)
                 .and_then(|client_id| self.sessions.get_mut(client_id))
             else {
                 continue;
@@ -274,14 +391,18 @@ impl Replay {
             if !policy.may_read(&login, &s.snapshot.client_id, &message.topic) {
                 continue;
             }
+            if id.is_some_and(|id| !s.admit(id)) {
+                continue; // in the snapshot already, or acknowledged before this record
+            }
             let delivery = DeliverySnapshot {
                 message: detached.clone(),
                 age_ms,
                 qos,
                 retain: opts.retain_as_published && message.retain,
                 subscription_id: opts.subscription_id,
+                journal: id,
             };
-            s.journaled.push_back((key, delivery));
+            s.journaled.push(delivery);
             self.stats.deliveries += 1;
         }
     }
@@ -292,15 +413,7 @@ impl Replay {
         let sessions = self
             .sessions
             .into_values()
-            .map(|mut s| {
-                if s.touched {
-                    s.snapshot.offline_for_ms = offline_ms;
-                }
-                s.snapshot
-                    .queued
-                    .extend(s.journaled.into_iter().map(|(_, d)| d));
-                s.snapshot
-            })
+            .map(|s| s.into_snapshot(offline_ms))
             .collect();
         (sessions, self.retained.into_values().collect())
     }

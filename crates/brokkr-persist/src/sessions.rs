@@ -10,8 +10,10 @@
 //!                 options bits: 0-1 QoS, 2 No Local, 3 Retain As Published, 4 id present
 //! in_flight    := packet_id:u16(non-zero, distinct) kind:u8 (0 PUBREL sent | 1 PUBLISH sent
 //!                 followed by a delivery)
-//! delivery     := flags:u8 [subscription_id:u32] age_ms:u64 publish_len:u32 publish
-//!                 flags bits: 0-1 QoS (1|2, at most the message's), 2 RETAIN, 3 id present
+//! delivery     := flags:u8 [subscription_id:u32] [boot:u64 seq:u64(non-zero)] age_ms:u64
+//!                 publish_len:u32 publish
+//!                 flags bits: 0-1 QoS (1|2, at most the message's), 2 RETAIN, 3 subscription
+//!                 id present, 4 journal id present (the journaled message it carries)
 //! will         := 0 | 1 delay_ms:u64 publish_len:u32 publish
 //! str16        := len:u16 UTF-8 (MQTT string rules)     opt_str16 := 0 | 1 str16
 //! ```
@@ -21,9 +23,10 @@ use crate::frame::{Kind, frame, unframe};
 use crate::publish::{read_message, read_will, write_message, write_will};
 use crate::reader::Reader;
 use brokkr_codec::{MqttString, PacketId, ProtocolVersion, QoS, TopicFilter};
+use brokkr_core::journal::JournalId;
 use brokkr_core::shard::SubOptions;
 use brokkr_core::snapshot::{DeliverySnapshot, InFlightSnapshot, SessionSnapshot, WillSnapshot};
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 
 /// Largest Subscription Identifier (MQTT 5 section 3.8.2.1.2: 1 to 268,435,455).
 const SUBSCRIPTION_ID_MAX: u32 = 268_435_455;
@@ -129,11 +132,17 @@ fn write_session(out: &mut Vec<u8>, s: &SessionSnapshot) -> Result<(), PersistEr
 }
 
 fn write_delivery(out: &mut Vec<u8>, d: &DeliverySnapshot) -> Result<(), PersistError> {
-    let flags =
-        d.qos.as_u8() | u8::from(d.retain) << 2 | u8::from(d.subscription_id.is_some()) << 3;
+    let flags = d.qos.as_u8()
+        | u8::from(d.retain) << 2
+        | u8::from(d.subscription_id.is_some()) << 3
+        | u8::from(d.journal.is_some()) << 4;
     out.push(flags);
     if let Some(id) = d.subscription_id {
         out.extend_from_slice(&id.get().to_be_bytes());
+    }
+    if let Some(id) = d.journal {
+        out.extend_from_slice(&id.boot.to_be_bytes());
+        out.extend_from_slice(&id.seq.get().to_be_bytes());
     }
     out.extend_from_slice(&d.age_ms.to_be_bytes());
     write_message(out, &d.message)
@@ -295,7 +304,7 @@ fn read_in_flight(r: &mut Reader<'_>) -> Result<Vec<InFlightSnapshot>, PersistEr
 
 fn read_delivery(r: &mut Reader<'_>) -> Result<DeliverySnapshot, PersistError> {
     let flags = r.u8()?;
-    if flags & 0xf0 != 0 {
+    if flags & 0xe0 != 0 {
         return Err(PersistError::Invalid("delivery flag bits"));
     }
     let qos = match flags & 3 {
@@ -312,6 +321,11 @@ fn read_delivery(r: &mut Reader<'_>) -> Result<DeliverySnapshot, PersistError> {
     } else {
         None
     };
+    let journal = if flags & 0x10 != 0 {
+        Some(read_journal_id(r)?)
+    } else {
+        None
+    };
     let age_ms = r.u64()?;
     let message = read_message(r)?;
     if qos > message.qos {
@@ -323,5 +337,13 @@ fn read_delivery(r: &mut Reader<'_>) -> Result<DeliverySnapshot, PersistError> {
         qos,
         retain: flags & 4 != 0,
         subscription_id,
+        journal,
     })
+}
+
+/// A journal id: `boot:u64 seq:u64`, the sequence number non-zero.
+pub(crate) fn read_journal_id(r: &mut Reader<'_>) -> Result<JournalId, PersistError> {
+    let boot = r.u64()?;
+    let seq = NonZeroU64::new(r.u64()?).ok_or(PersistError::Invalid("journal sequence 0"))?;
+    Ok(JournalId { boot, seq })
 }

@@ -49,6 +49,16 @@ fn delivery(payload: &[u8], qos: QoS, age_ms: u64) -> DeliverySnapshot {
         qos,
         retain: true,
         subscription_id: NonZeroU32::new(268_435_455),
+        journal: None,
+    }
+}
+
+/// `d` carrying journaled message (`boot`, `seq`).
+fn journaled(d: DeliverySnapshot, boot: u64, seq: u64) -> DeliverySnapshot {
+    let seq = std::num::NonZeroU64::new(seq).unwrap();
+    DeliverySnapshot {
+        journal: Some(brokkr_core::journal::JournalId { boot, seq }),
+        ..d
     }
 }
 
@@ -88,13 +98,13 @@ pub fn sample_sessions() -> Vec<SessionSnapshot> {
             in_flight: vec![
                 InFlightSnapshot::Publish(
                     build::pid(65_535),
-                    delivery(b"one", QoS::AtLeastOnce, 5),
+                    journaled(delivery(b"one", QoS::AtLeastOnce, 5), 3, 1 << 10 | 1),
                 ),
                 InFlightSnapshot::PubRel(build::pid(3)),
                 InFlightSnapshot::Publish(build::pid(4), delivery(b"two", QoS::ExactlyOnce, 0)),
             ],
             queued: vec![
-                delivery(b"q1", QoS::AtLeastOnce, 9),
+                journaled(delivery(b"q1", QoS::AtLeastOnce, 9), u64::MAX, u64::MAX),
                 delivery(b"", QoS::ExactlyOnce, 1),
             ],
             inbound_qos2: vec![build::pid(1), build::pid(9), build::pid(40_000)],

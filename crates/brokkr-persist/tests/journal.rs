@@ -11,9 +11,10 @@
 
 use brokkr_codec::*;
 use brokkr_core::access::AllowAll;
-use brokkr_core::journal::JournalRecord;
+use brokkr_core::journal::{JournalId, JournalRecord};
 use brokkr_core::message::Message;
 use brokkr_core::shard::SubOptions;
+use brokkr_core::snapshot::{DeliverySnapshot, InFlightSnapshot, SessionSnapshot};
 use brokkr_persist::journal::JOURNAL_HEADER_BYTES;
 use brokkr_persist::*;
 use brokkr_testkit::build;
@@ -71,6 +72,20 @@ fn published(seq: u64, publisher: &str, m: Arc<Message>) -> JournalRecord {
     }
 }
 
+fn id(boot: u64, seq: u64) -> JournalId {
+    JournalId {
+        boot,
+        seq: std::num::NonZeroU64::new(seq).unwrap(),
+    }
+}
+
+fn completed(client_id: &str, boot: u64, seq: u64) -> JournalRecord {
+    JournalRecord::Completed {
+        client_id: client_id.into(),
+        id: id(boot, seq),
+    }
+}
+
 fn every_kind() -> Vec<JournalRecord> {
     vec![
         session("sub", true, 60),
@@ -86,10 +101,7 @@ fn every_kind() -> Vec<JournalRecord> {
             message("a/b", b"x", QoS::AtLeastOnce, false),
         ),
         published(2 << 10, "", message("r/1", b"kept", QoS::AtMostOnce, true)),
-        JournalRecord::Completed {
-            client_id: "sub".into(),
-            seq: 1 << 10,
-        },
+        completed("sub", 2, 1 << 10),
         JournalRecord::SessionEnded {
             client_id: "sub".into(),
         },
@@ -167,20 +179,8 @@ fn replay_queues_acknowledged_messages_and_drops_completed_ones() {
         (1, published(2, "pub", m2)),
         (1, published(3, "pub", m3)),
         // Another boot's sequence number 1 is another message.
-        (
-            2,
-            JournalRecord::Completed {
-                client_id: "sub".into(),
-                seq: 1,
-            },
-        ),
-        (
-            1,
-            JournalRecord::Completed {
-                client_id: "sub".into(),
-                seq: 2,
-            },
-        ),
+        (2, completed("sub", 2, 1)),
+        (2, completed("sub", 1, 2)),
     ]);
     assert_eq!(r.stats().deliveries, 2);
     let (sessions, _) = r.finish();
@@ -295,4 +295,159 @@ fn the_fuzz_oracle_takes_every_kind() {
     seed.extend_from_slice(&journal(&every_kind()));
     brokkr_persist::fuzzing::journal_roundtrip(&seed);
     brokkr_persist::fuzzing::journal_roundtrip(&[1, 3, 9, 9, 9]);
+}
+
+/// A delivery of `m` carrying journaled message `id` (if any).
+fn delivery(m: &Arc<Message>, qos: QoS, id: Option<JournalId>) -> DeliverySnapshot {
+    DeliverySnapshot {
+        message: Message::clone(m),
+        age_ms: 0,
+        qos,
+        retain: false,
+        subscription_id: None,
+        journal: id,
+    }
+}
+
+/// Session `sub`, subscribed to `a/+`, as a snapshot holds it.
+fn saved_session(
+    in_flight: Vec<InFlightSnapshot>,
+    queued: Vec<DeliverySnapshot>,
+) -> SessionSnapshot {
+    SessionSnapshot {
+        client_id: "sub".into(),
+        username: None,
+        version: ProtocolVersion::V3_1_1,
+        expiry_secs: 60,
+        offline_for_ms: 0,
+        subscriptions: vec![(
+            TopicFilter::new("a/+").unwrap(),
+            opts(QoS::ExactlyOnce, false),
+        )],
+        in_flight,
+        queued,
+        inbound_qos2: Vec::new(),
+        last_packet_id: 3,
+        will: None,
+    }
+}
+
+fn replay_over(saved: SessionSnapshot, records: &[(u64, JournalRecord)]) -> SessionSnapshot {
+    let scope = ReplayScope {
+        sessions: true,
+        retained: true,
+    };
+    let mut r = Replay::new(vec![saved], Vec::new(), NOW + 1000, scope);
+    for (boot, record) in records {
+        r.apply(*boot, NOW, record, &AllowAll);
+    }
+    let (mut sessions, _) = r.finish();
+    assert_eq!(sessions.len(), 1);
+    sessions.remove(0)
+}
+
+fn payloads(ds: &[DeliverySnapshot]) -> Vec<&[u8]> {
+    ds.iter().map(|d| &d.message.payload[..]).collect()
+}
+
+/// Issue 4 leftover: deliveries restored from a snapshot kept no journal id, so an
+/// acknowledgement after the restart was not journaled and the next crash delivered them
+/// again. Now they keep it, and a later boot's `Completed` records remove them.
+#[test]
+fn replay_completes_deliveries_restored_from_the_snapshot() {
+    let m = |p: &[u8]| message("a/b", p, QoS::ExactlyOnce, false);
+    let saved = saved_session(
+        vec![
+            InFlightSnapshot::Publish(
+                build::pid(1),
+                delivery(&m(b"f1"), QoS::AtLeastOnce, Some(id(1, 6))),
+            ),
+            InFlightSnapshot::Publish(
+                build::pid(2),
+                delivery(&m(b"f2"), QoS::ExactlyOnce, Some(id(1, 7))),
+            ),
+            InFlightSnapshot::Publish(
+                build::pid(3),
+                delivery(&m(b"f3"), QoS::AtLeastOnce, Some(id(1, 8))),
+            ),
+        ],
+        vec![
+            delivery(&m(b"q1"), QoS::AtLeastOnce, Some(id(1, 5))),
+            delivery(&m(b"untracked"), QoS::AtLeastOnce, None),
+            delivery(&m(b"q2"), QoS::AtLeastOnce, Some(id(1, 9))),
+        ],
+    );
+    let s = replay_over(
+        saved,
+        &[
+            (2, session("sub", false, 60)),
+            (2, completed("sub", 1, 5)),
+            (2, completed("sub", 1, 6)),
+            (2, completed("sub", 1, 7)),
+            (2, completed("sub", 2, 8)), // another boot's 8: another message
+        ],
+    );
+    // PUBREC completes a QoS 2 delivery: its PUBREL flow stays.
+    assert_eq!(s.in_flight.len(), 2);
+    assert_eq!(s.in_flight[0], InFlightSnapshot::PubRel(build::pid(2)));
+    assert!(matches!(&s.in_flight[1], InFlightSnapshot::Publish(pid, d)
+        if *pid == build::pid(3) && d.journal == Some(id(1, 8))));
+    assert_eq!(payloads(&s.queued), [&b"untracked"[..], b"q2"]);
+    assert_eq!(
+        s.queued[1].journal,
+        Some(id(1, 9)),
+        "the id is kept for the next boot"
+    );
+}
+
+/// A journal replayed over a snapshot taken after some of its records (the snapshot after a
+/// rotation, or a crash before `journal.base` was saved) adds no second delivery.
+#[test]
+fn replay_over_a_newer_snapshot_does_not_duplicate() {
+    let m1 = message("a/b", b"in the snapshot", QoS::AtLeastOnce, false);
+    let m2 = message(
+        "a/b",
+        b"acknowledged before the snapshot",
+        QoS::AtLeastOnce,
+        false,
+    );
+    let m3 = message("a/b", b"after the snapshot", QoS::AtLeastOnce, false);
+    let saved = saved_session(
+        Vec::new(),
+        vec![delivery(&m1, QoS::AtLeastOnce, Some(id(4, 1)))],
+    );
+    let s = replay_over(
+        saved,
+        &[
+            (4, published(1, "pub", m1)),
+            (4, published(2, "pub", m2)),
+            (4, completed("sub", 4, 2)),
+            (4, published(3, "pub", m3)),
+        ],
+    );
+    assert_eq!(
+        payloads(&s.queued),
+        [&b"in the snapshot"[..], b"after the snapshot"]
+    );
+    assert_eq!(s.queued[1].journal, Some(id(4, 3)));
+}
+
+/// A delivery to another worker leaves before its `Published` record reaches the journal, so
+/// the subscriber's acknowledgement can be journaled first: the rebuilt delivery is dropped.
+/// With two matching subscriptions the message is delivered twice, and one acknowledgement
+/// removes one delivery.
+#[test]
+fn acknowledgements_match_deliveries_one_for_one_in_any_order() {
+    let m = |p: &[u8]| message("a/b", p, QoS::AtLeastOnce, false);
+    let s = replay_over(
+        saved_session(Vec::new(), Vec::new()),
+        &[
+            (5, completed("sub", 5, 1)),
+            (5, published(1, "pub", m(b"raced"))),
+            (5, subscribed("sub", "a/#", false)),
+            (5, published(2, "pub", m(b"twice"))),
+            (5, completed("sub", 5, 2)),
+        ],
+    );
+    assert_eq!(payloads(&s.queued), [&b"twice"[..]]);
 }

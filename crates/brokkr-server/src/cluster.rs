@@ -110,6 +110,9 @@ pub struct ServerConfig {
     pub persistence: Option<PersistSettings>,
     /// `max_event_loop_drift` and `overload_mode`.
     pub overload: OverloadSettings,
+    /// `run_as_user` / `run_as_group`: who to run as once the listeners are bound and the
+    /// state is loaded (`privileges.rs`); `None`: stay as started.
+    pub run_as: Option<crate::RunAs>,
 }
 
 /// Where a changed access policy comes from (the password and ACL files), and what SIGHUP
@@ -229,6 +232,7 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
             &p.dir,
             loaded.journal_generation,
             count,
+            p.journal_sync_delay,
         )?),
         None => None,
     };
@@ -236,6 +240,19 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
         worker::auth_threads(),
         worker::AUTH_QUEUE_CAPACITY,
     )?);
+    // Listeners bound, state loaded, journal open: root is no longer needed.
+    if let Some(run_as) = &config.run_as {
+        let done = crate::privileges::drop_privileges(run_as)?;
+        log::info!(
+            target: crate::logging::NOTICE,
+            "{} user '{}' (uid {}), group {} (gid {})",
+            if done.already { "already running as" } else { "switched to" },
+            run_as.user,
+            done.uid,
+            run_as.group.as_deref().unwrap_or("of the user"),
+            done.gid
+        );
+    }
     let (saved_tx, saved_rx) = std::sync::mpsc::channel();
     let (listener_tx, listener_rx) = mpsc::unbounded_channel();
     let mut listener_rx = Some(listener_rx);
@@ -276,6 +293,11 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
                 Some(worker::JournalLink {
                     tx: j.tx.clone(),
                     durable,
+                    boot: j.boot,
+                    queue_bytes_max: config
+                        .persistence
+                        .as_ref()
+                        .map_or(0, |p| p.journal_queue_bytes_max),
                 })
             }),
         };
@@ -326,6 +348,10 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
         let _ = phase_tx.send(Phase::Close);
         first.await.map_err(std::io::Error::other)
     });
+    // Worker 0's tasks end with their LocalSet, and with them its journal sender (the journal
+    // thread stops once every sender is gone: with one still alive, `journal.stop` below
+    // waited forever and SIGTERM never ended the process).
+    drop(local);
     for t in threads {
         if t.join().is_err() {
             return Err(std::io::Error::other("a worker thread failed"));

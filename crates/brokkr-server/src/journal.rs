@@ -50,15 +50,19 @@ const GROUP_BYTES_MAX: usize = 16 << 20;
 pub(crate) struct JournalThread {
     pub tx: Sender<Cmd>,
     pub durable: Vec<Arc<Durable>>,
+    /// The generation it started with: this process's boot ([`brokkr_core::journal::JournalId`]).
+    pub boot: u64,
     handle: JoinHandle<()>,
 }
 
 impl JournalThread {
-    /// Create `dir/journal.<generation>` and start the thread for `workers` workers.
+    /// Create `dir/journal.<generation>` and start the thread for `workers` workers; it waits
+    /// `sync_delay` before each sync (a slow disk, for tests; zero otherwise).
     pub(crate) fn start(
         dir: &Path,
         generation: u64,
         workers: usize,
+        sync_delay: std::time::Duration,
     ) -> std::io::Result<JournalThread> {
         let writer = JournalWriter::create(dir, generation, generation)?;
         let durable: Vec<Arc<Durable>> = (0..workers).map(|_| Arc::default()).collect();
@@ -70,6 +74,7 @@ impl JournalThread {
             buf: Vec::new(),
             done: vec![0; workers],
             durable: durable.clone(),
+            sync_delay,
         };
         let handle = std::thread::Builder::new()
             .name("brokkr-journal".into())
@@ -78,6 +83,7 @@ impl JournalThread {
         Ok(JournalThread {
             tx,
             durable,
+            boot: generation,
             handle,
         })
     }
@@ -106,6 +112,7 @@ struct Group {
     /// The last ticket of each worker in the group.
     done: Vec<u64>,
     durable: Vec<Arc<Durable>>,
+    sync_delay: std::time::Duration,
 }
 
 fn wall_ms() -> u64 {
@@ -166,6 +173,9 @@ impl Group {
         if !self.buf.is_empty() {
             if let Err(e) = self.writer.append(&self.buf) {
                 fatal("appending to the journal", &e);
+            }
+            if !self.sync_delay.is_zero() {
+                std::thread::sleep(self.sync_delay);
             }
             if let Err(e) = self.writer.sync() {
                 fatal("syncing the journal", &e);

@@ -13,6 +13,7 @@ mod journal_replay;
 pub mod logging;
 mod overload;
 mod persistence;
+mod privileges;
 mod stream;
 mod systemd;
 pub mod tls;
@@ -25,4 +26,5 @@ pub use cluster::{
     ServerConfig, UnixSocketSpec, run, run_until, worker_count,
 };
 pub use overload::{OverloadMode, OverloadSettings};
-pub use persistence::PersistSettings;
+pub use persistence::{JOURNAL_QUEUE_BYTES_MAX, PersistSettings};
+pub use privileges::RunAs;

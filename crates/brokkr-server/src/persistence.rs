@@ -10,6 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// Journal records a worker may have sent the journal thread and not yet seen durable, in
+/// [`brokkr_core::journal::JournalRecord::weight_bytes`]: past it, the connections whose
+/// records wait stop being read (`worker/journal.rs`).
+pub const JOURNAL_QUEUE_BYTES_MAX: usize = 8 << 20;
+
 /// What to persist, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersistSettings {
@@ -24,6 +29,26 @@ pub struct PersistSettings {
     /// `persistence_journal`: every acknowledged change is made durable in a journal before
     /// its acknowledgement is sent, and replayed after a crash.
     pub journal: bool,
+    /// The bound on each worker's journal queue ([`JOURNAL_QUEUE_BYTES_MAX`]).
+    pub journal_queue_bytes_max: usize,
+    /// For tests: the journal thread waits this long before each sync, as a slow disk would.
+    pub journal_sync_delay: Duration,
+}
+
+impl Default for PersistSettings {
+    /// `storage_dir` `.`, FlashMQ's `save_state_interval` (3623 s), sessions and retained
+    /// messages, no journal.
+    fn default() -> PersistSettings {
+        PersistSettings {
+            dir: PathBuf::from("."),
+            interval: Duration::from_secs(3623),
+            sessions: true,
+            retained: true,
+            journal: false,
+            journal_queue_bytes_max: JOURNAL_QUEUE_BYTES_MAX,
+            journal_sync_delay: Duration::ZERO,
+        }
+    }
 }
 
 /// The state read at start-up: retained messages, and sessions by home worker.

@@ -13,6 +13,7 @@
 mod accept;
 mod auth;
 mod connection;
+mod journal_queue;
 mod outbox;
 
 pub(crate) use auth::{AUTH_QUEUE_CAPACITY, AuthPool, auth_threads};
@@ -107,6 +108,10 @@ pub(crate) struct JournalLink {
     pub tx: std::sync::mpsc::Sender<Cmd>,
     /// This worker's last durable ticket.
     pub durable: Arc<Durable>,
+    /// The generation the journal started with (names this process's journaled messages).
+    pub boot: u64,
+    /// The bound on this worker's queue (`PersistSettings::journal_queue_bytes_max`).
+    pub queue_bytes_max: usize,
 }
 
 /// A worker's journal state: tickets sent, and connections whose bytes wait for one.
@@ -115,8 +120,10 @@ struct WorkerJournal {
     index: usize,
     /// The last ticket sent to the journal thread (one per turn that produced records).
     sent: u64,
-    /// Connections holding bytes that wait for a ticket to be durable.
+    /// Connections holding bytes, or stopped reading, until a ticket is durable.
     waiting: Vec<(u64, ConnId)>,
+    /// Tickets sent and not yet durable, with their records' weight (`worker/journal_queue.rs`).
+    queue: journal_queue::Queue,
 }
 
 /// Where the shards' clock starts: far enough from 0 that a restored session or message whose
@@ -149,6 +156,9 @@ struct Conn {
     /// With the journal: bytes taken from the shard, each chunk with the ticket that must be
     /// durable before it is written (0: none), in order.
     held: VecDeque<(u64, bytes::Bytes)>,
+    /// With the journal: the last ticket holding records this connection's reads produced,
+    /// and whether it stopped reading until that ticket is durable (`worker/journal_queue.rs`).
+    reads: journal_queue::Reads,
     /// The client's address as far as we know it (a PROXY header or a trusted `X-Real-IP`
     /// replaces the socket's peer); `None` for a unix socket.
     peer: Option<std::net::SocketAddr>,
@@ -334,6 +344,10 @@ impl Worker {
         }
         let needs = records.iter().any(JournalRecord::needs_durability);
         j.sent += 1;
+        j.queue.push(
+            j.sent,
+            records.iter().map(JournalRecord::weight_bytes).sum(),
+        );
         let cmd = Cmd::Append {
             worker: j.index,
             ticket: j.sent,
@@ -400,17 +414,20 @@ impl Worker {
         (out, c.closing && c.held.is_empty(), c.moving)
     }
 
-    /// The journal made tickets up to `durable` durable: wake the writers waiting for them.
+    /// The journal made tickets up to `durable` durable: wake the writers and readers waiting
+    /// for them.
     fn release(&mut self, durable: u64) {
         let Some(j) = self.journal.as_mut() else {
             return;
         };
-        let conns = &self.conns;
+        j.queue.durable(durable);
+        let conns = &mut self.conns;
         j.waiting.retain(|&(ticket, conn)| {
             if ticket > durable {
                 return true;
             }
-            if let Some(c) = conns.get(&conn) {
+            if let Some(c) = conns.get_mut(&conn) {
+                c.reads.resume();
                 c.wake.notify_one();
             }
             false
@@ -466,6 +483,7 @@ impl Worker {
                 handoff: None,
                 moving: false,
                 held: VecDeque::new(),
+                reads: journal_queue::Reads::default(),
             };
             w.conns.insert(id, conn);
             w.flush_outputs();
@@ -500,12 +518,14 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     if let Some(link) = setup.journal {
         let durable = Arc::clone(&link.durable);
         let mut w = worker.borrow_mut();
-        w.shard.enable_journal();
+        w.shard.enable_journal(link.boot);
+        let queue = journal_queue::Queue::new(link.queue_bytes_max);
         w.journal = Some(WorkerJournal {
             link,
             index: setup.index,
             sent: 0,
             waiting: Vec::new(),
+            queue,
         });
         drop(w);
         tokio::task::spawn_local(journal_loop(durable, Rc::clone(&worker)));

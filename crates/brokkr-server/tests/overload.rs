@@ -91,6 +91,7 @@ fn close_new_clients_closes_at_accept_while_the_loop_runs_late() {
             max_drift_ms: 300,
             mode: OverloadMode::CloseNewClients,
         },
+        run_as: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let broker = std::thread::spawn(move || {

@@ -40,6 +40,7 @@ pub fn default_config() -> ServerConfig {
         access_source: None,
         persistence: None,
         overload: OverloadSettings::default(),
+        run_as: None,
     }
 }
 
@@ -110,7 +111,9 @@ pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
             sessions: config.persistence_data_to_save.sessions_and_subscriptions,
             retained: config.persists_retained(),
             journal: config.persistence_journal,
+            ..PersistSettings::default()
         }),
+        run_as: run_as(&config)?,
     };
     Ok((config, server))
 }
@@ -148,6 +151,20 @@ pub struct Listeners {
     pub allow_anonymous: Vec<Option<bool>>,
     /// Each one's `max_qos`, `max_buffer_size` and `mqtt3_qos_exceed_action`.
     pub overrides: Vec<ListenerOverrides>,
+}
+
+/// `run_as_user` and `run_as_group`: a group alone is refused (it needs a user to switch to).
+fn run_as(config: &Config) -> Result<Option<brokkr_server::RunAs>, Refused> {
+    match (&config.run_as_user, &config.run_as_group) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(Refused(vec![
+            "run_as_group needs run_as_user (the user to switch to)".to_string(),
+        ])),
+        (Some(user), group) => Ok(Some(brokkr_server::RunAs {
+            user: user.clone(),
+            group: group.clone(),
+        })),
+    }
 }
 
 /// The TLS listeners built so far, by their files: a reload reuses (and re-reads) them, so a

@@ -18,10 +18,9 @@
 
 mod common;
 
+use common::mqtt::{Client, publish_parts};
 use common::{TempDir, free_port, listen_block, spawn};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,133 +37,6 @@ fn start(dir: &Path, port: u16) -> Child {
     );
     std::fs::write(&conf, text + &listen_block(port, "")).unwrap();
     spawn(&conf, port, Stdio::null())
-}
-
-/// A minimal MQTT 3.1.1 client over a blocking socket.
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-/// One packet: first byte and body.
-type Packet = (u8, Vec<u8>);
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn frame(first: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    let mut len = body.len();
-    loop {
-        let mut b = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if len == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(body);
-    out
-}
-
-impl Client {
-    /// CONNECT and wait for CONNACK; `None` if the broker is not there (killed).
-    fn connect(port: u16, client_id: &str, clean: bool) -> Option<Client> {
-        let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-        stream.set_nodelay(true).ok()?;
-        let mut body = Vec::new();
-        put_str(&mut body, "MQTT");
-        body.push(4);
-        body.push(if clean { 0x02 } else { 0x00 });
-        body.extend_from_slice(&60u16.to_be_bytes());
-        put_str(&mut body, client_id);
-        let mut c = Client {
-            stream,
-            buf: Vec::new(),
-        };
-        c.send(&frame(0x10, &body))?;
-        c.stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
-        let (first, body) = c.read()?;
-        (first == 0x20 && body.get(1) == Some(&0)).then_some(c)
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> Option<()> {
-        self.stream.write_all(bytes).ok()
-    }
-
-    /// The next packet; `None` on a closed socket or a timeout.
-    fn read(&mut self) -> Option<Packet> {
-        loop {
-            if let Some((used, packet)) = parse(&self.buf) {
-                self.buf.drain(..used);
-                return Some(packet);
-            }
-            let mut chunk = [0u8; 65536];
-            match self.stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-
-    fn subscribe(&mut self, filter: &str) -> Option<()> {
-        let mut body = vec![0, 1];
-        put_str(&mut body, filter);
-        body.push(1);
-        self.send(&frame(0x82, &body))?;
-        loop {
-            let (first, _) = self.read()?;
-            if first == 0x90 {
-                return Some(());
-            }
-        }
-    }
-
-    fn publish(&mut self, topic: &str, id: u16, payload: &str, retain: bool) -> Option<()> {
-        let mut body = Vec::new();
-        put_str(&mut body, topic);
-        body.extend_from_slice(&id.to_be_bytes());
-        body.extend_from_slice(payload.as_bytes());
-        self.send(&frame(0x32 | u8::from(retain), &body))
-    }
-}
-
-fn parse(buf: &[u8]) -> Option<(usize, Packet)> {
-    let first = *buf.first()?;
-    let (mut len, mut shift, mut i) = (0usize, 0, 1);
-    loop {
-        let b = *buf.get(i)?;
-        len |= usize::from(b & 0x7f) << shift;
-        i += 1;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    let body = buf.get(i..i + len)?.to_vec();
-    Some((i + len, (first, body)))
-}
-
-/// A PUBLISH's topic and payload (QoS 1: a packet id between them), and its id.
-fn publish_parts(first: u8, body: &[u8]) -> (String, u16, String) {
-    let tlen = usize::from(u16::from_be_bytes([body[0], body[1]]));
-    let topic = String::from_utf8(body[2..2 + tlen].to_vec()).unwrap();
-    let (id, rest) = if first & 0x06 != 0 {
-        (
-            u16::from_be_bytes([body[2 + tlen], body[3 + tlen]]),
-            &body[4 + tlen..],
-        )
-    } else {
-        (0, &body[2 + tlen..])
-    };
-    (topic, id, String::from_utf8(rest.to_vec()).unwrap())
 }
 
 /// Receive as the persistent subscriber until the socket ends (or `idle` passes without a

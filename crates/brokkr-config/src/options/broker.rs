@@ -54,6 +54,27 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
         get: |c| one(c.persistence_journal),
     },
     opt! {
+        name: "run_as_user", kind: Word, default: Note("none: the user that started brokkr"),
+        example: "brokkr", support: Honoured,
+        doc: "brokkr extension (FlashMQ has no such directive): once every listener is bound \
+              and the state files are loaded (as root: ports below 1024, key files only root \
+              reads), switch to this user for good: its supplementary groups, then \
+              `run_as_group` or its primary group, then the user. brokkr refuses to start if \
+              the user does not exist, if it was not started as root (unless it already runs \
+              as that user), or if the switch fails. `storage_dir` and the log file's \
+              directory must be writable by the user. Takes effect at restart.",
+        set: Global |c, v| c.run_as_user = Some(v.text()?),
+        get: |c| opt(&c.run_as_user),
+    },
+    opt! {
+        name: "run_as_group", kind: Word, default: Note("the primary group of `run_as_user`"),
+        example: "brokkr", support: Honoured,
+        doc: "brokkr extension: the group to switch to with `run_as_user` (which it needs), \
+              instead of the user's primary group. Takes effect at restart.",
+        set: Global |c, v| c.run_as_group = Some(v.text()?),
+        get: |c| opt(&c.run_as_group),
+    },
+    opt! {
         name: "max_qos_msg_pending_per_client", kind: int(32, U16, Unit::Count),
         default: Is("512"), example: "64", support: Honoured,
         doc: "Most QoS 1 and 2 messages queued or in flight per session; also advertised to \

@@ -261,7 +261,7 @@ mod tests {
     fn the_table_has_every_flashmq_directive() {
         // The reference's table lists 56 global keys (its heading says 52) plus plugin_opt_*,
         // and brokkr's own extensions.
-        let extensions = ["persistence_journal"];
+        let extensions = ["persistence_journal", "run_as_user", "run_as_group"];
         assert_eq!(in_scope(Scope::Global).count(), 56 + 1 + extensions.len());
         assert_eq!(in_scope(Scope::Listen).count(), 26);
         assert_eq!(in_scope(Scope::Bridge).count(), 31);

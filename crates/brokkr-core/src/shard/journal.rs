@@ -8,30 +8,40 @@
 //! another shard's sessions) or sets or clears a retained message.
 
 use super::{SessionRef, Shard};
-use crate::journal::JournalRecord;
+use crate::journal::{JournalId, JournalRecord};
 use crate::message::Message;
 use crate::slab::Key;
 use brokkr_codec::{PacketId, QoS, TopicFilter};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 /// Shards a sequence number can tell apart (its low bits).
 const SHARD_BITS: u32 = 10;
 
 /// The records a shard produced since the server last took them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct ShardJournal {
     records: Vec<JournalRecord>,
+    /// The journal generation this process started with ([`JournalId::boot`]).
+    boot: u64,
     /// Messages journaled so far by this shard.
     published: u64,
-    /// The sequence number of the message being routed (0: none, or not journaled).
-    current_seq: u64,
+    /// The message being routed, if it is journaled.
+    current: Option<JournalId>,
 }
 
 impl Shard {
-    /// Journal every acknowledged state change from now on ([`Shard::take_journal`]).
-    pub fn enable_journal(&mut self) {
+    /// Journal every acknowledged state change from now on ([`Shard::take_journal`]). `boot`
+    /// names this process's journals: the generation it started with, which no earlier
+    /// process used, so (boot, sequence number) tells every journaled message apart.
+    pub fn enable_journal(&mut self, boot: u64) {
         if self.journal.is_none() {
-            self.journal = Some(ShardJournal::default());
+            self.journal = Some(ShardJournal {
+                records: Vec::new(),
+                boot,
+                published: 0,
+                current: None,
+            });
         }
     }
 
@@ -119,31 +129,32 @@ impl Shard {
     }
 
     /// A client's message is about to be routed: give it a sequence number, which every
-    /// delivery made by the routing carries ([`super::Pending::journal_seq`]).
+    /// delivery made by the routing carries ([`super::Pending::journal`]).
     pub(super) fn journal_publish_start(&mut self, msg: &Message) {
         let index = u64::from(self.place.index) & ((1 << SHARD_BITS) - 1);
         let Some(j) = self.journal.as_mut() else {
             return;
         };
-        j.current_seq = 0;
+        j.current = None;
         if msg.qos != QoS::AtMostOnce || msg.retain {
             j.published += 1;
-            j.current_seq = j.published << SHARD_BITS | index;
+            let seq = NonZeroU64::new(j.published << SHARD_BITS | index);
+            debug_assert!(seq.is_some(), "published counts from 1");
+            j.current = seq.map(|seq| JournalId { boot: j.boot, seq });
         }
     }
 
-    /// The sequence number deliveries of the message being routed carry (0: none).
-    pub(super) fn journal_seq(&self) -> u64 {
-        self.journal.as_ref().map_or(0, |j| j.current_seq)
+    /// The journaled message being routed, which its deliveries carry (`None`: not journaled).
+    pub(super) fn journal_id(&self) -> Option<JournalId> {
+        self.journal.as_ref().and_then(|j| j.current)
     }
 
     /// The message from session `publisher` has been routed (its targets are still in
     /// `route_targets`): journal it if a QoS 1/2 delivery or the retained store depends on it.
     pub(super) fn journal_publish_end(&mut self, publisher: Key, msg: &Arc<Message>) {
-        let seq = self.journal_seq();
-        if seq == 0 {
+        let Some(JournalId { seq, .. }) = self.journal_id() else {
             return;
-        }
+        };
         let queued = msg.qos != QoS::AtMostOnce
             && self
                 .route_targets
@@ -157,29 +168,31 @@ impl Shard {
                 .unwrap_or_default();
             let message = Arc::clone(msg);
             self.push_record(JournalRecord::Published {
-                seq,
+                seq: seq.get(),
                 publisher,
                 message,
             });
         }
         if let Some(j) = self.journal.as_mut() {
-            j.current_seq = 0;
+            j.current = None;
         }
     }
 
-    /// Session `key` acknowledged (PUBACK or PUBREC) the in-flight message `id`.
-    pub(super) fn journal_completed(&mut self, key: Key, id: PacketId) {
+    /// Session `key` acknowledged (PUBACK or PUBREC) the in-flight message `packet_id`; a
+    /// delivery restored from a snapshot keeps the id its message was journaled under, so its
+    /// acknowledgement is journaled too.
+    pub(super) fn journal_completed(&mut self, key: Key, packet_id: PacketId) {
         let Some(client_id) = self.persistent_client_id(key) else {
             return;
         };
-        let seq = self.sessions.get(key).and_then(|s| {
+        let id = self.sessions.get(key).and_then(|s| {
             s.outbound
                 .in_flight_entries()
-                .find(|(i, _, _)| *i == id)
-                .and_then(|(_, _, p)| p.map(|p| p.journal_seq))
+                .find(|(i, _, _)| *i == packet_id)
+                .and_then(|(_, _, p)| p.and_then(|p| p.journal))
         });
-        if let Some(seq) = seq.filter(|&s| s != 0) {
-            self.push_record(JournalRecord::Completed { client_id, seq });
+        if let Some(id) = id {
+            self.push_record(JournalRecord::Completed { client_id, id });
         }
     }
 }

@@ -55,7 +55,7 @@ impl Shard {
                 }
             });
         let mut cache = EncodeCache::default();
-        let journal_seq = self.journal_seq();
+        let journal = self.journal_id();
         for &(session, opts) in &targets {
             if opts.no_local && Some(session) == publisher {
                 continue;
@@ -65,7 +65,7 @@ impl Shard {
                 qos: msg.qos.min(opts.qos),
                 retain: opts.retain_as_published && msg.retain,
                 subscription_id: opts.subscription_id,
-                journal_seq,
+                journal,
             };
             if session.shard == self.place.index {
                 self.deliver(now_ms, session.key, pending, &mut cache);
@@ -468,7 +468,7 @@ impl Shard {
                 qos,
                 retain: true,
                 subscription_id: job.opts.subscription_id,
-                journal_seq: 0,
+                journal: None,
             };
             self.deliver(now_ms, job.session, p, &mut EncodeCache::default());
         }

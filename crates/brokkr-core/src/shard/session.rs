@@ -31,9 +31,9 @@ pub struct Pending {
     pub retain: bool,
     /// Subscription identifier of the matching subscription.
     pub subscription_id: Option<NonZeroU32>,
-    /// The journal sequence number of the message (0: not journaled), so the subscriber's
+    /// The journaled message it carries (`None`: not journaled), so the subscriber's
     /// acknowledgement can be journaled ([`crate::journal::JournalRecord::Completed`]).
-    pub journal_seq: u64,
+    pub journal: Option<crate::journal::JournalId>,
 }
 
 impl Queued for Pending {

@@ -74,6 +74,7 @@ fn delivery_snapshot(p: &Pending, now_ms: u64) -> DeliverySnapshot {
         qos: p.qos,
         retain: p.retain,
         subscription_id: p.subscription_id,
+        journal: p.journal,
     }
 }
 
@@ -83,7 +84,7 @@ fn pending(d: DeliverySnapshot, now_ms: u64) -> Pending {
         qos: d.qos,
         retain: d.retain,
         subscription_id: d.subscription_id,
-        journal_seq: 0,
+        journal: d.journal,
     }
 }
 

@@ -157,8 +157,11 @@ async fn serve(
             Ok(n) => report_written(id, worker, n),
             Err(_) => return Ended::Lost,
         }
+        // Not while the journal queue is full and this connection's records wait in it
+        // (`journal_queue.rs`); it is woken when they are durable.
+        let may_read = worker.borrow_mut().may_read(id);
         tokio::select! {
-            ready = stream.readable() => {
+            ready = stream.readable(), if may_read => {
                 if ready.is_err() {
                     return Ended::Lost;
                 }
@@ -197,6 +200,7 @@ fn read(stream: &Stream, id: ConnId, worker: &Shared, stack: &mut Option<Box<Sta
         }
     };
     let now = clock_ms(w.epoch);
+    let sent_before = w.journal_sent();
     let Worker {
         shard,
         scratch,
@@ -249,6 +253,7 @@ fn read(stream: &Stream, id: ConnId, worker: &Shared, stack: &mut Option<Box<Sta
         }
     }
     w.flush_outputs();
+    w.note_read(id, sent_before);
     if ended { Read::Ended } else { Read::Again }
 }
 

@@ -68,8 +68,18 @@ impl Broker {
         limits: Limits,
         transport: brokkr_server::transport::TransportSpec,
     ) -> Broker {
+        Broker::start_config(port, Broker::config(port, workers, limits, transport))
+    }
+
+    /// The configuration [`Broker::start_transport`] runs: one listener on `port`.
+    pub fn config(
+        port: u16,
+        workers: usize,
+        limits: Limits,
+        transport: brokkr_server::transport::TransportSpec,
+    ) -> ServerConfig {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let config = ServerConfig {
+        ServerConfig {
             listeners: vec![ListenerSpec {
                 tcp_nodelay: true,
                 transport: std::sync::Arc::new(transport),
@@ -82,7 +92,13 @@ impl Broker {
             access_source: None,
             persistence: None,
             overload: Default::default(),
-        };
+            run_as: None,
+        }
+    }
+
+    /// Run `config`, whose listener is on 127.0.0.1:`port`.
+    pub fn start_config(port: u16, config: ServerConfig) -> Broker {
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             run_until(config, async move {
@@ -132,6 +148,15 @@ impl Client {
     pub fn open(addr: SocketAddr, v: ProtocolVersion) -> Client {
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            v,
+            inbox: BytesMut::new(),
+        }
+    }
+
+    /// A client over a socket that already carried its CONNECT.
+    pub fn from_stream(stream: TcpStream, v: ProtocolVersion) -> Client {
         Client {
             stream,
             v,
