@@ -1,4 +1,8 @@
 //! A connection as the shard keeps it: its buffers and its phase.
+//!
+//! Every idle client has one, so it is kept small: buffers that are empty hold no allocation,
+//! topic alias maps are allocated by the first alias, and what only one phase needs lives in
+//! that phase.
 
 use crate::slab::Key;
 use crate::topic_alias::{InboundAliases, OutboundAliases};
@@ -8,8 +12,12 @@ use bytes::BytesMut;
 /// Where a connection is in its life.
 #[derive(Debug)]
 pub enum Phase {
-    /// Accepted; the first packet must be a CONNECT (MQTT-3.1.0-1).
-    AwaitingConnect,
+    /// Accepted at `accepted_ms`; the first packet must be a CONNECT (MQTT-3.1.0-1), within
+    /// the CONNECT timeout.
+    AwaitingConnect {
+        /// When the connection was accepted.
+        accepted_ms: u64,
+    },
     /// CONNACK with success sent.
     Connected(Connected),
     /// Closing: nothing more is read; the write buffer is flushed, then the socket closed.
@@ -23,16 +31,14 @@ pub struct Connected {
     pub version: ProtocolVersion,
     /// The session it is attached to.
     pub session: Key,
-    /// Keep Alive in milliseconds (0: none).
-    pub keep_alive_ms: u64,
+    /// Keep Alive in milliseconds (0: none); at most 65,535 s.
+    pub keep_alive_ms: u32,
     /// Aliases the client defined.
     pub inbound_aliases: InboundAliases,
     /// Aliases we defined.
     pub outbound_aliases: OutboundAliases,
-    /// The client's Maximum Packet Size (MQTT-3.1.2-24).
-    pub max_packet_bytes: usize,
-    /// Receive Maximum the client gave us (our send window).
-    pub receive_maximum: u16,
+    /// The client's Maximum Packet Size (MQTT-3.1.2-24; a four-byte integer on the wire).
+    pub max_packet_bytes: u32,
 }
 
 /// One connection.
@@ -46,12 +52,13 @@ pub struct Conn {
     pub write: BytesMut,
     /// The phase.
     pub phase: Phase,
-    /// When it was accepted.
-    pub accepted_ms: u64,
     /// When the last packet arrived (keep alive).
     pub last_packet_ms: u64,
     /// Listed in the shard's dirty list (written to since the server last looked).
     pub dirty: bool,
+    /// The client just signalled idleness (CONNECT, PINGREQ): let the write buffer go once
+    /// everything in it was written.
+    pub release_write: bool,
     /// Bytes handed to the server by `take_write` and not yet reported written.
     pub in_transit_bytes: usize,
     /// Since when this client's buffer has been full (a QoS 0 message was dropped for lack of
@@ -65,6 +72,18 @@ impl Conn {
     /// Bytes encoded for this client and not yet written to its socket.
     pub fn pending_bytes(&self) -> usize {
         self.write.len() + self.in_transit_bytes
+    }
+
+    /// Everything was written: let the write buffer's allocation go if the client signalled
+    /// idleness or the buffer grew past [`super::IDLE_BUFFER_BYTES_MAX`].
+    pub(super) fn release_write_when_flushed(&mut self) {
+        if self.in_transit_bytes == 0 && self.write.is_empty() {
+            if self.release_write {
+                self.write = BytesMut::new();
+                self.release_write = false;
+            }
+            super::shrink_when_idle(&mut self.write);
+        }
     }
 }
 

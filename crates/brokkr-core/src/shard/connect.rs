@@ -12,8 +12,10 @@ use crate::ids::generate_client_id;
 use crate::session::{InboundQos2, Outbound};
 use crate::topic_alias::{InboundAliases, OutboundAliases};
 use brokkr_codec::{
-    ConnAck, Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode,
+    ConnAck, Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode, TopicName,
+    Will, WillProperties,
 };
+use bytes::Bytes;
 use std::num::NonZeroU16;
 
 impl Shard {
@@ -85,12 +87,12 @@ impl Shard {
             // `aclchecks/registerwill`); the connection itself is fine.
             connect.will = None;
         }
-        let username = connect.username.as_ref().map(|u| u.as_str().to_string());
+        let username = connect.username.as_ref().map(|u| u.as_str());
         let owner = self
             .by_client_id
-            .get(&client_id)
-            .and_then(|&k| self.sessions.get(k));
-        if owner.is_some_and(|s| s.username != username) {
+            .get(&self.sessions, &client_id)
+            .and_then(|k| self.sessions.get(k));
+        if owner.is_some_and(|s| s.username.as_deref() != username) {
             // A session is not handed to another user (FlashMQ: NotAuthorized).
             return self.refuse(now_ms, conn, v, ReasonCode::NotAuthorized);
         }
@@ -99,7 +101,7 @@ impl Shard {
         self.journal_session(session, !session_present);
         let (keep_alive_secs, keep_alive_changed) =
             self.limits.grant_keep_alive(connect.keep_alive_secs);
-        let keep_alive_ms = u64::from(keep_alive_secs) * 1000;
+        let keep_alive_ms = u32::from(keep_alive_secs) * 1000;
         let receive_maximum = connect
             .properties
             .receive_maximum
@@ -107,7 +109,7 @@ impl Shard {
         let max_packet_bytes = connect
             .properties
             .maximum_packet_size
-            .map_or(usize::MAX, |m| m.get() as usize);
+            .map_or(u32::MAX, |m| m.get());
         let outbound_alias_max = connect
             .properties
             .topic_alias_maximum
@@ -161,7 +163,6 @@ impl Shard {
             inbound_aliases: InboundAliases::new(inbound_alias_max),
             outbound_aliases: OutboundAliases::new(outbound_alias_max),
             max_packet_bytes,
-            receive_maximum,
         });
         self.send(conn, &Packet::ConnAck(ack), v);
         self.stats.mqtt_connects += 1;
@@ -186,7 +187,7 @@ impl Shard {
             // Homed here, so that a later CONNECT with this id finds its session here (one
             // try in `count` succeeds).
             let home = super::home_shard(id.as_bytes(), self.place.count);
-            if home == self.place.index && !self.by_client_id.contains_key(&id) {
+            if home == self.place.index && !self.by_client_id.contains(&self.sessions, &id) {
                 return id;
             }
         }
@@ -196,7 +197,7 @@ impl Shard {
     /// published, as FlashMQ does), and drop the old session if `clean_start`. Returns whether a
     /// session is resumed (Session Present).
     fn take_over(&mut self, now_ms: u64, client_id: &str, clean_start: bool) -> bool {
-        let Some(&key) = self.by_client_id.get(client_id) else {
+        let Some(key) = self.by_client_id.get(&self.sessions, client_id) else {
             return false;
         };
         let old_conn = self.sessions.get(key).and_then(|s| s.conn);
@@ -225,11 +226,8 @@ impl Shard {
         expiry_secs: u32,
         login: crate::access::Login,
     ) -> crate::slab::Key {
-        let will = connect.will.clone().map(|mut w| {
-            w.topic = w.topic.compact();
-            w
-        });
-        if let Some(&key) = self.by_client_id.get(client_id)
+        let will = connect.will.as_ref().map(compact_will);
+        if let Some(key) = self.by_client_id.get(&self.sessions, client_id)
             && let Some(s) = self.sessions.get_mut(key)
         {
             s.conn = Some(conn);
@@ -245,8 +243,8 @@ impl Shard {
         }
         let limits = &self.limits;
         let key = self.sessions.insert(Session {
-            client_id: client_id.to_string(),
-            username: connect.username.as_ref().map(|u| u.as_str().to_string()),
+            client_id: client_id.into(),
+            username: connect.username.as_ref().map(|u| u.as_str().into()),
             login,
             conn: Some(conn),
             version: v,
@@ -262,7 +260,7 @@ impl Shard {
             expiry_secs,
             offline_since_ms: None,
         });
-        self.by_client_id.insert(client_id.to_string(), key);
+        self.by_client_id.insert(&self.sessions, key);
         key
     }
 
@@ -272,14 +270,14 @@ impl Shard {
         let Some(session) = self.sessions.remove(key) else {
             return;
         };
-        self.by_client_id.remove(&session.client_id);
+        self.by_client_id.remove(&session.client_id, key);
         self.journal_session_ended(&session.client_id, session.expiry_secs);
         let sref = self.session_ref(key);
         for (filter, _) in &session.subscriptions {
             self.shared.tree_mut().remove(filter, &sref);
         }
         if let Some((will, _)) = session.pending_will {
-            self.publish_will(now_ms, will);
+            self.publish_will(now_ms, *will);
         }
     }
 
@@ -310,7 +308,7 @@ impl Shard {
                 .unwrap_or(0)
                 .min(expiry);
             if delay_secs == 0 {
-                self.publish_will(now_ms, will);
+                self.publish_will(now_ms, *will);
             } else if let Some(s) = self.sessions.get_mut(key) {
                 s.pending_will = Some((will, now_ms + u64::from(delay_secs) * 1000));
             }
@@ -338,7 +336,7 @@ impl Shard {
                 .get_mut(key)
                 .and_then(|s| s.pending_will.take())
             {
-                self.publish_will(now_ms, will);
+                self.publish_will(now_ms, *will);
             }
         }
     }
@@ -377,6 +375,29 @@ impl Shard {
         }
         self.pump(now_ms, key);
     }
+}
+
+/// A copy of `will` that shares nothing with the CONNECT's read buffer: a session keeps it for
+/// as long as the connection lives, and a slice would pin the buffer it arrived in.
+fn compact_will(will: &Will) -> Box<Will> {
+    let p = &will.properties;
+    Box::new(Will {
+        topic: will.topic.compact(),
+        payload: Bytes::copy_from_slice(&will.payload),
+        qos: will.qos,
+        retain: will.retain,
+        properties: WillProperties {
+            content_type: p.content_type.as_ref().map(MqttString::compact),
+            response_topic: p.response_topic.as_ref().map(TopicName::compact),
+            correlation_data: p.correlation_data.as_deref().map(Bytes::copy_from_slice),
+            user_properties: p
+                .user_properties
+                .iter()
+                .map(|(k, v)| (k.compact(), v.compact()))
+                .collect(),
+            ..p.clone()
+        },
+    })
 }
 
 /// QoS granted for a requested one under the broker's maximum.

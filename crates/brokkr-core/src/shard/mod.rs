@@ -14,6 +14,7 @@
 //! [`Shard::deliver_remote`]. Batches between two shards keep their order, so each publisher's
 //! messages reach each subscriber in order.
 
+mod client_ids;
 mod conn;
 mod connect;
 mod connected;
@@ -37,7 +38,6 @@ use crate::slab::{Key, Slab};
 use crate::subscriptions::MatchScratch;
 use brokkr_codec::{DecodeError, Packet, PacketType, ProtocolVersion, framer};
 use bytes::{BufMut, Bytes, BytesMut};
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// A connection handle, as the server knows it.
@@ -77,7 +77,7 @@ pub struct Shard {
     shared: Arc<SharedState>,
     conns: Slab<Conn>,
     sessions: Slab<Session>,
-    by_client_id: FxHashMap<String, Key>,
+    by_client_id: client_ids::ClientIds,
     /// The access policy as of `policy_generation` (refreshed from `shared` on each input).
     policy: Arc<dyn crate::access::AccessPolicy>,
     policy_generation: u64,
@@ -123,7 +123,7 @@ impl Shard {
             policy_generation,
             conns: Slab::default(),
             sessions: Slab::default(),
-            by_client_id: FxHashMap::default(),
+            by_client_id: client_ids::ClientIds::default(),
             outbox: (0..place.count).map(|_| Vec::new()).collect(),
             handoffs: Vec::new(),
             stats: crate::stats::ShardStats::default(),
@@ -152,10 +152,12 @@ impl Shard {
             listener,
             read: BytesMut::new(),
             write: BytesMut::new(),
-            phase: Phase::AwaitingConnect,
-            accepted_ms: now_ms,
+            phase: Phase::AwaitingConnect {
+                accepted_ms: now_ms,
+            },
             last_packet_ms: now_ms,
             dirty: false,
+            release_write: false,
             in_transit_bytes: 0,
             over_cap_since_ms: None,
             handed_in: false,
@@ -244,11 +246,15 @@ impl Shard {
         brokkr_codec::vbi::write_vbi(&mut bytes, len);
         bytes.extend_from_slice(body);
         bytes.extend_from_slice(&c.read);
+        let accepted_ms = match c.phase {
+            Phase::AwaitingConnect { accepted_ms } => accepted_ms,
+            _ => c.last_packet_ms, // a hand-off happens only before CONNACK
+        };
         self.handoffs.push(Handoff {
             conn,
             shard: home,
             bytes: bytes.freeze(),
-            accepted_ms: c.accepted_ms,
+            accepted_ms,
             listener: c.listener,
         });
     }
@@ -288,13 +294,18 @@ impl Shard {
     }
 
     /// Frame and handle every complete packet in `conn`'s read buffer.
+    ///
+    /// Buffers are kept while a connection carries traffic (reused, no allocation per packet)
+    /// and let go once empty after a CONNECT or a PINGREQ, the packets a client sends when it
+    /// has nothing else to say: an idle connection holds no buffer memory.
     fn process(&mut self, now_ms: u64, conn: ConnId) {
+        let mut idle_signal = false;
         loop {
             let Some(c) = self.conns.get_mut(conn) else {
                 return;
             };
             let (version, connected) = match &c.phase {
-                Phase::AwaitingConnect => (None, false),
+                Phase::AwaitingConnect { .. } => (None, false),
                 Phase::Connected(k) => (Some(k.version), true),
                 Phase::Closing => return,
             };
@@ -302,6 +313,10 @@ impl Shard {
             let raw = match framer::next_packet(&mut c.read, cap) {
                 Ok(Some(raw)) => raw,
                 Ok(None) => {
+                    if idle_signal && c.read.is_empty() {
+                        c.read = BytesMut::new();
+                        c.release_write = true; // once the CONNACK or PINGRESP is written
+                    }
                     shrink_when_idle(&mut c.read);
                     return;
                 }
@@ -309,6 +324,7 @@ impl Shard {
             };
             c.last_packet_ms = now_ms;
             let is_connect = raw.first_byte >> 4 == PacketType::Connect as u8;
+            idle_signal = is_connect || raw.first_byte >> 4 == PacketType::PingReq as u8;
             let result = match version {
                 None if !is_connect => {
                     Err(DecodeError::protocol("first packet is not CONNECT").rule("MQTT-3.1.0-1"))
@@ -445,9 +461,7 @@ impl Shard {
     pub fn written(&mut self, conn: ConnId, n: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
             c.in_transit_bytes = c.in_transit_bytes.saturating_sub(n);
-            if c.in_transit_bytes == 0 {
-                shrink_when_idle(&mut c.write);
-            }
+            c.release_write_when_flushed();
         }
     }
 
@@ -456,6 +470,7 @@ impl Shard {
         if let Some(c) = self.conns.get_mut(conn) {
             let n = n.min(c.write.len());
             bytes::Buf::advance(&mut c.write, n);
+            c.release_write_when_flushed();
         }
     }
 
@@ -517,12 +532,13 @@ impl Shard {
                 continue;
             }
             let expired = match &c.phase {
-                Phase::AwaitingConnect => {
-                    now_ms.saturating_sub(c.accepted_ms) >= self.limits.connect_timeout_ms
+                Phase::AwaitingConnect { accepted_ms } => {
+                    now_ms.saturating_sub(*accepted_ms) >= self.limits.connect_timeout_ms
                 }
                 Phase::Connected(k) => {
                     k.keep_alive_ms > 0
-                        && now_ms.saturating_sub(c.last_packet_ms) >= k.keep_alive_ms * 3 / 2
+                        && now_ms.saturating_sub(c.last_packet_ms)
+                            >= u64::from(k.keep_alive_ms) * 3 / 2
                 }
                 Phase::Closing => false,
             };
@@ -535,6 +551,11 @@ impl Shard {
         }
         self.fire_delayed_wills(now_ms);
         self.expire_sessions(now_ms);
+        debug_assert_eq!(
+            self.by_client_id.len(),
+            self.sessions.len(),
+            "one index entry each"
+        );
         self.stats.clients_connected = connected;
         self.stats.sessions = self.sessions.len() as u64;
         self.shared.report(self.place.index, self.stats);
@@ -567,7 +588,7 @@ impl Shard {
             }
         }
         for will in wills {
-            self.publish_will(now_ms, will);
+            self.publish_will(now_ms, *will);
         }
     }
 
@@ -600,9 +621,11 @@ impl Shard {
                 continue;
             };
             let due = match &c.phase {
-                Phase::AwaitingConnect => Some(c.accepted_ms + self.limits.connect_timeout_ms),
+                Phase::AwaitingConnect { accepted_ms } => {
+                    Some(accepted_ms + self.limits.connect_timeout_ms)
+                }
                 Phase::Connected(k) if k.keep_alive_ms > 0 => {
-                    Some(c.last_packet_ms + k.keep_alive_ms * 3 / 2)
+                    Some(c.last_packet_ms + u64::from(k.keep_alive_ms) * 3 / 2)
                 }
                 _ => None,
             };
@@ -636,7 +659,7 @@ impl Shard {
 /// connection idles.
 pub const IDLE_BUFFER_BYTES_MAX: usize = 4096;
 
-fn shrink_when_idle(buf: &mut BytesMut) {
+pub(super) fn shrink_when_idle(buf: &mut BytesMut) {
     if buf.is_empty() && buf.capacity() > IDLE_BUFFER_BYTES_MAX {
         *buf = BytesMut::new();
     }

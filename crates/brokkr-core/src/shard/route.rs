@@ -210,7 +210,7 @@ impl Shard {
             // QoS 0 never takes the buffer past its cap: a client that reads slowly loses QoS 0
             // messages, not the broker's memory.
             Ok(n)
-                if n <= k.max_packet_bytes
+                if u32::try_from(n).is_ok_and(|n| n <= k.max_packet_bytes)
                     && (qos_pid != QosPid::AtMostOnce
                         || c.write.len() + c.in_transit_bytes <= write_max) =>
             {

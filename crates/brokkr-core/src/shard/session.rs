@@ -46,13 +46,14 @@ impl Queued for Pending {
     }
 }
 
-/// One session.
+/// One session. Kept small, since every idle client has one: what most sessions never use
+/// (wills, QoS 1/2 state) is boxed or allocated on first use.
 #[derive(Debug)]
 pub struct Session {
-    /// The client identifier.
-    pub client_id: String,
+    /// The client identifier (also the key of the shard's index by client id).
+    pub client_id: Box<str>,
     /// The user name the session was created with; another user may not take it over.
-    pub username: Option<String>,
+    pub username: Option<Box<str>>,
     /// The proof of its current (or last) CONNECT, for the ACL.
     pub login: crate::access::Login,
     /// The connection attached to it, if online.
@@ -65,10 +66,10 @@ pub struct Session {
     pub outbound: Outbound<Pending>,
     /// Inbound QoS 2 awaiting PUBREL.
     pub inbound_qos2: InboundQos2,
-    /// The will of the current connection.
-    pub will: Option<Will>,
+    /// The will of the current connection, compacted (it never pins a read buffer).
+    pub will: Option<Box<Will>>,
     /// A will waiting for its Will Delay Interval (or the session's end), with when it fires.
-    pub pending_will: Option<(Will, u64)>,
+    pub pending_will: Option<(Box<Will>, u64)>,
     /// Session Expiry Interval in force (0: ends with the connection).
     pub expiry_secs: u32,
     /// When the connection went away, for session expiry.

@@ -18,7 +18,7 @@ use crate::session::{InboundQos2, Outbound, OutboundState};
 use crate::snapshot::{
     DeliverySnapshot, InFlightSnapshot, RetainedSnapshot, SessionSnapshot, WillSnapshot,
 };
-use brokkr_codec::{Disconnect, Packet, QoS, ReasonCode};
+use brokkr_codec::{Disconnect, Packet, QoS, ReasonCode, Will};
 use std::sync::Arc;
 
 /// What a restore did.
@@ -112,13 +112,13 @@ fn session_snapshot(s: &Session, now_ms: u64) -> SessionSnapshot {
         (None, None) => None,
     };
     let will = will.map(|(will, delay_ms)| {
-        let mut will = will.clone();
+        let mut will = Will::clone(will);
         will.properties.will_delay_interval_secs = None;
         WillSnapshot { will, delay_ms }
     });
     SessionSnapshot {
-        client_id: s.client_id.clone(),
-        username: s.username.clone(),
+        client_id: s.client_id.to_string(),
+        username: s.username.as_deref().map(str::to_string),
         version: s.version,
         expiry_secs: s.expiry_secs,
         offline_for_ms: s.offline_since_ms.map_or(0, |t| now_ms.saturating_sub(t)),
@@ -177,7 +177,7 @@ impl Shard {
             let home = home_shard(s.client_id.as_bytes(), self.place.count);
             if home != self.place.index
                 || s.expiry_secs == 0
-                || self.by_client_id.contains_key(&s.client_id)
+                || self.by_client_id.contains(&self.sessions, &s.client_id)
             {
                 report.skipped += 1;
                 continue;
@@ -235,8 +235,8 @@ impl Shard {
                 .map(std::sync::Arc::from),
         };
         let key = self.sessions.insert(Session {
-            client_id: saved.client_id.clone(),
-            username: saved.username,
+            client_id: saved.client_id.into(),
+            username: saved.username.map(String::into_boxed_str),
             login,
             conn: None,
             version: saved.version,
@@ -246,11 +246,11 @@ impl Shard {
             will: None,
             pending_will: saved
                 .will
-                .map(|w| (w.will, now_ms.saturating_add(w.delay_ms))),
+                .map(|w| (Box::new(w.will), now_ms.saturating_add(w.delay_ms))),
             expiry_secs: saved.expiry_secs,
             offline_since_ms: Some(now_ms.saturating_sub(saved.offline_for_ms)),
         });
-        self.by_client_id.insert(saved.client_id, key);
+        self.by_client_id.insert(&self.sessions, key);
         let sref = self.session_ref(key);
         let mut kept: Vec<(brokkr_codec::TopicFilter, super::SubOptions)> = Vec::new();
         for (filter, opts) in subscriptions {
