@@ -19,6 +19,7 @@ mod conn;
 mod connect;
 mod connected;
 mod journal;
+mod retained;
 mod route;
 mod session;
 mod shared;
@@ -26,7 +27,7 @@ mod snapshot;
 mod sys;
 
 pub use conn::{Conn, Connected, Phase};
-pub use route::RETAINED_NODES_PER_SLICE;
+pub use retained::RETAINED_NODES_PER_SLICE;
 pub use session::{Pending, Session, SubOptions};
 pub use shared::{Placement, SessionRef, SharedState, home_shard};
 pub use snapshot::Restored;
@@ -86,7 +87,7 @@ pub struct Shard {
     handoffs: Vec<Handoff>,
     closed: Vec<ConnId>,
     dirty: Vec<ConnId>,
-    retained_jobs: std::collections::VecDeque<route::RetainedJob>,
+    retained_jobs: std::collections::VecDeque<retained::RetainedJob>,
     background_waiting: usize,
     route_targets: Vec<(SessionRef, SubOptions)>,
     scratch: MatchScratch,

@@ -1,17 +1,14 @@
 //! Fan-out: from one message to every matching subscription, and from a delivery to bytes in a
 //! connection's write buffer or a place in a session's queue.
 
-use super::session::{Pending, SubOptions};
+use super::session::Pending;
 use super::{ConnId, Shard};
 use crate::message::{Delivery, EncodeCache, Message, encode_delivery};
-use crate::retained::RetainedWalk;
 use crate::session::Resend;
 use crate::slab::Key;
 use crate::subscriptions::Match;
 use crate::topic_alias::OutboundTopic;
-use brokkr_codec::{
-    Packet, PubRel, PublishPropertiesBuilder, QoS, QosPid, RetainHandling, TopicFilter, Will,
-};
+use brokkr_codec::{Packet, PubRel, PublishPropertiesBuilder, QoS, QosPid, Will};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -271,131 +268,6 @@ impl Shard {
         });
         self.retain(&msg);
         self.route(now_ms, None, msg);
-    }
-
-    /// Apply a message's RETAIN flag to the store (MQTT-3.3.1-5/6/7).
-    pub(super) fn retain(&mut self, msg: &Arc<Message>) {
-        if !msg.retain {
-            return;
-        }
-        if !msg.topic.is_dollar() {
-            self.stats.retained_sets += 1; // the broker's own $SYS sets are not counted
-        }
-        if msg.payload.is_empty() {
-            self.shared.retained_mut().remove(&msg.topic);
-        } else if msg.payload.len() <= self.limits.retained_payload_bytes_max {
-            let compact = Arc::new(msg.compact());
-            self.shared.retained_mut().set(&msg.topic, compact);
-        }
-    }
-
-    /// Send the retained messages matching a new subscription (MQTT-3.3.1-9..11).
-    pub(super) fn send_retained(
-        &mut self,
-        now_ms: u64,
-        session: Key,
-        filter: &TopicFilter,
-        opts: SubOptions,
-        handling: RetainHandling,
-        existed: bool,
-    ) {
-        let send = match handling {
-            RetainHandling::SendAtSubscribe => true,
-            RetainHandling::SendIfNew => !existed,
-            RetainHandling::DoNotSend => false,
-        };
-        if !send || filter.share().is_some() {
-            return; // shared subscriptions get no retained messages (FlashMQ)
-        }
-        let walk = RetainedWalk::new(filter.pattern());
-        self.retained_jobs.push_back(RetainedJob {
-            session,
-            walk,
-            opts,
-        });
-        // The first slice goes out at once, with the SUBACK's flush; the rest in later turns.
-        self.run_background(now_ms, RETAINED_NODES_PER_SLICE);
-    }
-}
-
-/// Retained-tree nodes one slice of background work may visit.
-pub const RETAINED_NODES_PER_SLICE: usize = 1_000;
-
-/// A subscriber's pending delivery of retained messages.
-#[derive(Debug)]
-pub(super) struct RetainedJob {
-    session: Key,
-    walk: RetainedWalk,
-    opts: SubOptions,
-}
-
-impl Shard {
-    /// True when retained deliveries are pending; the server then calls
-    /// [`Shard::run_background`] between other work until this is false.
-    pub fn has_background_work(&self) -> bool {
-        !self.retained_jobs.is_empty()
-    }
-
-    /// True when every pending background job is waiting for its client to read (the server
-    /// should wait a little instead of spinning).
-    pub fn background_waiting(&self) -> bool {
-        self.background_waiting >= self.retained_jobs.len() && !self.retained_jobs.is_empty()
-    }
-
-    /// Do one slice of background work: walk at most `budget_nodes` retained-tree nodes for the
-    /// next pending subscriber and deliver what matched. Subscribers take turns; one whose write
-    /// buffer is more than half full waits (its messages are not dropped), so a big retained
-    /// set costs neither a long stall nor unbounded memory. Returns whether work remains.
-    pub fn run_background(&mut self, now_ms: u64, budget_nodes: usize) -> bool {
-        let Some(mut job) = self.retained_jobs.pop_front() else {
-            return false;
-        };
-        let Some(s) = self.sessions.get(job.session) else {
-            return self.has_background_work(); // session gone: drop the job
-        };
-        let Some(conn) = s.conn else {
-            return self.has_background_work();
-        };
-        let half = self.limits.write_buffer_bytes_max / 2;
-        if self
-            .conns
-            .get(conn)
-            .is_some_and(|c| c.pending_bytes() > half)
-        {
-            self.retained_jobs.push_back(job);
-            self.background_waiting += 1;
-            return true;
-        }
-        self.background_waiting = 0;
-        let mut found: Vec<Arc<Message>> = Vec::new();
-        let progress = self
-            .shared
-            .retained()
-            .walk(&mut job.walk, budget_nodes, |m| found.push(Arc::clone(m)));
-        let ttl_ms = self
-            .limits
-            .retained_expiry_secs
-            .map(|s| u64::from(s) * 1000);
-        for message in found {
-            let too_old =
-                ttl_ms.is_some_and(|ttl| now_ms.saturating_sub(message.received_ms) > ttl);
-            if too_old || message.remaining_expiry_secs(now_ms).is_err() {
-                continue; // expire_retained_messages_after_seconds, or its Message Expiry
-            }
-            let qos = message.qos.min(job.opts.qos);
-            let p = Pending {
-                message,
-                qos,
-                retain: true,
-                subscription_id: job.opts.subscription_id,
-                journal_seq: 0,
-            };
-            self.deliver(now_ms, job.session, p, &mut EncodeCache::default());
-        }
-        if progress == crate::retained::WalkProgress::Paused {
-            self.retained_jobs.push_back(job);
-        }
-        self.has_background_work()
     }
 }
 

@@ -13,7 +13,7 @@
 use super::session::{Pending, Session};
 use super::{ConnId, Phase, Shard, SharedState, home_shard};
 use crate::message::Message;
-use crate::retained::RetainedWalk;
+use crate::retained::{RetainedMessage, RetainedWalk};
 use crate::session::{InboundQos2, Outbound, OutboundState};
 use crate::snapshot::{
     DeliverySnapshot, InFlightSnapshot, RetainedSnapshot, SessionSnapshot, WillSnapshot,
@@ -35,17 +35,19 @@ impl SharedState {
     /// Every retained message except those on `$` topics (the broker's own, published again by
     /// the new process) and those expired at `now_ms`, in topic order.
     pub fn snapshot_retained(&self, now_ms: u64) -> Vec<RetainedSnapshot> {
-        let mut all: Vec<Arc<Message>> = Vec::new();
-        // The read lock is held while the Arcs are gathered, not while they are copied.
+        let mut all: Vec<RetainedMessage> = Vec::new();
+        // The read lock is held while the messages are gathered (one reference count each),
+        // not while they are decoded.
         self.retained()
             .walk(&mut RetainedWalk::new("#"), usize::MAX, |m| {
-                all.push(Arc::clone(m))
+                all.push(m.clone())
             });
         all.iter()
+            .filter_map(RetainedMessage::to_message)
             .filter(|m| m.remaining_expiry_secs(now_ms).is_ok())
             .map(|m| RetainedSnapshot {
-                message: detached(m),
                 age_ms: now_ms.saturating_sub(m.received_ms),
+                message: detached(&m),
             })
             .collect()
     }
@@ -159,8 +161,11 @@ impl Shard {
                 report.skipped += 1;
                 continue;
             }
-            let topic = message.topic.clone();
-            self.shared.retained_mut().set(&topic, message);
+            let Some(stored) = RetainedMessage::new(&message) else {
+                report.skipped += 1;
+                continue;
+            };
+            self.shared.retained_mut().set(&message.topic, stored);
             report.restored += 1;
         }
         report
