@@ -41,48 +41,104 @@ pub struct Connected {
     pub max_packet_bytes: u32,
 }
 
-/// One connection.
-#[derive(Debug)]
-pub struct Conn {
-    /// The listener it was accepted on.
-    pub listener: u16,
+/// A connection's buffers and write state. Allocated when bytes arrive or are written, let go
+/// once the connection has flushed everything after signalling idleness (CONNECT, PINGREQ), so
+/// an idle connection holds none of it.
+#[derive(Debug, Default)]
+pub struct ConnIo {
     /// Bytes received and not yet framed.
     pub read: BytesMut,
     /// Bytes encoded and not yet written to the socket.
     pub write: BytesMut,
-    /// The phase.
-    pub phase: Phase,
-    /// When the last packet arrived (keep alive).
-    pub last_packet_ms: u64,
-    /// Listed in the shard's dirty list (written to since the server last looked).
-    pub dirty: bool,
-    /// The client just signalled idleness (CONNECT, PINGREQ): let the write buffer go once
-    /// everything in it was written.
-    pub release_write: bool,
     /// Bytes handed to the server by `take_write` and not yet reported written.
     pub in_transit_bytes: usize,
     /// Since when this client's buffer has been full (a QoS 0 message was dropped for lack of
     /// room and it has not drained below half the cap since).
     pub over_cap_since_ms: Option<u64>,
+}
+
+impl ConnIo {
+    /// Bytes encoded and not yet written to the socket.
+    pub fn pending_bytes(&self) -> usize {
+        self.write.len() + self.in_transit_bytes
+    }
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// Buffers and write state, while there is anything to buffer.
+    pub io: Option<Box<ConnIo>>,
+    /// The phase.
+    pub phase: Phase,
+    /// When the last packet arrived (keep alive).
+    pub last_packet_ms: u64,
+    /// The listener it was accepted on.
+    pub listener: u16,
+    /// Listed in the shard's dirty list (written to since the server last looked).
+    pub dirty: bool,
+    /// The client signalled idleness (CONNECT, PINGREQ): let the buffers go once everything
+    /// was written.
+    pub idle_pending: bool,
     /// Handed over by another shard: it stays here whatever its CONNECT says.
     pub handed_in: bool,
 }
 
 impl Conn {
-    /// Bytes encoded for this client and not yet written to its socket.
-    pub fn pending_bytes(&self) -> usize {
-        self.write.len() + self.in_transit_bytes
+    /// A connection accepted on `listener` at `now_ms`.
+    pub(super) fn new(listener: u16, now_ms: u64) -> Conn {
+        Conn {
+            io: None,
+            phase: Phase::AwaitingConnect {
+                accepted_ms: now_ms,
+            },
+            last_packet_ms: now_ms,
+            listener,
+            dirty: false,
+            idle_pending: false,
+            handed_in: false,
+        }
     }
 
-    /// Everything was written: let the write buffer's allocation go if the client signalled
-    /// idleness or the buffer grew past [`super::IDLE_BUFFER_BYTES_MAX`].
-    pub(super) fn release_write_when_flushed(&mut self) {
-        if self.in_transit_bytes == 0 && self.write.is_empty() {
-            if self.release_write {
-                self.write = BytesMut::new();
-                self.release_write = false;
+    /// The buffers, allocated if they were not.
+    pub fn io_mut(&mut self) -> &mut ConnIo {
+        self.io.get_or_insert_with(Box::default)
+    }
+
+    /// Bytes encoded for this client and not yet written to its socket.
+    pub fn pending_bytes(&self) -> usize {
+        self.io.as_ref().map_or(0, |io| io.pending_bytes())
+    }
+
+    /// After the client signalled idleness: let the read buffer go if it is empty, and the
+    /// whole [`ConnIo`] once nothing waits to be written either.
+    pub(super) fn go_idle(&mut self) {
+        let Some(io) = self.io.as_deref_mut() else {
+            self.idle_pending = false;
+            return;
+        };
+        if io.read.is_empty() {
+            io.read = BytesMut::new();
+            if io.pending_bytes() == 0 {
+                self.io = None;
+                self.idle_pending = false;
             }
-            super::shrink_when_idle(&mut self.write);
+        }
+    }
+
+    /// Everything taken by the server was written: let the buffers go if the client signalled
+    /// idleness, else only a write buffer grown past [`super::IDLE_BUFFER_BYTES_MAX`].
+    pub(super) fn flushed(&mut self) {
+        let Some(io) = self.io.as_deref_mut() else {
+            return;
+        };
+        if io.pending_bytes() > 0 {
+            return;
+        }
+        if self.idle_pending {
+            self.go_idle();
+        } else {
+            super::shrink_when_idle(&mut io.write);
         }
     }
 }

@@ -26,7 +26,7 @@ mod shared;
 mod snapshot;
 mod sys;
 
-pub use conn::{Conn, Connected, Phase};
+pub use conn::{Conn, ConnIo, Connected, Phase};
 pub use retained::RETAINED_NODES_PER_SLICE;
 pub use session::{Pending, Session, SubOptions};
 pub use shared::{Placement, SessionRef, SharedState, home_shard};
@@ -149,20 +149,7 @@ impl Shard {
     /// the access policy may treat listeners differently).
     pub fn accept_on(&mut self, now_ms: u64, listener: u16) -> ConnId {
         self.stats.socket_connects += 1;
-        self.conns.insert(Conn {
-            listener,
-            read: BytesMut::new(),
-            write: BytesMut::new(),
-            phase: Phase::AwaitingConnect {
-                accepted_ms: now_ms,
-            },
-            last_packet_ms: now_ms,
-            dirty: false,
-            release_write: false,
-            in_transit_bytes: 0,
-            over_cap_since_ms: None,
-            handed_in: false,
-        })
+        self.conns.insert(Conn::new(listener, now_ms))
     }
 
     /// A connection handed over by another shard ([`Handoff`]): accepted at `accepted_ms`,
@@ -242,11 +229,12 @@ impl Shard {
         let Ok(len) = u32::try_from(body.len()) else {
             return; // the framer's cap keeps every body far below this
         };
-        let mut bytes = BytesMut::with_capacity(5 + body.len() + c.read.len());
+        let rest: &[u8] = c.io.as_ref().map_or(&[], |io| &io.read[..]);
+        let mut bytes = BytesMut::with_capacity(5 + body.len() + rest.len());
         bytes.put_u8(first_byte);
         brokkr_codec::vbi::write_vbi(&mut bytes, len);
         bytes.extend_from_slice(body);
-        bytes.extend_from_slice(&c.read);
+        bytes.extend_from_slice(rest);
         let accepted_ms = match c.phase {
             Phase::AwaitingConnect { accepted_ms } => accepted_ms,
             _ => c.last_packet_ms, // a hand-off happens only before CONNACK
@@ -288,7 +276,7 @@ impl Shard {
         if matches!(c.phase, Phase::Closing) {
             return;
         }
-        c.read.extend_from_slice(bytes);
+        c.io_mut().read.extend_from_slice(bytes);
         self.stats.bytes_received += bytes.len() as u64;
         self.refresh_policy();
         self.process(now_ms, conn);
@@ -311,14 +299,16 @@ impl Shard {
                 Phase::Closing => return,
             };
             let cap = self.limits.packet_cap(connected);
-            let raw = match framer::next_packet(&mut c.read, cap) {
+            let raw = match framer::next_packet(&mut c.io_mut().read, cap) {
                 Ok(Some(raw)) => raw,
                 Ok(None) => {
-                    if idle_signal && c.read.is_empty() {
-                        c.read = BytesMut::new();
-                        c.release_write = true; // once the CONNACK or PINGRESP is written
+                    if idle_signal {
+                        // The buffers go once the CONNACK or PINGRESP is written.
+                        c.idle_pending = true;
+                        c.go_idle();
+                    } else if let Some(io) = c.io.as_deref_mut() {
+                        shrink_when_idle(&mut io.read);
                     }
-                    shrink_when_idle(&mut c.read);
                     return;
                 }
                 Err(e) => return self.fail(now_ms, conn, version, &e),
@@ -394,7 +384,7 @@ impl Shard {
         self.mark_dirty(conn);
         if let Some(c) = self.conns.get_mut(conn) {
             // Our own packets always encode; a failure would be a bug, not peer input.
-            let ok = packet.encode(v, &mut c.write).is_ok();
+            let ok = packet.encode(v, &mut c.io_mut().write).is_ok();
             debug_assert!(ok, "control packet failed to encode");
         }
     }
@@ -408,7 +398,9 @@ impl Shard {
             return;
         }
         let phase = std::mem::replace(&mut c.phase, Phase::Closing);
-        c.read = BytesMut::new();
+        if let Some(io) = c.io.as_deref_mut() {
+            io.read = BytesMut::new();
+        }
         self.closed.push(conn);
         if let Phase::Connected(k) = phase {
             self.detach_session(now_ms, k.session, conn, abnormal);
@@ -423,7 +415,10 @@ impl Shard {
 
     /// Bytes waiting to be written to `conn`'s socket.
     pub fn write_buffer(&self, conn: ConnId) -> &[u8] {
-        self.conns.get(conn).map_or(&[], |c| &c.write[..])
+        self.conns
+            .get(conn)
+            .and_then(|c| c.io.as_ref())
+            .map_or(&[], |io| &io.write[..])
     }
 
     /// Remember that `conn` has bytes to write (once per batch).
@@ -450,28 +445,32 @@ impl Shard {
 
     /// Take the whole write buffer of `conn` (no copy), for the server to write out.
     pub fn take_write(&mut self, conn: ConnId) -> bytes::Bytes {
-        let Some(c) = self.conns.get_mut(conn) else {
+        let Some(io) = self.conns.get_mut(conn).and_then(|c| c.io.as_deref_mut()) else {
             return bytes::Bytes::new();
         };
-        c.in_transit_bytes += c.write.len();
-        self.stats.bytes_sent += c.write.len() as u64;
-        c.write.split().freeze()
+        io.in_transit_bytes += io.write.len();
+        self.stats.bytes_sent += io.write.len() as u64;
+        io.write.split().freeze()
     }
 
     /// The server wrote `n` bytes it had taken with [`Shard::take_write`] to the socket.
     pub fn written(&mut self, conn: ConnId, n: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
-            c.in_transit_bytes = c.in_transit_bytes.saturating_sub(n);
-            c.release_write_when_flushed();
+            if let Some(io) = c.io.as_deref_mut() {
+                io.in_transit_bytes = io.in_transit_bytes.saturating_sub(n);
+            }
+            c.flushed();
         }
     }
 
     /// `n` bytes of the write buffer were written.
     pub fn consumed(&mut self, conn: ConnId, n: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
-            let n = n.min(c.write.len());
-            bytes::Buf::advance(&mut c.write, n);
-            c.release_write_when_flushed();
+            if let Some(io) = c.io.as_deref_mut() {
+                let n = n.min(io.write.len());
+                bytes::Buf::advance(&mut io.write, n);
+            }
+            c.flushed();
         }
     }
 
@@ -486,11 +485,15 @@ impl Shard {
         self.conns.len()
     }
 
-    /// Bytes allocated for `conn`'s read and write buffers (capacity, not content).
+    /// Bytes allocated for `conn`'s buffers: the [`ConnIo`] and the capacity of its read and
+    /// write buffers (0 for an idle connection).
     pub fn buffer_capacity_bytes(&self, conn: ConnId) -> usize {
         self.conns
             .get(conn)
-            .map_or(0, |c| c.read.capacity() + c.write.capacity())
+            .and_then(|c| c.io.as_deref())
+            .map_or(0, |io| {
+                std::mem::size_of::<ConnIo>() + io.read.capacity() + io.write.capacity()
+            })
     }
 
     /// Sessions, online and offline.
@@ -518,9 +521,10 @@ impl Shard {
             // Full since a QoS 0 message was dropped for lack of room; drained below half the cap
             // clears it.
             let drained = c.pending_bytes() < self.limits.write_buffer_bytes_max / 2;
-            let since = if drained { None } else { c.over_cap_since_ms };
-            if let Some(c) = self.conns.get_mut(conn) {
-                c.over_cap_since_ms = since;
+            let since = c.io.as_ref().and_then(|io| io.over_cap_since_ms);
+            let since = if drained { None } else { since };
+            if let Some(io) = self.conns.get_mut(conn).and_then(|c| c.io.as_deref_mut()) {
+                io.over_cap_since_ms = since;
             }
             let stuck =
                 since.is_some_and(|t| now_ms.saturating_sub(t) >= self.limits.stuck_reader_ms);

@@ -187,20 +187,20 @@ impl Shard {
             return;
         };
         let max_packet_bytes = k.max_packet_bytes;
-        if c.write.len() + c.in_transit_bytes >= write_max {
-            c.over_cap_since_ms.get_or_insert(now_ms);
+        let io = c.io_mut();
+        if io.pending_bytes() >= write_max {
+            io.over_cap_since_ms.get_or_insert(now_ms);
             self.stats.messages_dropped += 1;
             return;
         }
-        let before = c.write.len();
-        let n = stored.encode_qos0(v, &mut c.write);
-        if u32::try_from(n).is_ok_and(|n| n <= max_packet_bytes)
-            && c.write.len() + c.in_transit_bytes <= write_max
+        let before = io.write.len();
+        let n = stored.encode_qos0(v, &mut io.write);
+        if u32::try_from(n).is_ok_and(|n| n <= max_packet_bytes) && io.pending_bytes() <= write_max
         {
             self.stats.messages_sent += 1;
         } else {
-            c.write.truncate(before);
-            c.over_cap_since_ms.get_or_insert(now_ms);
+            io.write.truncate(before);
+            io.over_cap_since_ms.get_or_insert(now_ms);
             self.stats.messages_dropped += 1;
         }
     }

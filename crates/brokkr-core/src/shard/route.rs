@@ -174,8 +174,9 @@ impl Shard {
         let super::conn::Phase::Connected(k) = &mut c.phase else {
             return false;
         };
-        if qos_pid == QosPid::AtMostOnce && c.write.len() + c.in_transit_bytes >= write_max {
-            c.over_cap_since_ms.get_or_insert(now_ms);
+        let io = c.io.get_or_insert_with(Box::default);
+        if qos_pid == QosPid::AtMostOnce && io.pending_bytes() >= write_max {
+            io.over_cap_since_ms.get_or_insert(now_ms);
             self.stats.messages_dropped += 1;
             return false;
         }
@@ -202,25 +203,24 @@ impl Shard {
             alias,
             subscription_ids: if version.is_v5() { &ids } else { &[] },
         };
-        let before = c.write.len();
-        match encode_delivery(&p.message, &d, now_ms, cache, &mut c.write) {
+        let before = io.write.len();
+        match encode_delivery(&p.message, &d, now_ms, cache, &mut io.write) {
             // QoS 0 never takes the buffer past its cap: a client that reads slowly loses QoS 0
             // messages, not the broker's memory.
             Ok(n)
                 if u32::try_from(n).is_ok_and(|n| n <= k.max_packet_bytes)
-                    && (qos_pid != QosPid::AtMostOnce
-                        || c.write.len() + c.in_transit_bytes <= write_max) =>
+                    && (qos_pid != QosPid::AtMostOnce || io.pending_bytes() <= write_max) =>
             {
                 self.stats.messages_sent += 1;
                 true
             }
             result => {
-                c.write.truncate(before);
+                io.write.truncate(before);
                 if let Some((a, true)) = alias {
                     k.outbound_aliases.undefine(&p.message.topic, a);
                 }
                 if result.is_ok() && qos_pid == QosPid::AtMostOnce {
-                    c.over_cap_since_ms.get_or_insert(now_ms);
+                    io.over_cap_since_ms.get_or_insert(now_ms);
                 }
                 self.stats.messages_dropped += 1;
                 false
