@@ -51,6 +51,10 @@ impl AccessPolicy for FilePolicy {
     fn checks_reads(&self) -> bool {
         self.auth.acl.is_some()
     }
+
+    fn checks_writes(&self) -> bool {
+        self.auth.acl.is_some()
+    }
 }
 
 impl FilePolicy {

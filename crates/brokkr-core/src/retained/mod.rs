@@ -6,7 +6,6 @@
 //! messages therefore costs the worker a bounded slice of time per loop turn, and memory for its
 //! walk's position only, never a copy of the matching set.
 
-mod level;
 mod message;
 mod store;
 mod walk;

@@ -5,7 +5,7 @@
 //! walks down from the root and prunes back up along the path it took, so every level is
 //! stored once, in its parent's map.
 
-use super::level::Level;
+use crate::short_str::ShortStr as Level;
 use brokkr_codec::TopicName;
 use std::collections::BTreeMap;
 

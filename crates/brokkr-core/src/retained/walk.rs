@@ -6,8 +6,8 @@
 //! exists. Children are visited in key order and resumed by key, so insertions and deletions
 //! elsewhere neither repeat nor skip a message that stayed retained for the whole walk.
 
-use super::level::Level;
 use super::store::{NodeIdx, ROOT, RetainedStore};
+use crate::short_str::ShortStr as Level;
 use std::ops::Bound;
 
 /// Whether a walk has more to do.

@@ -12,12 +12,12 @@ use std::hash::{BuildHasher, BuildHasherDefault};
 
 type Fx = BuildHasherDefault<rustc_hash::FxHasher>;
 
-fn hash(client_id: &str) -> u64 {
+fn hash(client_id: &[u8]) -> u64 {
     Fx::default().hash_one(client_id)
 }
 
-fn id_of(sessions: &Slab<Session>, key: Key) -> &str {
-    sessions.get(key).map_or("", |s| &s.client_id)
+fn id_of(sessions: &Slab<Session>, key: Key) -> &[u8] {
+    sessions.get(key).map_or(&[], |s| s.client_id.as_bytes())
 }
 
 /// Session keys by client identifier.
@@ -29,8 +29,9 @@ pub(super) struct ClientIds {
 impl ClientIds {
     /// The session of `client_id`.
     pub(super) fn get(&self, sessions: &Slab<Session>, client_id: &str) -> Option<Key> {
+        let id = client_id.as_bytes();
         self.table
-            .find(hash(client_id), |&k| id_of(sessions, k) == client_id)
+            .find(hash(id), |&k| id_of(sessions, k) == id)
             .copied()
     }
 
@@ -48,7 +49,9 @@ impl ClientIds {
             "a session is in the slab before indexing"
         );
         debug_assert!(
-            self.get(sessions, client_id).is_none(),
+            self.table
+                .find(hash(client_id), |&k| id_of(sessions, k) == client_id)
+                .is_none(),
             "one session per id"
         );
         self.table
@@ -57,7 +60,10 @@ impl ClientIds {
 
     /// Forget session `key`, indexed under `client_id` (it may already be gone from the slab).
     pub(super) fn remove(&mut self, client_id: &str, key: Key) {
-        if let Ok(entry) = self.table.find_entry(hash(client_id), |&k| k == key) {
+        if let Ok(entry) = self
+            .table
+            .find_entry(hash(client_id.as_bytes()), |&k| k == key)
+        {
             entry.remove();
         }
     }
@@ -80,7 +86,7 @@ mod tests {
             client_id: id.into(),
             username: None,
             login: Login::default(),
-            conn: None,
+            presence: super::super::session::Presence::Offline { since_ms: 0 },
             version: ProtocolVersion::V5,
             subscriptions: Vec::new(),
             outbound: Outbound::new(1, 1, 1),
@@ -88,7 +94,6 @@ mod tests {
             will: None,
             pending_will: None,
             expiry_secs: 0,
-            offline_since_ms: None,
         }
     }
 

@@ -6,10 +6,11 @@
 //! without a config file).
 
 use super::conn::{Connected, Phase};
-use super::session::Session;
+use super::session::{DelayedWill, Presence, Session};
 use super::{ConnId, Shard};
 use crate::ids::generate_client_id;
 use crate::session::{InboundQos2, Outbound};
+use crate::short_str::ShortStr;
 use crate::topic_alias::{InboundAliases, OutboundAliases};
 use brokkr_codec::{
     ConnAck, Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode, TopicName,
@@ -200,7 +201,7 @@ impl Shard {
         let Some(key) = self.by_client_id.get(&self.sessions, client_id) else {
             return false;
         };
-        let old_conn = self.sessions.get(key).and_then(|s| s.conn);
+        let old_conn = self.sessions.get(key).and_then(Session::conn);
         if let Some(old) = old_conn {
             if let Some(v) = self.conns.get(old).and_then(|c| c.version())
                 && v.is_v5()
@@ -230,7 +231,7 @@ impl Shard {
         if let Some(key) = self.by_client_id.get(&self.sessions, client_id)
             && let Some(s) = self.sessions.get_mut(key)
         {
-            s.conn = Some(conn);
+            s.presence = Presence::Online(conn);
             s.version = v;
             s.will = will;
             s.login = login;
@@ -238,15 +239,14 @@ impl Shard {
             // (MQTT-3.1.3-9).
             s.pending_will = None;
             s.expiry_secs = expiry_secs;
-            s.offline_since_ms = None;
             return key;
         }
         let limits = &self.limits;
         let key = self.sessions.insert(Session {
-            client_id: client_id.into(),
+            client_id: ShortStr::new(client_id),
             username: connect.username.as_ref().map(|u| u.as_str().into()),
             login,
-            conn: Some(conn),
+            presence: Presence::Online(conn),
             version: v,
             subscriptions: Vec::new(),
             outbound: Outbound::new(
@@ -258,7 +258,6 @@ impl Shard {
             will,
             pending_will: None,
             expiry_secs,
-            offline_since_ms: None,
         });
         self.by_client_id.insert(&self.sessions, key);
         key
@@ -276,8 +275,8 @@ impl Shard {
         for (filter, _) in &session.subscriptions {
             self.shared.tree_mut().remove(filter, &sref);
         }
-        if let Some((will, _)) = session.pending_will {
-            self.publish_will(now_ms, *will);
+        if let Some(delayed) = session.pending_will {
+            self.publish_will(now_ms, delayed.will);
         }
     }
 
@@ -294,13 +293,12 @@ impl Shard {
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
-        if s.conn != Some(conn) {
+        if s.presence != Presence::Online(conn) {
             return;
         }
-        s.conn = None;
+        s.presence = Presence::Offline { since_ms: now_ms };
         let will = s.will.take();
         let expiry = s.expiry_secs;
-        s.offline_since_ms = Some(now_ms);
         if abnormal && let Some(will) = will {
             let delay_secs = will
                 .properties
@@ -310,7 +308,10 @@ impl Shard {
             if delay_secs == 0 {
                 self.publish_will(now_ms, *will);
             } else if let Some(s) = self.sessions.get_mut(key) {
-                s.pending_will = Some((will, now_ms + u64::from(delay_secs) * 1000));
+                s.pending_will = Some(Box::new(DelayedWill {
+                    will: *will,
+                    fires_at_ms: now_ms + u64::from(delay_secs) * 1000,
+                }));
             }
         }
         if expiry == 0 {
@@ -327,16 +328,16 @@ impl Shard {
                 self.sessions
                     .get(k)
                     .and_then(|s| s.pending_will.as_ref())
-                    .is_some_and(|(_, at)| *at <= now_ms)
+                    .is_some_and(|d| d.fires_at_ms <= now_ms)
             })
             .collect();
         for key in due {
-            if let Some((will, _)) = self
+            if let Some(delayed) = self
                 .sessions
                 .get_mut(key)
                 .and_then(|s| s.pending_will.take())
             {
-                self.publish_will(now_ms, *will);
+                self.publish_will(now_ms, delayed.will);
             }
         }
     }
@@ -347,7 +348,7 @@ impl Shard {
             .keys()
             .filter(|&k| {
                 self.sessions.get(k).is_some_and(|s| {
-                    s.offline_since_ms.is_some_and(|t| {
+                    s.offline_since_ms().is_some_and(|t| {
                         now_ms.saturating_sub(t) >= u64::from(s.expiry_secs) * 1000
                     })
                 })

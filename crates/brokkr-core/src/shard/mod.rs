@@ -28,7 +28,7 @@ mod sys;
 
 pub use conn::{Conn, ConnIo, Connected, Phase};
 pub use retained::RETAINED_NODES_PER_SLICE;
-pub use session::{Pending, Session, SubOptions};
+pub use session::{DelayedWill, Pending, Presence, Session, SubOptions};
 pub use shared::{Placement, SessionRef, SharedState, home_shard};
 pub use snapshot::Restored;
 
@@ -588,12 +588,12 @@ impl Shard {
         let mut wills = Vec::new();
         for &key in &sessions {
             if let Some(s) = self.sessions.get_mut(key) {
-                wills.extend(s.will.take());
-                wills.extend(s.pending_will.take().map(|(will, _)| will));
+                wills.extend(s.will.take().map(|w| *w));
+                wills.extend(s.pending_will.take().map(|d| d.will));
             }
         }
         for will in wills {
-            self.publish_will(now_ms, *will);
+            self.publish_will(now_ms, will);
         }
     }
 
@@ -642,9 +642,9 @@ impl Shard {
         for key in self.sessions.keys() {
             let due = self.sessions.get(key).and_then(|s| {
                 let expiry = s
-                    .offline_since_ms
+                    .offline_since_ms()
                     .map(|t| t + u64::from(s.expiry_secs) * 1000);
-                let will = s.pending_will.as_ref().map(|(_, at)| *at);
+                let will = s.pending_will.as_ref().map(|d| d.fires_at_ms);
                 match (expiry, will) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),

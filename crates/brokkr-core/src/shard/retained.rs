@@ -99,7 +99,7 @@ impl Shard {
         let Some(s) = self.sessions.get(job.session) else {
             return self.has_background_work(); // session gone: drop the job
         };
-        let Some(conn) = s.conn else {
+        let Some(conn) = s.conn() else {
             return self.has_background_work();
         };
         let half = self.limits.write_buffer_bytes_max / 2;

@@ -97,7 +97,7 @@ impl Shard {
         }
         if p.qos == QoS::AtMostOnce {
             // QoS 0 goes straight to an online client; offline sessions do not queue it.
-            if let Some(conn) = s.conn {
+            if let Some(conn) = s.conn() {
                 self.write_publish(now_ms, conn, &p, QosPid::AtMostOnce, false, cache);
             }
             return;
@@ -137,7 +137,7 @@ impl Shard {
             let Some(s) = self.sessions.get_mut(session) else {
                 return;
             };
-            let Some(conn) = s.conn else { return };
+            let Some(conn) = s.conn() else { return };
             let Some((id, p)) = s.outbound.next_to_send() else {
                 return;
             };

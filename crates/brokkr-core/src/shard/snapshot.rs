@@ -10,11 +10,12 @@
 //! cannot place an event before 0, so the server's clock should start far from 0 (wall-clock
 //! milliseconds, for instance) or an old session would get a few extra seconds.
 
-use super::session::{Pending, Session};
+use super::session::{DelayedWill, Pending, Presence, Session};
 use super::{ConnId, Phase, Shard, SharedState, home_shard};
 use crate::message::Message;
 use crate::retained::{RetainedMessage, RetainedWalk};
 use crate::session::{InboundQos2, Outbound, OutboundState};
+use crate::short_str::ShortStr;
 use crate::snapshot::{
     DeliverySnapshot, InFlightSnapshot, RetainedSnapshot, SessionSnapshot, WillSnapshot,
 };
@@ -105,8 +106,8 @@ fn session_snapshot(s: &Session, now_ms: u64) -> SessionSnapshot {
         .map(|p| delivery_snapshot(p, now_ms))
         .collect();
     // An online session's will is saved as if its connection were lost now (detach_session).
-    let will = match (&s.pending_will, &s.will) {
-        (Some((will, at_ms)), _) => Some((will, at_ms.saturating_sub(now_ms))),
+    let will: Option<(&Will, u64)> = match (&s.pending_will, &s.will) {
+        (Some(d), _) => Some((&d.will, d.fires_at_ms.saturating_sub(now_ms))),
         (None, Some(will)) => {
             let delay_secs = will.properties.will_delay_interval_secs.unwrap_or(0);
             Some((will, u64::from(delay_secs.min(s.expiry_secs)) * 1000))
@@ -123,7 +124,7 @@ fn session_snapshot(s: &Session, now_ms: u64) -> SessionSnapshot {
         username: s.username.as_deref().map(str::to_string),
         version: s.version,
         expiry_secs: s.expiry_secs,
-        offline_for_ms: s.offline_since_ms.map_or(0, |t| now_ms.saturating_sub(t)),
+        offline_for_ms: s.offline_since_ms().map_or(0, |t| now_ms.saturating_sub(t)),
         subscriptions: s.subscriptions.clone(),
         in_flight,
         queued,
@@ -240,20 +241,24 @@ impl Shard {
                 .map(std::sync::Arc::from),
         };
         let key = self.sessions.insert(Session {
-            client_id: saved.client_id.into(),
+            client_id: ShortStr::new(&saved.client_id),
             username: saved.username.map(String::into_boxed_str),
             login,
-            conn: None,
+            presence: Presence::Offline {
+                since_ms: now_ms.saturating_sub(saved.offline_for_ms),
+            },
             version: saved.version,
             subscriptions: Vec::new(),
             outbound,
             inbound_qos2,
             will: None,
-            pending_will: saved
-                .will
-                .map(|w| (Box::new(w.will), now_ms.saturating_add(w.delay_ms))),
+            pending_will: saved.will.map(|w| {
+                Box::new(DelayedWill {
+                    will: w.will,
+                    fires_at_ms: now_ms.saturating_add(w.delay_ms),
+                })
+            }),
             expiry_secs: saved.expiry_secs,
-            offline_since_ms: Some(now_ms.saturating_sub(saved.offline_for_ms)),
         });
         self.by_client_id.insert(&self.sessions, key);
         let sref = self.session_ref(key);
