@@ -2,14 +2,16 @@
 # Install what brokkr's test suite needs on a fresh Debian 12 machine (idempotent).
 #
 #   apt:   mosquitto mosquitto-clients   (reference broker, mosquitto_passwd, mosquitto_pub/sub)
-#   PyPI:  paho-mqtt 2.x                 (scripts/capture-golden.py)
+#          haproxy chromium openssl      (transport tests: PROXY peer, browser, test certificates)
+#   PyPI:  paho-mqtt 2.x                 (scripts/capture-golden.py, transport tests)
+#   npm:   tests/browser/ (mqtt, playwright-core; npm ci from the committed lock file)
 #   cargo: cargo-fuzz                    (libFuzzer targets under fuzz/)
 #
 # Each step is skipped when its result is already there. AFL++ (cargo-afl and
 # its LLVM plugins) is separate: scripts/fuzz-helper.sh --install.
 set -euo pipefail
 
-readonly APT_PACKAGES=(mosquitto mosquitto-clients)
+readonly APT_PACKAGES=(mosquitto mosquitto-clients haproxy chromium openssl)
 readonly PAHO_SPEC='paho-mqtt==2.*'
 
 usage() {
@@ -21,7 +23,9 @@ Idempotently installs the test dependencies of brokkr:
      (skipped when all of them are installed)
   2. python3 -m pip install '${PAHO_SPEC}'
      (skipped when paho-mqtt 2.x is importable)
-  3. cargo install cargo-fuzz --locked
+  3. npm ci in tests/browser (MQTT.js and playwright-core for the browser tests)
+     (skipped when tests/browser/node_modules matches package-lock.json)
+  4. cargo install cargo-fuzz --locked
      (skipped when 'cargo fuzz --version' works)
 
 Runs apt-get through sudo when not root. For AFL++ see scripts/fuzz-helper.sh --install.
@@ -90,7 +94,26 @@ else
     paho_ok || { log "error: paho-mqtt 2.x still not importable"; exit 1; }
 fi
 
-# 3. cargo-fuzz ---------------------------------------------------------------
+# 3. npm packages for the browser tests ----------------------------------------
+# Node.js 20 and its own npm come with the machine; Debian's npm package would replace
+# that npm, so it is not installed here. npm ci installs exactly the committed lock file;
+# its copy of the lock in node_modules/.package-lock.json says whether it already ran.
+browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if ! command -v npm >/dev/null 2>&1; then
+    log "error: npm not found (Node.js 20 with its npm is expected on the machine)"
+    exit 1
+fi
+if [[ -f "$browser_dir/node_modules/.package-lock.json" ]] \
+    && [[ -d "$browser_dir/node_modules/mqtt" && -d "$browser_dir/node_modules/playwright-core" ]] \
+    && [[ "$browser_dir/node_modules/.package-lock.json" -nt "$browser_dir/package-lock.json" ]]; then
+    log "npm: tests/browser/node_modules is current, skipping"
+else
+    log "npm: npm ci in tests/browser"
+    # playwright-core never downloads a browser; the tests use Debian's /usr/bin/chromium.
+    (cd "$browser_dir" && npm ci --no-audit --no-fund)
+fi
+
+# 4. cargo-fuzz ---------------------------------------------------------------
 if cargo fuzz --version >/dev/null 2>&1; then
     log "cargo: $(cargo fuzz --version) already installed, skipping"
 else

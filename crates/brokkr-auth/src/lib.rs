@@ -26,6 +26,6 @@ pub mod watch;
 pub use acl::{Access, Acl, AclDecision, AclError, ClientIdentity};
 pub use limits::Limits;
 pub use net::{Network, NetworkList, NetworkParseError};
-pub use policy::{AuthPolicy, Identity, Refusal};
+pub use policy::{AuthPolicy, Identity, PendingVerification, Precheck, Refusal};
 
 pub use passwd::{Authenticated, ParseWarning, PasswordDb, PasswordHash, PasswordRejected};

@@ -14,8 +14,21 @@
 //!
 //! FlashMQ answers every refusal with 0x87 (not authorized); we answer 0x86 (bad user name or
 //! password) when credentials were checked and failed, and 0x87 for refused anonymity, which is
-//! what the MQTT 5 reason codes mean. Password checks cost a PBKDF2 or argon2 run: the broker
-//! should run [`AuthPolicy::authenticate`] off its event loop when argon2 hashes are in use.
+//! what the MQTT 5 reason codes mean.
+//!
+//! Password checks cost a PBKDF2 or argon2 run (milliseconds to tens of milliseconds), so the
+//! login is split in two: [`AuthPolicy::precheck_on_listener`] answers at once whatever needs
+//! no hash ([`Precheck::Decided`]: anonymous clients, anonymity refused, a non-UTF-8 username,
+//! a username let in unverified, any name when no password file is loaded), and hands back a
+//! [`PendingVerification`] for the rest, which the broker runs off its event loop.
+//!
+//! Timing must not tell which users exist. When anonymous clients are refused, an unknown
+//! username therefore takes the very path of a known one with a wrong password: it is deferred
+//! too, and its password is checked against a decoy hash of the file's most common scheme and
+//! cost ([`PasswordDb::verify`]), so both wait in the same queue and cost the same hash. (When
+//! anonymous clients are allowed an unknown username is let in at once: its acceptance already
+//! says it is not in the file, so there is nothing for timing to hide. With no password file
+//! loaded there is no user to hide either.)
 
 use crate::acl::{Access, Acl, AclDecision, ClientIdentity};
 use crate::passwd::{Authenticated, PasswordDb};
@@ -105,6 +118,41 @@ pub struct AuthPolicy {
     pub acl: Option<Arc<Acl>>,
 }
 
+/// The cheap half of a login: a verdict, or the hash check still to run.
+#[derive(Debug)]
+pub enum Precheck {
+    /// Known without checking a hash.
+    Decided(Result<Identity, Refusal>),
+    /// A password to check against the password file (slow: run it off the event loop).
+    NeedsHash(PendingVerification),
+}
+
+/// A password still to check: owns the credentials and the password file as loaded when the
+/// CONNECT arrived, so it can run on any thread, after any reload.
+pub struct PendingVerification {
+    db: Arc<PasswordDb>,
+    username: Box<str>,
+    password: Box<[u8]>,
+}
+
+impl PendingVerification {
+    /// Check the password: [`Identity::Authenticated`] or [`Refusal::BadUsernameOrPassword`]
+    /// (an unknown username costs a decoy hash and is refused).
+    pub fn verify(self) -> Result<Identity, Refusal> {
+        self.db
+            .verify(&self.username, &self.password)
+            .map(Identity::Authenticated)
+            .map_err(|_| Refusal::BadUsernameOrPassword)
+    }
+}
+
+impl fmt::Debug for PendingVerification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Neither the password nor whether the user exists.
+        write!(f, "PendingVerification {{ username: {:?} }}", self.username)
+    }
+}
+
 impl AuthPolicy {
     /// Check a CONNECT's credentials with the global `allow_anonymous`.
     pub fn authenticate(
@@ -116,30 +164,52 @@ impl AuthPolicy {
     }
 
     /// Check a CONNECT's credentials on a listener whose `allow_anonymous` may override the
-    /// global one.
+    /// global one, hash included (on the calling thread).
     pub fn authenticate_on_listener(
         &self,
         listener_allow_anonymous: Option<bool>,
         username: Option<&[u8]>,
         password: Option<&[u8]>,
     ) -> Result<Identity, Refusal> {
+        match self.precheck_on_listener(listener_allow_anonymous, username, password) {
+            Precheck::Decided(verdict) => verdict,
+            Precheck::NeedsHash(pending) => pending.verify(),
+        }
+    }
+
+    /// Everything about a login that needs no hash; see the module docs for what is deferred
+    /// and why unknown usernames are deferred too when anonymity is refused.
+    pub fn precheck_on_listener(
+        &self,
+        listener_allow_anonymous: Option<bool>,
+        username: Option<&[u8]>,
+        password: Option<&[u8]>,
+    ) -> Precheck {
         let allow_anonymous = listener_allow_anonymous.unwrap_or(self.allow_anonymous);
         let username = match username {
             Some(u) if !(u.is_empty() && self.zero_byte_username_is_anonymous) => u,
-            _ if allow_anonymous => return Ok(Identity::Anonymous),
-            _ => return Err(Refusal::NotAuthorized),
+            _ if allow_anonymous => return Precheck::Decided(Ok(Identity::Anonymous)),
+            _ => return Precheck::Decided(Err(Refusal::NotAuthorized)),
         };
-        let username = std::str::from_utf8(username).map_err(|_| Refusal::BadUsernameOrPassword)?;
-        let password = password.unwrap_or_default();
-        match &self.password_db {
-            Some(db) if db.contains(username) => db
-                .verify(username, password)
-                .map(Identity::Authenticated)
-                .map_err(|_| Refusal::BadUsernameOrPassword),
-            _ if allow_anonymous => Ok(Identity::Unverified {
+        let Ok(username) = std::str::from_utf8(username) else {
+            // No file holds such a name: nothing about its users can leak.
+            return Precheck::Decided(Err(Refusal::BadUsernameOrPassword));
+        };
+        let pending = |db: &Arc<PasswordDb>| {
+            Precheck::NeedsHash(PendingVerification {
+                db: Arc::clone(db),
                 username: username.into(),
-            }),
-            _ => Err(Refusal::BadUsernameOrPassword),
+                password: password.unwrap_or_default().into(),
+            })
+        };
+        match &self.password_db {
+            Some(db) if db.contains(username) => pending(db),
+            _ if allow_anonymous => Precheck::Decided(Ok(Identity::Unverified {
+                username: username.into(),
+            })),
+            // Unknown, and refused: the same path and cost as a wrong password.
+            Some(db) => pending(db),
+            None => Precheck::Decided(Err(Refusal::BadUsernameOrPassword)),
         }
     }
 

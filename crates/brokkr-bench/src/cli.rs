@@ -78,6 +78,10 @@ pub enum Cmd {
     Relay {
         #[arg(long)]
         port: u16,
+        /// Run the relay on a bare mio event loop instead of tokio (the runtime measurement
+        /// of ARCHITECTURE.md).
+        #[arg(long)]
+        mio: bool,
     },
 }
 

@@ -22,7 +22,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> io::Result<()> {
     match cli.command {
-        Cmd::Relay { port } => {
+        Cmd::Relay { port, mio: true } => relay::serve_mio(([127, 0, 0, 1], port).into()),
+        Cmd::Relay { port, mio: false } => {
             let rt = scenario::runtime()?;
             let local = tokio::task::LocalSet::new();
             local.block_on(&rt, relay::serve(([127, 0, 0, 1], port).into()))

@@ -28,6 +28,9 @@ struct Peer {
     wake: Notify,
     /// The peer's CONNECT said MQTT 5 (CONNACK and SUBACK then carry a property block).
     v5: std::cell::Cell<bool>,
+    /// With mio: this peer's token and the loop's list of peers with output (listed once).
+    dirty: Option<(mio::Token, Rc<RefCell<Vec<mio::Token>>>)>,
+    listed: std::cell::Cell<bool>,
 }
 
 impl Peer {
@@ -36,7 +39,14 @@ impl Peer {
         if out.len() < OUT_BYTES_MAX {
             out.extend_from_slice(bytes);
         }
-        self.wake.notify_one();
+        match &self.dirty {
+            Some((token, list)) => {
+                if !self.listed.replace(true) {
+                    list.borrow_mut().push(*token);
+                }
+            }
+            None => self.wake.notify_one(),
+        }
     }
 }
 
@@ -78,6 +88,111 @@ pub async fn serve(addr: SocketAddr) -> io::Result<()> {
                 subs.retain(|p| !Rc::ptr_eq(p, &peer));
             }
         });
+    }
+}
+
+/// The listener's token in the mio loop; connections count up from 1.
+const LISTENER: mio::Token = mio::Token(0);
+
+/// One connection of the mio relay.
+struct MioConn {
+    stream: mio::net::TcpStream,
+    peer: Rc<Peer>,
+    buf: BytesMut,
+}
+
+/// The same relay on a bare mio loop (edge-triggered; each connection read until it would
+/// block, then every connection with output written once per loop turn). Serves until killed.
+pub fn serve_mio(addr: SocketAddr) -> io::Result<()> {
+    use mio::{Events, Interest, Poll, Token};
+    use std::io::{Read as _, Write as _};
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(1024);
+    let mut listener = mio::net::TcpListener::bind(addr)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let routes: Routes = Rc::default();
+    let dirty: Rc<RefCell<Vec<Token>>> = Rc::default();
+    let mut conns: HashMap<Token, MioConn> = HashMap::new();
+    let mut next = 1usize;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        poll.poll(&mut events, None)?;
+        for event in events.iter() {
+            if event.token() == LISTENER {
+                loop {
+                    match listener.accept() {
+                        Ok((mut stream, _)) => {
+                            stream.set_nodelay(true)?;
+                            let token = Token(next);
+                            next += 1;
+                            poll.registry().register(
+                                &mut stream,
+                                token,
+                                Interest::READABLE | Interest::WRITABLE,
+                            )?;
+                            let peer = Rc::new(Peer {
+                                dirty: Some((token, Rc::clone(&dirty))),
+                                ..Peer::default()
+                            });
+                            let buf = BytesMut::with_capacity(64 * 1024);
+                            conns.insert(token, MioConn { stream, peer, buf });
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                continue;
+            }
+            let token = event.token();
+            let mut gone = false;
+            if let Some(c) = conns.get_mut(&token) {
+                if event.is_readable() {
+                    loop {
+                        match c.stream.read(&mut chunk) {
+                            Ok(0) => {
+                                gone = true;
+                                break;
+                            }
+                            Ok(n) => c.buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(_) => {
+                                gone = true;
+                                break;
+                            }
+                        }
+                    }
+                    if !gone && handle(&mut c.buf, &c.peer, &routes).is_err() {
+                        gone = true;
+                    }
+                }
+                if event.is_writable() && !gone {
+                    dirty.borrow_mut().push(token);
+                }
+            }
+            if gone && let Some(mut c) = conns.remove(&token) {
+                let _ = poll.registry().deregister(&mut c.stream);
+                for subs in routes.borrow_mut().values_mut() {
+                    subs.retain(|p| !Rc::ptr_eq(p, &c.peer));
+                }
+            }
+        }
+        // Write once per turn to every connection with output.
+        let waiting = std::mem::take(&mut *dirty.borrow_mut());
+        for token in waiting {
+            let Some(c) = conns.get_mut(&token) else {
+                continue;
+            };
+            c.peer.listed.set(false);
+            let mut out = c.peer.out.borrow_mut();
+            while !out.is_empty() {
+                match c.stream.write(&out) {
+                    Ok(n) => out.advance(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => break,
+                }
+            }
+        }
     }
 }
 

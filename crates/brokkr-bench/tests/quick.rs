@@ -30,9 +30,8 @@ fn start_broker() -> (
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let config = ServerConfig {
         listeners: vec![ListenerSpec {
-            addr,
             tcp_nodelay: true,
-            peers: None,
+            ..ListenerSpec::tcp(addr)
         }],
         // As the comparative configs: the default pending caps (512 messages, 64 KiB) drop
         // QoS 1 messages under a flood, as FlashMQ does.
@@ -46,6 +45,7 @@ fn start_broker() -> (
         access: None,
         access_source: None,
         persistence: None,
+        overload: Default::default(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

@@ -8,6 +8,7 @@
 //! binary can refuse directives brokkr does not support yet, naming the line.
 
 use crate::types::*;
+use brokkr_core::limits::RetainedMode;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -204,14 +205,12 @@ impl Config {
             retained_payload_bytes_max: self
                 .retained_message_max_payload_size
                 .map_or(usize::MAX, size),
-            max_qos: match self.max_qos {
-                0 => brokkr_codec::QoS::AtMostOnce,
-                1 => brokkr_codec::QoS::AtLeastOnce,
-                _ => brokkr_codec::QoS::ExactlyOnce,
-            },
+            max_qos: qos(self.max_qos),
             mqtt3_qos_exceed_disconnects: self.mqtt3_qos_exceed_action
                 == crate::types::QosExceedAction::Disconnect,
             wills_enabled: self.wills_enabled,
+            log_subscriptions: self.log_subscriptions,
+            log_publishes: self.log_publishes,
             share_targeting: match self.shared_subscription_targeting {
                 crate::types::SharedSubscriptionTargeting::SenderHash => {
                     brokkr_core::limits::ShareTargeting::SenderHash
@@ -229,8 +228,50 @@ impl Config {
                 .filter(|&s| s < 2_147_483_647),
             allow_unsafe_clientid_chars: self.allow_unsafe_clientid_chars,
             allow_unsafe_username_chars: self.allow_unsafe_username_chars,
+            retained_mode: match self.retained_messages_mode {
+                RetainedMessagesMode::EnabledWithoutRetaining => RetainedMode::WithoutRetaining,
+                RetainedMessagesMode::Downgrade => RetainedMode::Downgrade,
+                RetainedMessagesMode::Drop => RetainedMode::Drop,
+                RetainedMessagesMode::DisconnectWithError => RetainedMode::DisconnectWithError,
+                _ => RetainedMode::Enabled, // enabled, enabled_without_persistence
+            },
+            retained_walk_nodes_max: self.retained_messages_node_limit.map_or(usize::MAX, size),
+            retained_creation_limit: self.retained_creation_limit(),
+            idle_buffer_bytes_max: size(self.client_initial_buffer_size),
+            // `listeners` stays `base`'s: it goes by the server's listener index, which only
+            // the binary knows (a block may bind two addresses or be skipped); it builds it
+            // from `ListenerConfig::overrides`.
             ..base.clone()
         }
+    }
+
+    /// True when retained messages are saved to and loaded from `storage_dir`: the mode is
+    /// `enabled` and `persistence_data_to_save` includes them.
+    pub fn persists_retained(&self) -> bool {
+        self.retained_messages_mode == RetainedMessagesMode::Enabled
+            && self.persistence_data_to_save.retained_messages
+    }
+
+    /// `retained_messages_node_creation_limit` with its depth and mode; `None` when either
+    /// the limit or the depth (65535) turns it off.
+    fn retained_creation_limit(&self) -> Option<brokkr_core::limits::RetainedCreationLimit> {
+        let nodes_max = self.retained_messages_node_creation_limit?;
+        let depth_levels = self.retained_messages_node_creation_limit_enforcement_depth;
+        (depth_levels < u16::MAX).then_some(brokkr_core::limits::RetainedCreationLimit {
+            depth_levels,
+            nodes_max,
+            reject: self.retained_messages_node_creation_limit_enforcement_mode
+                == crate::types::EnforcementMode::Reject,
+        })
+    }
+}
+
+/// A config QoS number (0 to 2, checked by the table) as a QoS.
+fn qos(n: u8) -> brokkr_codec::QoS {
+    match n {
+        0 => brokkr_codec::QoS::AtMostOnce,
+        1 => brokkr_codec::QoS::AtLeastOnce,
+        _ => brokkr_codec::QoS::ExactlyOnce,
     }
 }
 
@@ -307,6 +348,20 @@ impl Default for ListenerConfig {
 }
 
 impl ListenerConfig {
+    /// The bounds this block overrides (`max_qos`, `max_buffer_size`,
+    /// `mqtt3_qos_exceed_action`), for `Limits::listeners` at each server listener it makes.
+    pub fn overrides(&self) -> brokkr_core::limits::ListenerOverrides {
+        brokkr_core::limits::ListenerOverrides {
+            max_qos: self.max_qos.map(qos),
+            write_buffer_bytes_max: self
+                .max_buffer_size
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            mqtt3_qos_exceed_disconnects: self
+                .mqtt3_qos_exceed_action
+                .map(|a| a == QosExceedAction::Disconnect),
+        }
+    }
+
     /// True when the listener has a certificate and key (TLS or secure websockets).
     pub fn is_tls(&self) -> bool {
         self.fullchain.is_some() && self.privkey.is_some()

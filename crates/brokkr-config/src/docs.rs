@@ -34,6 +34,7 @@ fn support_text(o: &OptionDesc) -> String {
         Support::Honoured => "supported".to_owned(),
         Support::NotYet { feature } => format!("not yet (needs {feature})"),
         Support::Deprecated { note } => format!("deprecated, ignored ({note})"),
+        Support::NoEffect { reason } => format!("accepted, no effect: {reason}"),
     };
     for (value, feature) in o.not_yet_values {
         s.push_str(&format!("; `{value}` not yet (needs {feature})"));

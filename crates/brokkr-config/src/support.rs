@@ -77,6 +77,25 @@ impl Config {
         found
     }
 
+    /// A line for each directive used that has no effect in brokkr (a FlashMQ tuning knob its
+    /// design makes meaningless), for the log at start-up: never silently ignored.
+    pub fn no_effect_notes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for d in self.directives.iter().filter(|d| !d.is_block) {
+            let reason = options::find(d.scope, &d.key).and_then(|o| match o.support {
+                Support::NoEffect { reason } => Some(reason),
+                _ => None,
+            });
+            if let Some(reason) = reason {
+                out.push(format!(
+                    "{}:{}: `{}` has no effect in brokkr: {reason}",
+                    d.origin, d.line, d.key
+                ));
+            }
+        }
+        out
+    }
+
     /// A warning for each deprecated directive used (accepted and ignored, as FlashMQ does).
     pub fn deprecation_warnings(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+use brokkr_config::options::{self, Scope, Support};
 use brokkr_config::types::*;
 use brokkr_config::{Config, ErrorKind, NoIncludes, load_file, parse_str};
 use std::path::{Path, PathBuf};
@@ -242,15 +243,15 @@ fn repeatable_directives_accumulate_and_others_take_the_last() {
 #[test]
 fn not_yet_names_the_line() {
     let c = parse(
-        "client_initial_buffer_size 4096\nmax_packet_size 1000\nlisten {\nprotocol websockets\nport 8080\n}\n\
+        "plugin /usr/lib/x.so\nmax_packet_size 1000\nlisten {\nprotocol acme\nport 8080\n}\n\
                    bridge {\naddress x\n}\n",
     );
     let lines: Vec<String> = c.not_yet().iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,
         [
-            "t.conf:1: `client_initial_buffer_size` is not supported yet by brokkr (it needs buffer size tuning)",
-            "t.conf:4: `protocol websockets` is not supported yet by brokkr (it needs websocket listeners)",
+            "t.conf:1: `plugin` is not supported yet by brokkr (it needs plugins)",
+            "t.conf:4: `protocol acme` is not supported yet by brokkr (it needs ACME listeners)",
             "t.conf:7: `bridge` blocks are not supported yet by brokkr",
             "t.conf:8: `address` is not supported yet by brokkr (it needs bridges)",
         ]
@@ -262,11 +263,127 @@ fn not_yet_names_the_line() {
     );
     // A directive brokkr lacks, written with its default value, asks for nothing.
     assert!(
-        parse("wills_enabled yes\nlog_publishes off\nmax_qos 2\n")
+        parse("wills_enabled yes\nplugin_serialize_init false\nmax_qos 2\n")
             .not_yet()
             .is_empty()
     );
-    assert_eq!(parse("log_publishes on\n").not_yet().len(), 1);
+    assert_eq!(parse("plugin_serialize_init true\n").not_yet().len(), 1);
+}
+
+#[test]
+fn issue_4_only_bridges_plugins_and_acme_are_not_supported_yet() {
+    for o in options::all() {
+        if let Support::NotYet { feature } = o.support {
+            let allowed = o.scope() == Scope::Bridge
+                || o.name.starts_with("plugin")
+                || o.name.starts_with("acme");
+            assert!(allowed, "{} is still not supported yet ({feature})", o.name);
+        }
+        for (value, feature) in o.not_yet_values {
+            assert_eq!(
+                (o.name, *value),
+                ("protocol", "acme"),
+                "{} {value} is still not supported yet ({feature})",
+                o.name
+            );
+        }
+    }
+}
+
+#[test]
+fn tuning_directives_without_effect_are_named_at_start_up() {
+    let c = parse(
+        "subscription_node_lifetime 60\nmax_qos 1\nretained_message_node_lifetime 0\n\
+         set_retained_message_defer_timeout 100\nset_retained_message_defer_timeout_spread 5\n",
+    );
+    let notes = c.no_effect_notes();
+    let named: Vec<&str> = notes
+        .iter()
+        .map(|n| n.split('`').nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "subscription_node_lifetime",
+            "retained_message_node_lifetime",
+            "set_retained_message_defer_timeout",
+            "set_retained_message_defer_timeout_spread"
+        ]
+    );
+    assert!(
+        notes[0].starts_with("t.conf:1: `subscription_node_lifetime` has no effect in brokkr: ")
+    );
+    assert!(c.not_yet().is_empty());
+    assert!(parse("max_qos 1\n").no_effect_notes().is_empty());
+}
+
+#[test]
+fn the_new_limits_reach_the_core() {
+    use brokkr_core::limits::{Limits, RetainedCreationLimit};
+    let c = parse(
+        "retained_messages_node_limit 500\nretained_messages_node_creation_limit 20\n\
+         retained_messages_node_creation_limit_enforcement_depth 1\n\
+         retained_messages_node_creation_limit_enforcement_mode log\n\
+         client_initial_buffer_size 8192\n",
+    );
+    let l = c.to_limits(&Limits::default());
+    assert_eq!(l.retained_walk_nodes_max, 500);
+    assert_eq!(
+        l.retained_creation_limit,
+        Some(RetainedCreationLimit {
+            depth_levels: 1,
+            nodes_max: 20,
+            reject: false
+        })
+    );
+    assert_eq!(l.idle_buffer_bytes_max, 8192);
+    assert_eq!(l.retained_mode, brokkr_core::limits::RetainedMode::Enabled);
+    assert!(c.persists_retained());
+    for (mode, core) in [
+        (
+            "enabled_without_persistence",
+            brokkr_core::limits::RetainedMode::Enabled,
+        ),
+        (
+            "enabled_without_retaining",
+            brokkr_core::limits::RetainedMode::WithoutRetaining,
+        ),
+        ("downgrade", brokkr_core::limits::RetainedMode::Downgrade),
+        ("drop", brokkr_core::limits::RetainedMode::Drop),
+        (
+            "disconnect_with_error",
+            brokkr_core::limits::RetainedMode::DisconnectWithError,
+        ),
+    ] {
+        let c = parse(&format!("retained_messages_mode {mode}\n"));
+        assert_eq!(
+            c.to_limits(&Limits::default()).retained_mode,
+            core,
+            "{mode}"
+        );
+        assert!(
+            !c.persists_retained(),
+            "{mode} neither loads nor saves retained messages"
+        );
+    }
+    // Without a depth the creation limit is off, as in FlashMQ.
+    let off = parse("retained_messages_node_creation_limit 20\n").to_limits(&Limits::default());
+    assert_eq!(off.retained_creation_limit, None);
+}
+
+#[test]
+fn listener_overrides_reach_the_core() {
+    use brokkr_codec::QoS;
+    let c = parse(
+        "max_qos 1\nlisten {\nport 1\n}\nlisten {\nport 2\nmax_qos 0\nmax_buffer_size 8192\n\
+         mqtt3_qos_exceed_action drop\noverload_mode close_new_clients\n}\n",
+    );
+    assert_eq!(c.listeners[0].overrides(), Default::default());
+    let o = c.listeners[1].overrides();
+    assert_eq!(o.max_qos, Some(QoS::AtMostOnce));
+    assert_eq!(o.write_buffer_bytes_max, Some(8192));
+    assert_eq!(o.mqtt3_qos_exceed_disconnects, Some(false));
+    assert!(c.not_yet().is_empty());
 }
 
 #[test]

@@ -5,6 +5,11 @@
 //! and of password hashing code. A CONNECT that the policy accepts yields a [`Login`], the
 //! proof every later check needs (STYLE rule 6): the session keeps it, and each PUBLISH a
 //! client sends (write) and each message delivered to it (read) is checked against it.
+//!
+//! A login that costs real time (a password hash: PBKDF2 with many iterations, argon2id) is
+//! answered [`LoginCheck::Deferred`]: the shard parks the connection in its authenticating
+//! phase and the server runs the [`LoginJob`] off the event loop, so one slow hash never
+//! stalls the other clients of a worker.
 
 use brokkr_codec::{ReasonCode, TopicName};
 use std::fmt;
@@ -17,19 +22,63 @@ pub struct Login {
     pub username: Option<Arc<str>>,
 }
 
+/// A username the transport proved before the CONNECT: the Common Name of a client certificate
+/// the listener verified (mTLS), or the one a trusted PROXY header reports in the
+/// `client_verification` modes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportUser {
+    /// The name the ACL applies to; it replaces the CONNECT's username.
+    pub name: Arc<str>,
+    /// Also check the CONNECT's password against the policy with this name
+    /// (`client_verification_still_do_authn`, `haproxy client_verification_with_authn`);
+    /// otherwise the certificate alone logs the client in.
+    pub still_authenticate: bool,
+}
+
+/// The outcome of a login: a CONNACK code (an error) or the proof a session needs.
+pub type LoginResult = Result<Login, ReasonCode>;
+
+/// Work a login still needs, run by the server off the event loop (a password hash to verify).
+/// It owns copies of whatever it checks; it must not touch the shard.
+pub struct LoginJob(Box<dyn FnOnce() -> LoginResult + Send>);
+
+impl LoginJob {
+    /// A job that computes its verdict with `check`.
+    pub fn new(check: impl FnOnce() -> LoginResult + Send + 'static) -> LoginJob {
+        LoginJob(Box::new(check))
+    }
+
+    /// Compute the verdict (slow: call it where a worker's clients do not wait for it).
+    pub fn run(self) -> LoginResult {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for LoginJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LoginJob(..)") // never shows the credentials it holds
+    }
+}
+
+/// What [`AccessPolicy::login`] answers.
+#[derive(Debug)]
+pub enum LoginCheck {
+    /// The verdict is known now (no hash to verify, or a refusal that needs none).
+    Now(LoginResult),
+    /// The verdict needs slow work: the connection waits in the authenticating phase until
+    /// the server hands the job's result back.
+    Deferred(LoginJob),
+}
+
 /// The broker's authentication and authorization rules. Implementations must be cheap for
 /// `may_read` (it runs per delivered message when [`AccessPolicy::checks_reads`] is true) and
-/// must never block for long in `login` (it runs on a worker thread).
+/// must answer `login` at once, deferring any slow work ([`LoginCheck::Deferred`]): it runs on
+/// a worker thread.
 pub trait AccessPolicy: Send + Sync + fmt::Debug {
     /// Check a CONNECT's credentials on listener `listener` (its index in the server's list).
-    /// The error is the CONNACK reason code (0x86 or 0x87; 3.x clients get the matching return
+    /// A refusal is the CONNACK reason code (0x86 or 0x87; 3.x clients get the matching return
     /// code).
-    fn login(
-        &self,
-        listener: u16,
-        username: Option<&[u8]>,
-        password: Option<&[u8]>,
-    ) -> Result<Login, ReasonCode>;
+    fn login(&self, listener: u16, username: Option<&[u8]>, password: Option<&[u8]>) -> LoginCheck;
 
     /// May this client publish to `topic` (also checked for its will at CONNECT)?
     fn may_write(&self, login: &Login, client_id: &str, topic: &TopicName) -> bool;
@@ -58,11 +107,11 @@ impl AccessPolicy for AllowAll {
         _listener: u16,
         username: Option<&[u8]>,
         _password: Option<&[u8]>,
-    ) -> Result<Login, ReasonCode> {
+    ) -> LoginCheck {
         let username = username
             .and_then(|u| std::str::from_utf8(u).ok())
             .map(Arc::from);
-        Ok(Login { username })
+        LoginCheck::Now(Ok(Login { username }))
     }
 
     fn may_write(&self, _login: &Login, _client_id: &str, _topic: &TopicName) -> bool {

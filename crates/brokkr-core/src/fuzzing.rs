@@ -140,6 +140,13 @@ pub fn retained_ops(data: &[u8]) {
     let mut model: BTreeMap<String, u32> = BTreeMap::new(); // topic -> version
     let mut walk: Option<OpenWalk> = None;
     let mut version = 0u32;
+    // The node creation limit's counts, at a depth chosen by the first byte (or off).
+    let depth = data
+        .first()
+        .map(|b| b % 4)
+        .filter(|&d| d < 3)
+        .map(u16::from);
+    store.count_nodes_below(depth);
     for op in data.chunks(5) {
         let (&kind, rest) = op.split_first().unwrap_or((&0, &[]));
         version += 1;
@@ -153,13 +160,22 @@ pub fn retained_ops(data: &[u8]) {
                     continue;
                 }
                 if kind % 4 == 0 {
+                    if let Some(d) = depth {
+                        let nodes_max = u32::from(rest.first().copied().unwrap_or(0) % 6);
+                        let (count, created) = naive_quota(&model, &text, usize::from(d));
+                        let exceeds = created > 0 && count + created > nodes_max as usize;
+                        let exempt = text.starts_with('$');
+                        assert_eq!(store.would_exceed(&topic, nodes_max), exceeds && !exempt);
+                    }
                     store.set(&topic, text.clone());
-                    model.insert(text, version);
+                    model.insert(text.clone(), version);
+                    check_quota(&store, &model, &topic, depth);
                 } else {
                     assert_eq!(
                         store.remove(&topic).is_some(),
                         model.remove(&text).is_some()
                     );
+                    check_quota(&store, &model, &topic, depth);
                 }
             }
             2 => {
@@ -210,6 +226,75 @@ pub fn retained_ops(data: &[u8]) {
     if model.is_empty() {
         assert_eq!(store.node_count(), 1, "empty store keeps nodes");
     }
+}
+
+/// With counting on, the count below `topic`'s anchor agrees with [`naive_quota`].
+fn check_quota(
+    store: &crate::retained::RetainedStore<String>,
+    model: &std::collections::BTreeMap<String, u32>,
+    topic: &TopicName,
+    depth: Option<u16>,
+) {
+    let Some(d) = depth.map(usize::from) else {
+        return;
+    };
+    if topic.as_str().starts_with('$') {
+        return;
+    }
+    let (count, _) = naive_quota(model, topic.as_str(), d);
+    let levels = topic.levels().count();
+    let got = store.nodes_below_anchor(topic);
+    // The anchor exists while a retained topic still passes through it.
+    let anchor: Vec<&str> = topic.as_str().split('/').take(d).collect();
+    let anchor_exists = levels >= d
+        && model.keys().any(|t| {
+            let theirs: Vec<&str> = t.split('/').take(d).collect();
+            theirs == anchor
+        });
+    let anchor_exists = anchor_exists || (d == 0);
+    let want = anchor_exists.then(|| u32::try_from(count).unwrap_or(u32::MAX));
+    assert_eq!(got, want, "nodes below the anchor of {topic:?}");
+}
+
+/// The nodes below `topic`'s anchor at `depth` (distinct topic prefixes longer than `depth`
+/// under it, `$` topics aside) and how many more retaining on `topic` would create.
+fn naive_quota(
+    model: &std::collections::BTreeMap<String, u32>,
+    topic: &str,
+    depth: usize,
+) -> (usize, usize) {
+    let prefixes = |t: &str| -> Vec<String> {
+        let levels: Vec<&str> = t.split('/').collect();
+        (1..=levels.len())
+            .map(|n| levels.get(..n).unwrap_or_default().join("/"))
+            .collect()
+    };
+    let mine = prefixes(topic);
+    let Some(anchor) = (depth > 0).then(|| mine.get(depth - 1)).flatten() else {
+        if depth > 0 {
+            return (0, 0); // shallower than the depth: nothing counted
+        }
+        // depth 0: the whole tree.
+        let all: std::collections::BTreeSet<String> = model
+            .keys()
+            .filter(|t| !t.starts_with('$'))
+            .flat_map(|t| prefixes(t))
+            .collect();
+        let created = mine.iter().filter(|p| !all.contains(*p)).count();
+        return (all.len(), created);
+    };
+    let below: std::collections::BTreeSet<String> = model
+        .keys()
+        .filter(|t| !t.starts_with('$'))
+        .flat_map(|t| prefixes(t))
+        .filter(|p| p.len() > anchor.len() && p.starts_with(&format!("{anchor}/")))
+        .collect();
+    let created = mine
+        .iter()
+        .skip(depth)
+        .filter(|p| !below.contains(*p))
+        .count();
+    (below.len(), created)
 }
 
 /// A test message for [`outbound_ops`]: sequence number, QoS, weight.

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod events;
 pub mod fuzzing;
 pub mod ids;
 pub mod journal;

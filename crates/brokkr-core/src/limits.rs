@@ -17,6 +17,69 @@ pub enum ShareTargeting {
     First,
 }
 
+/// What a PUBLISH (or will) with the RETAIN flag does (`retained_messages_mode`; its
+/// `enabled_without_persistence` is `Enabled` here: the server does not save the store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetainedMode {
+    /// Stored and delivered to new subscribers (FlashMQ's default).
+    #[default]
+    Enabled,
+    /// Relayed with its RETAIN flag (seen by Retain As Published subscriptions), never stored.
+    WithoutRetaining,
+    /// The RETAIN flag is cleared: an ordinary message.
+    Downgrade,
+    /// Acknowledged and discarded: not delivered, not stored.
+    Drop,
+    /// The sender is disconnected (MQTT 5: 0x9A Retain not supported); a CONNECT with a
+    /// retained will is refused.
+    DisconnectWithError,
+}
+
+/// `retained_messages_node_creation_limit` with its enforcement depth and mode: a cap on the
+/// retained-tree nodes under each node at one depth (per device, say, at depth 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetainedCreationLimit {
+    /// `..._enforcement_depth`: the depth of the nodes whose subtrees are capped (0: the root,
+    /// so the whole tree but `$` topics).
+    pub depth_levels: u16,
+    /// `retained_messages_node_creation_limit`: most nodes under each such node.
+    pub nodes_max: u32,
+    /// `..._enforcement_mode`: true (`reject`, the default) does not retain a message whose
+    /// topic would need nodes beyond the cap (it is still delivered); false (`log`) retains it
+    /// and only reports it.
+    pub reject: bool,
+}
+
+/// What one listener's `listen` block overrides (`None`: the global value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListenerOverrides {
+    /// `max_qos`.
+    pub max_qos: Option<brokkr_codec::QoS>,
+    /// `max_buffer_size` (the listener's `client_max_write_buffer_size`).
+    pub write_buffer_bytes_max: Option<usize>,
+    /// `mqtt3_qos_exceed_action`.
+    pub mqtt3_qos_exceed_disconnects: Option<bool>,
+}
+
+/// The bounds that depend on the listener a connection came in on, as
+/// [`Limits::for_listener`] resolves them; each connection keeps a copy (8 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// See [`Limits::write_buffer_bytes_max`] (the config's values fit in 32 bits).
+    pub write_buffer_bytes_max: u32,
+    /// See [`Limits::max_qos`].
+    pub max_qos: brokkr_codec::QoS,
+    /// See [`Limits::mqtt3_qos_exceed_disconnects`].
+    pub mqtt3_qos_exceed_disconnects: bool,
+}
+
+impl ListenerLimits {
+    /// The write buffer cap in bytes.
+    pub fn write_buffer_bytes(&self) -> usize {
+        usize::try_from(self.write_buffer_bytes_max).unwrap_or(usize::MAX)
+    }
+}
+
 /// The broker's bounds. Field docs name the FlashMQ directive where there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -62,6 +125,10 @@ pub struct Limits {
     pub mqtt3_qos_exceed_disconnects: bool,
     /// `wills_enabled`.
     pub wills_enabled: bool,
+    /// `log_subscriptions`: record subscribe and unsubscribe events (once events are enabled).
+    pub log_subscriptions: bool,
+    /// `log_publishes`: record an event per PUBLISH received (once events are enabled).
+    pub log_publishes: bool,
     /// `subscription_identifiers_enabled`: when false, a SUBSCRIBE with one is a protocol error
     /// (DISCONNECT 0xA1) and CONNACK says they are not available.
     pub subscription_identifiers_enabled: bool,
@@ -78,6 +145,22 @@ pub struct Limits {
     pub allow_unsafe_username_chars: bool,
     /// `shared_subscription_targeting`.
     pub share_targeting: ShareTargeting,
+    /// `retained_messages_mode`: the broker's own `$SYS` messages are retained whatever it says.
+    /// MQTT 5 clients hear Retain Available 0 in CONNACK unless it is `Enabled`.
+    pub retained_mode: RetainedMode,
+    /// `retained_messages_node_limit`: most retained-tree nodes one subscription's delivery of
+    /// retained messages visits (`usize::MAX`: no limit); the messages beyond are not sent.
+    pub retained_walk_nodes_max: usize,
+    /// `retained_messages_node_creation_limit` and its enforcement depth and mode (`None`: no
+    /// cap, FlashMQ's default).
+    pub retained_creation_limit: Option<RetainedCreationLimit>,
+    /// `client_initial_buffer_size`: capacity an empty read or write buffer of a connection
+    /// may keep between bursts; a larger one is released (buffers start empty and grow on
+    /// demand, so an idle connection holds at most this much per direction).
+    pub idle_buffer_bytes_max: usize,
+    /// Per-listener overrides, by the server's listener index ([`Limits::for_listener`]); a
+    /// listener past the end uses the global values.
+    pub listeners: Vec<ListenerOverrides>,
     /// Time a client may stay at or over its write buffer cap (QoS 0 being dropped for it)
     /// before it is disconnected as a reader that stopped reading.
     pub stuck_reader_ms: u64,
@@ -106,16 +189,43 @@ impl Default for Limits {
             max_qos: brokkr_codec::QoS::ExactlyOnce,
             mqtt3_qos_exceed_disconnects: true,
             wills_enabled: true,
+            log_subscriptions: false,
+            log_publishes: false,
             subscription_identifiers_enabled: true,
             wildcard_deny_retained_only: false,
             retained_expiry_secs: None,
             allow_unsafe_clientid_chars: false,
             allow_unsafe_username_chars: false,
+            retained_mode: RetainedMode::Enabled,
+            retained_walk_nodes_max: usize::MAX,
+            retained_creation_limit: None,
+            idle_buffer_bytes_max: 1024,
+            listeners: Vec::new(),
         }
     }
 }
 
 impl Limits {
+    /// The bounds of a connection accepted on listener `listener`: its `listen` block's
+    /// overrides over the global values.
+    pub fn for_listener(&self, listener: u16) -> ListenerLimits {
+        let o = self
+            .listeners
+            .get(usize::from(listener))
+            .copied()
+            .unwrap_or_default();
+        let write = o
+            .write_buffer_bytes_max
+            .unwrap_or(self.write_buffer_bytes_max);
+        ListenerLimits {
+            max_qos: o.max_qos.unwrap_or(self.max_qos),
+            write_buffer_bytes_max: u32::try_from(write).unwrap_or(u32::MAX),
+            mqtt3_qos_exceed_disconnects: o
+                .mqtt3_qos_exceed_disconnects
+                .unwrap_or(self.mqtt3_qos_exceed_disconnects),
+        }
+    }
+
     /// The packet cap for a connection in its current phase.
     pub fn packet_cap(&self, authenticated: bool) -> usize {
         if authenticated {
@@ -161,6 +271,38 @@ mod tests {
         assert_eq!(l.string_bytes_max, 4096);
         assert!(l.packet_cap(false) < 1_048_576);
         assert_eq!(l.packet_cap(true), 268_435_460);
+    }
+
+    #[test]
+    fn a_listener_overrides_only_what_its_block_sets() {
+        use brokkr_codec::QoS;
+        let l = Limits {
+            max_qos: QoS::AtLeastOnce,
+            listeners: vec![
+                ListenerOverrides::default(),
+                ListenerOverrides {
+                    max_qos: Some(QoS::AtMostOnce),
+                    write_buffer_bytes_max: Some(8192),
+                    mqtt3_qos_exceed_disconnects: Some(false),
+                },
+            ],
+            ..Limits::default()
+        };
+        let global = ListenerLimits {
+            max_qos: QoS::AtLeastOnce,
+            write_buffer_bytes_max: 1_048_576,
+            mqtt3_qos_exceed_disconnects: true,
+        };
+        assert_eq!(l.for_listener(0), global);
+        assert_eq!(
+            l.for_listener(7),
+            global,
+            "an unknown listener gets the globals"
+        );
+        let own = l.for_listener(1);
+        assert_eq!(own.max_qos, QoS::AtMostOnce);
+        assert_eq!(own.write_buffer_bytes_max, 8192);
+        assert!(!own.mqtt3_qos_exceed_disconnects);
     }
 
     #[test]

@@ -30,12 +30,15 @@ pub struct ShardStats {
     pub bytes_received: u64,
     /// Bytes handed to the sockets of clients.
     pub bytes_sent: u64,
-    /// Messages dropped for a session over its queue caps or a client's full buffer.
+    /// Messages dropped for a session over its queue caps, a client's full buffer, or a
+    /// backlog for another worker over its bound.
     pub messages_dropped: u64,
     /// Clients connected now (gauge).
     pub clients_connected: u64,
     /// Sessions, online and offline, now (gauge).
     pub sessions: u64,
+    /// Connections open now, logged in or not (gauge).
+    pub sockets_open: u64,
 }
 
 impl ShardStats {
@@ -53,6 +56,7 @@ impl ShardStats {
                 messages_dropped: a.messages_dropped + b.messages_dropped,
                 clients_connected: a.clients_connected + b.clients_connected,
                 sessions: a.sessions + b.sessions,
+                sockets_open: a.sockets_open + b.sockets_open,
             })
     }
 }
@@ -169,6 +173,8 @@ impl SysState {
                 .to_string(),
         );
         put("clients/maximum", self.clients_maximum.to_string());
+        // brokkr's own: every open connection, those still in CONNECT or a login included.
+        put("sockets/open", now.sockets_open.to_string());
         put("messages/received", now.messages_received.to_string());
         put("messages/sent", now.messages_sent.to_string());
         put("messages/dropped", now.messages_dropped.to_string());

@@ -13,7 +13,7 @@
 mod common;
 
 use brokkr_codec::*;
-use brokkr_core::access::{AccessPolicy, AllowAll, Login};
+use brokkr_core::access::{AccessPolicy, AllowAll, Login, LoginCheck, TransportUser};
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::{Placement, Shard, SharedState};
 use brokkr_testkit::build;
@@ -34,14 +34,14 @@ impl AccessPolicy for TestPolicy {
         _listener: u16,
         username: Option<&[u8]>,
         password: Option<&[u8]>,
-    ) -> Result<Login, ReasonCode> {
-        match (username, password) {
+    ) -> LoginCheck {
+        LoginCheck::Now(match (username, password) {
             (None, _) => Ok(Login::default()),
             (Some(b"alice"), Some(b"pw")) => Ok(Login {
                 username: Some(Arc::from("alice")),
             }),
             _ => Err(ReasonCode::BadUserNameOrPassword),
-        }
+        })
     }
 
     fn may_write(&self, _login: &Login, _client_id: &str, topic: &TopicName) -> bool {
@@ -191,4 +191,71 @@ fn a_replaced_policy_applies_from_the_next_input() {
     shared.set_policy(Arc::new(AllowAll));
     publish(&mut w, &p, "secret/a", b"3", QoS::AtMostOnce, false);
     assert_eq!(publishes(&w.recv(&mut sub)).len(), 1, "AllowAll again");
+}
+
+/// A client whose transport proved a name (a verified client certificate's CN).
+fn connect_proven(
+    w: &mut World,
+    id: &str,
+    cn: &str,
+    still_authenticate: bool,
+    user: Option<&str>,
+    pw: Option<&[u8]>,
+) -> (common::Client, Vec<Packet>) {
+    let mut c = w.open(V311);
+    w.shard.set_transport_user(
+        c.id,
+        TransportUser {
+            name: Arc::from(cn),
+            still_authenticate,
+        },
+    );
+    let mut connect = build::connect(V311, id);
+    connect.username = user.map(|u| MqttString::new(u).unwrap());
+    connect.password = pw.map(bytes::Bytes::copy_from_slice);
+    w.send(&c, Packet::Connect(Box::new(connect)));
+    let got = w.recv(&mut c);
+    (c, got)
+}
+
+fn connack_code(got: &[Packet]) -> ReasonCode {
+    match got.first() {
+        Some(Packet::ConnAck(c)) => c.reason,
+        other => panic!("expected a CONNACK, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_certificate_name_replaces_the_connect_username_for_login_and_acl() {
+    let mut w = world();
+    // The CONNECT names nobody (or someone else, with a wrong password): the certificate
+    // alone logs the client in as alice, and the read ACL treats it as alice.
+    let (mut alice, got) = connect_proven(&mut w, "cert-1", "alice", false, Some("mallory"), None);
+    assert_eq!(connack_code(&got), ReasonCode::Success);
+    subscribe(&mut w, &mut alice, "private/#", QoS::AtMostOnce);
+    let p = w.connect(V311, "pub", true);
+    publish(&mut w, &p, "private/diary", b"dear", QoS::AtMostOnce, false);
+    let got = w.recv(&mut alice);
+    assert_eq!(
+        publishes(&got).len(),
+        1,
+        "alice by certificate may read private/"
+    );
+}
+
+#[test]
+fn still_authenticate_checks_the_password_under_the_certificate_name() {
+    let mut w = world();
+    // (3.1.1 needs a username beside a password; the certificate's name replaces it.)
+    let (_c, got) = connect_proven(&mut w, "cert-2", "alice", true, Some("x"), Some(b"pw"));
+    assert_eq!(connack_code(&got), ReasonCode::Success);
+    let (_c, got) = connect_proven(&mut w, "cert-3", "alice", true, Some("x"), Some(b"wrong"));
+    assert_eq!(
+        connack_code(&got),
+        ReasonCode::BadUserNameOrPassword,
+        "the password is checked under the certificate's name"
+    );
+    // A name the password file does not know fails even with a password.
+    let (_c, got) = connect_proven(&mut w, "cert-4", "bob", true, Some("alice"), Some(b"pw"));
+    assert_eq!(connack_code(&got), ReasonCode::BadUserNameOrPassword);
 }

@@ -10,7 +10,7 @@
 
 use brokkr_codec::*;
 use brokkr_core::limits::Limits;
-use brokkr_core::shard::{ConnIo, IDLE_BUFFER_BYTES_MAX, RETAINED_NODES_PER_SLICE, Shard};
+use brokkr_core::shard::{ConnIo, RETAINED_NODES_PER_SLICE, Shard};
 use brokkr_testkit::build::{self, encode};
 use bytes::Bytes;
 
@@ -342,8 +342,9 @@ fn buffers_shrink_back_when_the_connection_idles() {
         }
     }
     // A connection that carries traffic keeps its (empty) buffers for reuse, but not their
-    // burst-sized allocations.
-    let kept = std::mem::size_of::<ConnIo>() + IDLE_BUFFER_BYTES_MAX;
+    // burst-sized allocations: client_initial_buffer_size (1024 by default) for each of the
+    // two buffers, and the box they live in.
+    let kept = std::mem::size_of::<ConnIo>() + 2 * Limits::default().idle_buffer_bytes_max;
     assert!(w.shard.buffer_capacity_bytes(publisher.id) <= kept);
     let out = w.shard.take_write(sub.id);
     assert!(out.len() > 200_000);

@@ -9,7 +9,10 @@
 //! batches, then every worker closes its connections.
 
 use crate::journal::JournalThread;
+use crate::overload::{Overload, OverloadMode, OverloadSettings};
 use crate::persistence::{self, PersistSettings};
+use crate::stream::StdListener;
+use crate::transport::TransportSpec;
 use crate::worker::{self, Inbox, Phase, WorkerSetup};
 use brokkr_core::access::AccessPolicy;
 use brokkr_core::limits::Limits;
@@ -24,12 +27,60 @@ use tokio::sync::{mpsc, watch};
 /// A listener to open.
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
-    /// Address and port.
-    pub addr: SocketAddr,
+    /// Where it listens.
+    pub addr: ListenAddr,
     /// Set TCP_NODELAY on accepted sockets (FlashMQ's `tcp_nodelay`).
     pub tcp_nodelay: bool,
     /// Which peers may connect (`only_allow_from`, `deny_from`); `None`: everyone.
     pub peers: Option<Arc<dyn PeerFilter>>,
+    /// What lies between the socket and MQTT (PROXY header, TLS, websockets).
+    pub transport: Arc<TransportSpec>,
+    /// The listener's own `overload_mode` (`None`: the broker's).
+    pub overload_mode: Option<OverloadMode>,
+}
+
+impl ListenerSpec {
+    /// A plain MQTT listener on `addr` that lets everyone in.
+    pub fn tcp(addr: SocketAddr) -> Self {
+        Self {
+            addr: ListenAddr::Tcp(addr),
+            tcp_nodelay: false,
+            peers: None,
+            transport: Arc::default(),
+            overload_mode: None,
+        }
+    }
+}
+
+/// Where a listener listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A TCP address and port.
+    Tcp(SocketAddr),
+    /// A unix stream socket (`inet_protocol unix`).
+    Unix(UnixSocketSpec),
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp(addr) => write!(f, "{addr}"),
+            Self::Unix(u) => write!(f, "unix:{}", u.path.display()),
+        }
+    }
+}
+
+/// A unix socket listener's file and its ownership (`unix_socket_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixSocketSpec {
+    /// The socket file; an existing socket there is replaced.
+    pub path: std::path::PathBuf,
+    /// Owner, by name or number.
+    pub user: Option<String>,
+    /// Group, by name or number.
+    pub group: Option<String>,
+    /// Permission bits.
+    pub mode: Option<u32>,
 }
 
 /// Decides at accept time whether a peer address may connect at all; a refused socket is
@@ -57,6 +108,8 @@ pub struct ServerConfig {
     pub access_source: Option<Arc<dyn PolicySource>>,
     /// `storage_dir` and what to keep there; `None`: nothing survives a restart.
     pub persistence: Option<PersistSettings>,
+    /// `max_event_loop_drift` and `overload_mode`.
+    pub overload: OverloadSettings,
 }
 
 /// Where a changed access policy comes from (the password and ACL files), and what SIGHUP
@@ -81,6 +134,8 @@ pub struct Reloaded {
     pub limits: Limits,
     /// The new listener list, if it changed.
     pub listeners: Option<Vec<ListenerSpec>>,
+    /// `max_event_loop_drift` and `overload_mode`.
+    pub overload: OverloadSettings,
 }
 
 /// How often the access policy's files are checked for changes.
@@ -155,6 +210,7 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
     let listeners = bind_all(&config.listeners)?;
     let config_persistence = config.persistence.clone();
     let shared = SharedState::new();
+    let overload = Overload::new(count, config.overload);
     if let Some(policy) = &config.access {
         shared.set_policy(Arc::clone(policy));
     }
@@ -176,6 +232,10 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
         )?),
         None => None,
     };
+    let auth = Arc::new(worker::AuthPool::start(
+        worker::auth_threads(),
+        worker::AUTH_QUEUE_CAPACITY,
+    )?);
     let (saved_tx, saved_rx) = std::sync::mpsc::channel();
     let (listener_tx, listener_rx) = mpsc::unbounded_channel();
     let mut listener_rx = Some(listener_rx);
@@ -209,6 +269,8 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
                 .unwrap_or_default(),
             saved: saved_tx.clone(),
             listener_updates: if index == 0 { listener_rx.take() } else { None },
+            auth: Arc::clone(&auth),
+            overload: Arc::clone(&overload),
             journal: journal.as_ref().and_then(|j| {
                 let durable = Arc::clone(j.durable.get(index)?);
                 Some(worker::JournalLink {
@@ -242,7 +304,7 @@ fn run_with(config: ServerConfig, stop: Option<StopFuture>) -> std::io::Result<(
             let hup = tokio::task::spawn_local(reload_on_sighup(
                 hup,
                 source.clone(),
-                shared.clone(),
+                (shared.clone(), overload),
                 listener_tx,
             ));
             (
@@ -316,14 +378,26 @@ fn bind_all(specs: &[ListenerSpec]) -> std::io::Result<Vec<BoundListener>> {
 pub(crate) fn bind_each(specs: &[ListenerSpec]) -> Vec<BoundListener> {
     let mut out = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
-        match bind(spec.addr) {
+        let bound = match &spec.addr {
+            ListenAddr::Tcp(addr) => bind(*addr).map(StdListener::Tcp),
+            ListenAddr::Unix(unix) => crate::unix::bind(unix),
+        };
+        match bound {
             Ok(l) => {
-                log::info!("listening on {}", spec.addr);
+                log::info!("listening on {} ({})", spec.addr, spec.transport.describe());
+                let plain = spec.transport.is_plain();
                 out.push(BoundListener {
                     socket: l,
                     index: u16::try_from(index).unwrap_or(u16::MAX),
                     tcp_nodelay: spec.tcp_nodelay,
-                    peers: spec.peers.clone(),
+                    // Behind a PROXY header, the address that counts is the one it names.
+                    peers: if spec.transport.proxy == crate::transport::ProxyMode::Off {
+                        spec.peers.clone()
+                    } else {
+                        None
+                    },
+                    transport: (!plain).then(|| Arc::clone(&spec.transport)),
+                    overload_mode: spec.overload_mode,
                 });
             }
             Err(e) => log::error!("cannot listen on {}: {e}", spec.addr),
@@ -335,11 +409,16 @@ pub(crate) fn bind_each(specs: &[ListenerSpec]) -> Vec<BoundListener> {
 /// A listening socket and what its accept loop needs to know.
 #[derive(Debug)]
 pub(crate) struct BoundListener {
-    pub socket: std::net::TcpListener,
+    pub socket: StdListener,
     /// Its index in the configured list.
     pub index: u16,
     pub tcp_nodelay: bool,
+    /// Checked at accept time.
     pub peers: Option<Arc<dyn PeerFilter>>,
+    /// `None` for plain MQTT.
+    pub transport: Option<Arc<TransportSpec>>,
+    /// Its own `overload_mode`, if it has one.
+    pub overload_mode: Option<OverloadMode>,
 }
 
 /// Connections the kernel queues for accept before refusing more.
@@ -371,12 +450,12 @@ async fn poll_policy(source: Arc<dyn PolicySource>, shared: Arc<SharedState>) {
 }
 
 /// SIGHUP reloads the configuration atomically: a file that fails validation changes nothing
-/// (the source logs why); a valid one replaces the access policy and the limits for new
-/// connections at once.
+/// (the source logs why); a valid one replaces the access policy, the limits for new
+/// connections and the overload settings at once.
 async fn reload_on_sighup(
     hup: Option<Signal>,
     source: Arc<dyn PolicySource>,
-    shared: Arc<SharedState>,
+    (shared, overload): (Arc<SharedState>, Arc<Overload>),
     listeners: mpsc::UnboundedSender<Vec<ListenerSpec>>,
 ) {
     let Some(mut hup) = hup else {
@@ -387,6 +466,7 @@ async fn reload_on_sighup(
         if let Some(reloaded) = source.reload() {
             shared.set_policy(reloaded.policy);
             shared.set_limits(reloaded.limits);
+            overload.set_settings(reloaded.overload);
             if let Some(specs) = reloaded.listeners {
                 let _ = listeners.send(specs);
             }

@@ -11,12 +11,18 @@ mod cluster;
 mod journal;
 mod journal_replay;
 pub mod logging;
+mod overload;
 mod persistence;
+mod stream;
 mod systemd;
+pub mod tls;
+pub mod transport;
+mod unix;
 mod worker;
 
 pub use cluster::{
-    INBOX_CAPACITY, ListenerSpec, POLICY_POLL, PeerFilter, PolicySource, Reloaded, ServerConfig,
-    run, run_until, worker_count,
+    INBOX_CAPACITY, ListenAddr, ListenerSpec, POLICY_POLL, PeerFilter, PolicySource, Reloaded,
+    ServerConfig, UnixSocketSpec, run, run_until, worker_count,
 };
+pub use overload::{OverloadMode, OverloadSettings};
 pub use persistence::PersistSettings;

@@ -188,12 +188,32 @@ fn timestamp(unix_ms: u64) -> String {
     }
 }
 
+/// Debug and trace records of other crates (rustls logs every handshake message at debug):
+/// `log_level debug` is about the broker, not its libraries; their warnings and errors stay.
+/// rustls' warnings are about one client's handshake (an IP address sent as SNI by every
+/// mosquitto client, say): the broker logs the failures that matter itself.
+fn foreign_chatter(metadata: &log::Metadata<'_>) -> bool {
+    let target = metadata.target();
+    if target.starts_with("brokkr") {
+        return false;
+    }
+    let floor = if target.starts_with("rustls") {
+        log::Level::Error
+    } else {
+        log::Level::Info
+    };
+    metadata.level() > floor
+}
+
 impl log::Log for Logger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        metadata.level() <= log::max_level() && !foreign_chatter(metadata)
     }
 
     fn log(&self, record: &log::Record<'_>) {
+        if foreign_chatter(record.metadata()) {
+            return;
+        }
         let level = level_of(record);
         let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
         if level < sink.settings.level {

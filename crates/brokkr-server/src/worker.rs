@@ -6,13 +6,22 @@
 //! shard's outputs once: connections written to (each writer woken once: writes are coalesced
 //! per turn) and connections to close. A timer task runs [`Shard::tick`] at the shard's next
 //! deadline (at least every second); a background task runs retained deliveries in slices.
+//! Deferred logins go to the broker's login threads (`auth.rs`) and their verdicts come back
+//! on a channel of this worker's; delivery batches for other workers leave through `outbox.rs`,
+//! which holds them in a bounded backlog while a peer's inbox is full.
 
 mod accept;
+mod auth;
 mod connection;
+mod outbox;
+
+pub(crate) use auth::{AUTH_QUEUE_CAPACITY, AuthPool, auth_threads};
 
 use crate::cluster::{BoundListener, Peers};
 use crate::journal::{Cmd, Durable};
 use crate::persistence::PersistSettings;
+use crate::stream::{StdStream, Stream};
+use crate::transport::{Stack, TransportSpec};
 use accept::{listener_updates, start_accepting};
 use brokkr_core::journal::JournalRecord;
 use brokkr_core::limits::Limits;
@@ -24,7 +33,6 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, watch};
 
 /// What one worker sends another.
@@ -34,15 +42,23 @@ pub(crate) enum Inbox {
     Deliveries(Vec<RemoteDelivery>),
     /// A socket just accepted on listener `listener`, for the receiving worker to serve.
     Accepted {
-        stream: std::net::TcpStream,
+        stream: StdStream,
         listener: u16,
+        /// The listener's transport, if it is not plain MQTT.
+        transport: Option<Arc<TransportSpec>>,
+        /// The peer's address (none for a unix socket).
+        peer: Option<std::net::SocketAddr>,
     },
     /// Snapshot this worker's persistent sessions for a periodic save.
     Snapshot(tokio::sync::oneshot::Sender<Vec<SessionSnapshot>>),
     /// A connection whose CONNECT names a session homed on the receiving worker.
     HandedOver {
-        stream: std::net::TcpStream,
+        stream: StdStream,
         handoff: Handoff,
+        /// Its transport state (TLS session, websocket framing), if any.
+        stack: Option<Box<Stack>>,
+        /// The client's address (none for a unix socket).
+        peer: Option<std::net::SocketAddr>,
     },
 }
 
@@ -80,6 +96,10 @@ pub(crate) struct WorkerSetup {
     pub listener_updates: Option<mpsc::UnboundedReceiver<Vec<crate::cluster::ListenerSpec>>>,
     /// The journal thread, with `persistence_journal`.
     pub journal: Option<JournalLink>,
+    /// The login threads all workers share.
+    pub auth: Arc<AuthPool>,
+    /// Every worker's event-loop drift (`overload_mode`, `max_event_loop_drift`).
+    pub overload: Arc<crate::overload::Overload>,
 }
 
 /// A worker's way to the journal thread.
@@ -116,10 +136,8 @@ const WRITE_GRACE: Duration = Duration::from_secs(5);
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 struct Conn {
-    /// Wakes the writer task.
+    /// Wakes the connection's task: the shard wrote to it, closed it or handed it over.
     wake: Rc<Notify>,
-    /// Stops the reader task when the shard closes the connection.
-    stop: Rc<Notify>,
     closing: bool,
     /// What the shard still had for this connection when it was freed; the writer sends it
     /// last.
@@ -131,6 +149,11 @@ struct Conn {
     /// With the journal: bytes taken from the shard, each chunk with the ticket that must be
     /// durable before it is written (0: none), in order.
     held: VecDeque<(u64, bytes::Bytes)>,
+    /// The client's address as far as we know it (a PROXY header or a trusted `X-Real-IP`
+    /// replaces the socket's peer); `None` for a unix socket.
+    peer: Option<std::net::SocketAddr>,
+    /// What the listener speaks, for the log (`mqtt`, `websockets+tls`, ...).
+    transport: Option<Arc<TransportSpec>>,
 }
 
 struct Worker {
@@ -139,13 +162,19 @@ struct Worker {
     epoch: Instant,
     /// The one read buffer of this worker (see `connection`).
     scratch: Vec<u8>,
+    /// The MQTT bytes a transport unwrapped from one read (TLS, websocket), reused.
+    plain: Vec<u8>,
     /// Wakes the background task (retained deliveries in slices).
     background: Rc<Notify>,
     peers: Peers,
-    /// Deliveries dropped because a peer's inbox was full.
-    dropped_deliveries: u64,
+    /// Delivery batches for the peers, and what waits while an inbox is full.
+    outbox: outbox::Outbox,
+    /// Where deferred logins go.
+    auth: auth::WorkerAuth,
     /// With `persistence_journal`.
     journal: Option<WorkerJournal>,
+    /// Asked at accept whether the broker is overloaded.
+    overload: Arc<crate::overload::Overload>,
 }
 
 type Shared = Rc<RefCell<Worker>>;
@@ -158,8 +187,14 @@ impl Worker {
     /// Wake the writers of every connection the shard wrote to or wants closed, the background
     /// task if the shard has background work; send hand-offs and delivery batches to peers.
     fn flush_outputs(&mut self) {
+        // First, since a refused login writes a CONNACK and closes.
+        self.start_logins();
+        if self.shard.has_events() {
+            self.log_events();
+        }
         // Deliveries leave before this turn's records reach the journal thread: a snapshot
-        // taken after a rotation then includes every delivery of the older journal's messages.
+        // taken after a rotation then includes every delivery of the older journal's messages
+        // (but those waiting in a backlog for a full inbox: see ARCHITECTURE.md).
         if self.shard.has_outbox() {
             self.send_batches();
         }
@@ -178,7 +213,6 @@ impl Worker {
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.closing = true;
                 c.wake.notify_one();
-                c.stop.notify_one();
             }
         }
         for h in self.shard.take_handoffs() {
@@ -186,7 +220,104 @@ impl Worker {
                 c.handoff = Some(h);
                 c.moving = true;
                 c.wake.notify_one();
-                c.stop.notify_one();
+            }
+        }
+    }
+
+    /// Log what the shard reports (logins, refusals, disconnects; subscriptions and publishes
+    /// when configured), with the client's address.
+    fn log_events(&mut self) {
+        use brokkr_core::events::Event;
+        for event in self.shard.take_events() {
+            let conn = event.conn().and_then(|c| self.conns.get(&c));
+            let from = match conn.and_then(|c| c.peer) {
+                Some(addr) => addr.ip().to_string(),
+                None => "a unix socket".to_string(),
+            };
+            let over = conn
+                .and_then(|c| c.transport.as_ref())
+                .map_or_else(|| "mqtt".to_string(), |t| t.describe());
+            match event {
+                Event::LoggedIn {
+                    client_id,
+                    username,
+                    version,
+                    session_present,
+                    ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' logged in from {from} over {over} ({}, user '{}'{})",
+                    version_name(version),
+                    username.as_deref().unwrap_or(""),
+                    if session_present { ", session resumed" } else { "" }
+                ),
+                Event::Refused {
+                    client_id, reason, ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' from {from} refused: {reason:?}"
+                ),
+                Event::Disconnected {
+                    client_id, clean, ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' from {from} {}",
+                    if clean { "disconnected" } else { "lost its connection" }
+                ),
+                Event::Subscribed {
+                    client_id,
+                    filter,
+                    granted,
+                    ..
+                } => match granted {
+                    Some(qos) => log::info!(
+                        target: crate::logging::NOTICE,
+                        "Client '{client_id}' subscribed to '{filter}' at QoS {}",
+                        qos as u8
+                    ),
+                    None => log::info!(
+                        target: crate::logging::NOTICE,
+                        "Client '{client_id}' was refused a subscription to '{filter}'"
+                    ),
+                },
+                Event::Unsubscribed {
+                    client_id, filter, ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' unsubscribed from '{filter}'"
+                ),
+                Event::Published {
+                    client_id,
+                    topic,
+                    qos,
+                    retain,
+                    payload_bytes,
+                    ..
+                } => log::info!(
+                    target: crate::logging::NOTICE,
+                    "Client '{client_id}' published to '{topic}' (QoS {}, retain {retain}, \
+                     {payload_bytes} bytes)",
+                    qos as u8
+                ),
+                Event::RetainedLimit {
+                    topic,
+                    refused,
+                    suppressed,
+                    ..
+                } => log::warn!(
+                    "retained_messages_node_creation_limit reached setting the retained message \
+                     on '{topic}'{}{}",
+                    if refused {
+                        ": not retained"
+                    } else {
+                        " (log mode: retained)"
+                    },
+                    if suppressed > 0 {
+                        format!(" ({suppressed} more since the last report)")
+                    } else {
+                        String::new()
+                    }
+                ),
             }
         }
     }
@@ -286,34 +417,50 @@ impl Worker {
         });
     }
 
-    /// One batch per peer with deliveries waiting; a full inbox drops the batch (counted).
+    /// One batch per peer with deliveries waiting, sent or kept in order in the outbox's
+    /// backlog; what its bound drops is counted in `$SYS`.
     fn send_batches(&mut self) {
-        for (index, peer) in self.peers.iter().enumerate() {
+        for index in 0..self.peers.len() {
             let batch = self
                 .shard
                 .take_outbox(u32::try_from(index).unwrap_or(u32::MAX));
             if batch.is_empty() {
                 continue;
             }
-            let n = batch.len() as u64;
-            if peer.try_send(Inbox::Deliveries(batch)).is_err() {
-                if self.dropped_deliveries == 0 {
-                    log::warn!("worker {index}'s inbox is full: dropping deliveries");
-                }
-                self.dropped_deliveries += n;
+            let dropped = self.outbox.send(index, batch);
+            self.shard.count_dropped(dropped.total());
+        }
+    }
+
+    /// Hand the shard's deferred logins to the login threads; a full queue answers Server
+    /// busy at once.
+    fn start_logins(&mut self) {
+        if !self.shard.has_auth_jobs() {
+            return;
+        }
+        let now = self.now_ms();
+        for job in self.shard.take_auth_jobs() {
+            if let Err(job) = self.auth.submit(job) {
+                self.shard.auth_busy(now, job.conn, job.token);
             }
         }
     }
 
     /// Serve `stream` on this worker: the shard already knows it as `id`.
-    fn register(worker: &Shared, stream: TcpStream, id: ConnId) {
+    fn register(
+        worker: &Shared,
+        stream: Stream,
+        id: ConnId,
+        stack: Option<Box<Stack>>,
+        peer: Option<std::net::SocketAddr>,
+    ) {
         let wake = Rc::new(Notify::new());
-        let stop = Rc::new(Notify::new());
         {
             let mut w = worker.borrow_mut();
             let conn = Conn {
+                peer: stack.as_ref().map_or(peer, |s| s.peer()),
+                transport: stack.as_ref().map(|s| Arc::clone(s.spec())),
                 wake: Rc::clone(&wake),
-                stop: Rc::clone(&stop),
                 closing: false,
                 tail: None,
                 handoff: None,
@@ -323,7 +470,7 @@ impl Worker {
             w.conns.insert(id, conn);
             w.flush_outputs();
         }
-        tokio::task::spawn_local(connection(stream, id, wake, stop, Rc::clone(worker)));
+        tokio::task::spawn_local(connection(stream, id, wake, Rc::clone(worker), stack));
     }
 }
 
@@ -334,15 +481,20 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         u32::try_from(setup.count).unwrap_or(1),
     )
     .unwrap_or(Placement::SOLE);
+    let peers = Rc::new(setup.peers);
+    let (auth, verdicts) = auth::WorkerAuth::new(setup.auth);
     let worker = Rc::new(RefCell::new(Worker {
         shard: Shard::with_placement(setup.limits, setup.seed, place, setup.shared),
         conns: HashMap::new(),
         epoch: setup.epoch,
         scratch: vec![0; READ_CHUNK_BYTES],
+        plain: Vec::new(),
         background: Rc::new(Notify::new()),
-        peers: Rc::new(setup.peers),
-        dropped_deliveries: 0,
+        outbox: outbox::Outbox::new(Rc::clone(&peers), outbox::BacklogLimits::default()),
+        peers,
+        auth,
         journal: None,
+        overload: Arc::clone(&setup.overload),
     }));
     let journal_tx = setup.journal.as_ref().map(|l| l.tx.clone());
     if let Some(link) = setup.journal {
@@ -365,6 +517,8 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
             // Worker 0 publishes $SYS, as FlashMQ's thread 0 does.
             w.shard.enable_sys(now);
         }
+        w.shard
+            .enable_events(brokkr_core::events::EventSettings::connections());
         // The saved state goes back before anything is accepted.
         if !setup.restore_retained.is_empty() {
             let r = w.shard.restore_retained(now, setup.restore_retained);
@@ -390,6 +544,12 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         Rc::clone(&worker),
     ))];
     tasks.push(tokio::task::spawn_local(timer_loop(Rc::clone(&worker))));
+    let drift = crate::overload::measure_drift(setup.overload, setup.index);
+    tasks.push(tokio::task::spawn_local(drift));
+    tasks.push(tokio::task::spawn_local(auth::verdict_loop(
+        verdicts,
+        Rc::clone(&worker),
+    )));
     tasks.push(tokio::task::spawn_local(background_loop(Rc::clone(
         &worker,
     ))));
@@ -449,6 +609,41 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     }
 }
 
+/// `MQTT 3.1.1` and the like, for the log.
+fn version_name(v: brokkr_codec::ProtocolVersion) -> &'static str {
+    match v {
+        brokkr_codec::ProtocolVersion::V3_1 => "MQTT 3.1",
+        brokkr_codec::ProtocolVersion::V3_1_1 => "MQTT 3.1.1",
+        _ => "MQTT 5",
+    }
+}
+
+/// Serve a connection accepted on `listener`: its transport state starts here.
+fn serve_accepted(
+    worker: &Shared,
+    stream: Stream,
+    listener: u16,
+    transport: Option<Arc<TransportSpec>>,
+    peer: Option<std::net::SocketAddr>,
+) {
+    let stack = match transport {
+        None => None,
+        Some(spec) => match Stack::new(spec, peer) {
+            Ok(stack) => Some(Box::new(stack)),
+            Err(e) => {
+                log::error!("cannot serve a connection: {e}");
+                return; // dropped: closed
+            }
+        },
+    };
+    let id = {
+        let mut w = worker.borrow_mut();
+        let now = w.now_ms();
+        w.shard.accept_on(now, listener)
+    };
+    Worker::register(worker, stream, id, stack, peer);
+}
+
 /// Deliveries and connections from the other workers.
 async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
     while let Some(msg) = inbox.recv().await {
@@ -463,19 +658,24 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                 w.shard.deliver_remote(now, batch);
                 w.flush_outputs();
             }
-            Inbox::Accepted { stream, listener } => {
-                let Ok(stream) = TcpStream::from_std(stream) else {
+            Inbox::Accepted {
+                stream,
+                listener,
+                transport,
+                peer,
+            } => {
+                let Ok(stream) = Stream::from_std(stream) else {
                     continue;
                 };
-                let id = {
-                    let mut w = worker.borrow_mut();
-                    let now = w.now_ms();
-                    w.shard.accept_on(now, listener)
-                };
-                Worker::register(&worker, stream, id);
+                serve_accepted(&worker, stream, listener, transport, peer);
             }
-            Inbox::HandedOver { stream, handoff } => {
-                let Ok(stream) = TcpStream::from_std(stream) else {
+            Inbox::HandedOver {
+                stream,
+                handoff,
+                stack,
+                peer,
+            } => {
+                let Ok(stream) = Stream::from_std(stream) else {
                     continue;
                 };
                 let id = {
@@ -485,7 +685,8 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                     // writer finds the CONNACK in the shard when it starts.
                     w.shard.accept_handoff(now, &handoff)
                 };
-                Worker::register(&worker, stream, id);
+                let peer = stack.as_ref().and_then(|s| s.peer()).or(peer);
+                Worker::register(&worker, stream, id, stack, peer);
             }
         }
     }

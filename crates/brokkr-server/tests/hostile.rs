@@ -250,3 +250,141 @@ fn two_thousand_clients_dying_at_once_deliver_two_thousand_wills() {
     eprintln!("2000 wills in {:?}", before.elapsed());
     still_serving(&broker, &mut watcher, "will/canary");
 }
+
+/// Every kind of ending frees the connection in the shard, not only the socket: connections
+/// the broker refuses or times out, connections the peer drops, and clean DISCONNECTs, all
+/// leave `$SYS/broker/sockets/open` (every open connection, logged in or not) at the one
+/// subscriber that reads it.
+#[test]
+fn every_ended_connection_is_freed_in_the_shard() {
+    let _serial = serial();
+    let limits = Limits {
+        connect_timeout_ms: 500,
+        ..Limits::default()
+    };
+    let broker = Broker::start_with(free_port(), 2, limits);
+    let mut ended = Vec::new();
+    for i in 0..20 {
+        // Refused by the shard: protocol level 9.
+        let mut s = TcpStream::connect(broker.addr).unwrap();
+        s.write_all(&[0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', 9, 2, 0, 60, 0, 0])
+            .unwrap();
+        ended.push(s);
+        // Silent until the CONNECT timeout closes it.
+        ended.push(TcpStream::connect(broker.addr).unwrap());
+        // Logged in, then dropped by the peer, or disconnected cleanly.
+        let (mut c, _) = Client::connect(
+            broker.addr,
+            V311,
+            build::connect(V311, &format!("gone-{i}")),
+        );
+        if i % 2 == 0 {
+            c.send(&Packet::Disconnect(Disconnect::default()));
+        }
+        drop(c);
+    }
+    for s in &mut ended {
+        assert!(
+            closed_within(s, Duration::from_secs(5)),
+            "the broker closes it"
+        );
+    }
+    drop(ended);
+    // $SYS is published every 10 s; wait for a value published after everything ended.
+    let mut watch = subscriber(&broker, "watch", "$SYS/broker/sockets/open");
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Some(Packet::Publish(p)) = watch.recv(Duration::from_secs(1)) {
+            last = String::from_utf8_lossy(&p.payload).to_string();
+            if last == "1" && !p.retain {
+                break;
+            }
+        }
+    }
+    assert_eq!(last, "1", "only the watcher's connection is left open");
+    broker.stop();
+}
+
+/// The same over websockets: what waits for a subscriber that stops reading is bounded by its
+/// cap once framed too (the shard hears its bytes left only when their frames are written).
+#[test]
+fn a_websocket_subscriber_that_stops_reading_costs_its_cap() {
+    use tungstenite::Message;
+    use tungstenite::client::IntoClientRequest;
+    let _serial = serial();
+    let limits = Limits {
+        stuck_reader_ms: 60_000,
+        ..Limits::default()
+    };
+    let cap = limits.write_buffer_bytes_max;
+    let spec = brokkr_server::transport::TransportSpec {
+        websocket: true,
+        ..Default::default()
+    };
+    let broker = Broker::start_transport(free_port(), 2, limits, spec);
+    let open = |id: &str, filter: Option<&str>| {
+        let stream = TcpStream::connect(broker.addr).unwrap();
+        let request = format!("ws://{}/", broker.addr)
+            .into_client_request()
+            .unwrap();
+        let (mut ws, _) = tungstenite::client(request, stream).unwrap();
+        let mut bytes = build::encode(&Packet::Connect(Box::new(build::connect(V311, id))), V311);
+        if let Some(f) = filter {
+            bytes.extend(build::encode(
+                &Packet::Subscribe(build::subscribe(1, &[f], QoS::AtMostOnce)),
+                V311,
+            ));
+        }
+        ws.send(Message::binary(bytes)).unwrap();
+        // CONNACK (and SUBACK), in one message or two.
+        let want = if filter.is_some() { 4 + 5 } else { 4 };
+        let mut got = 0;
+        while got < want {
+            if let Message::Binary(b) = ws.read().unwrap() {
+                got += b.len();
+            }
+        }
+        ws
+    };
+    let stuck = open("ws-stuck", Some("flood/#"));
+    let mut flooder = open("ws-flooder", None);
+    let before = rss_bytes();
+    let payload = vec![7u8; 64 * 1024];
+    let publish = build::encode(
+        &Packet::Publish(build::publish("flood/x", &payload, QoS::AtMostOnce, false)),
+        V311,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut peak = 0;
+    let mut sent = 0usize;
+    for i in 0..4096 {
+        flooder.send(Message::binary(publish.clone())).unwrap();
+        sent += publish.len();
+        if i % 256 == 0 {
+            peak = peak.max(rss_bytes().saturating_sub(before));
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+    peak = peak.max(rss_bytes().saturating_sub(before));
+    eprintln!(
+        "{} MiB at a websocket subscriber that does not read: RSS grew at most {peak} bytes",
+        sent >> 20
+    );
+    assert!(sent >= 64 << 20, "the flood was too short to show anything");
+    assert!(
+        peak < cap + (24 << 20),
+        "RSS grew by {peak} bytes for a {cap}-byte cap"
+    );
+    // What waited for it: the cap plus the kernel's socket buffers, not the flood.
+    let mut stuck = stuck.into_inner();
+    let (closed, drained) = drain_until_closed(&mut stuck, Duration::from_secs(3));
+    eprintln!("{drained} bytes were waiting for the websocket subscriber (closed: {closed})");
+    assert!(
+        drained > 0 && drained < cap + (16 << 20),
+        "{drained} bytes were queued for it"
+    );
+    broker.stop();
+}

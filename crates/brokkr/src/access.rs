@@ -4,10 +4,12 @@
 //! rules and is logged, as FlashMQ).
 
 use brokkr_auth::watch::{AclFileWatcher, PasswordFileWatcher, Reload};
-use brokkr_auth::{Access, AuthPolicy, ClientIdentity, Limits as AuthLimits};
-use brokkr_codec::{ReasonCode, TopicName};
+use brokkr_auth::{
+    Access, AuthPolicy, ClientIdentity, Identity, Limits as AuthLimits, Precheck, Refusal,
+};
+use brokkr_codec::TopicName;
 use brokkr_config::Config;
-use brokkr_core::access::{AccessPolicy, Login};
+use brokkr_core::access::{AccessPolicy, Login, LoginCheck, LoginJob, LoginResult};
 use brokkr_server::PolicySource;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -20,24 +22,19 @@ pub struct FilePolicy {
 }
 
 impl AccessPolicy for FilePolicy {
-    fn login(
-        &self,
-        listener: u16,
-        username: Option<&[u8]>,
-        password: Option<&[u8]>,
-    ) -> Result<Login, ReasonCode> {
+    fn login(&self, listener: u16, username: Option<&[u8]>, password: Option<&[u8]>) -> LoginCheck {
         let allow = self
             .listener_allow_anonymous
             .get(usize::from(listener))
             .copied()
             .flatten();
-        let identity = self
-            .auth
-            .authenticate_on_listener(allow, username, password)
-            .map_err(|refusal| refusal.reason_code())?;
-        Ok(Login {
-            username: identity.username().map(Arc::from),
-        })
+        match self.auth.precheck_on_listener(allow, username, password) {
+            Precheck::Decided(verdict) => LoginCheck::Now(to_login(verdict)),
+            // A hash to verify (or a decoy, for an unknown user): off the event loop.
+            Precheck::NeedsHash(pending) => {
+                LoginCheck::Deferred(LoginJob::new(move || to_login(pending.verify())))
+            }
+        }
     }
 
     fn may_write(&self, login: &Login, client_id: &str, topic: &TopicName) -> bool {
@@ -55,6 +52,14 @@ impl AccessPolicy for FilePolicy {
     fn checks_writes(&self) -> bool {
         self.auth.acl.is_some()
     }
+}
+
+/// The core's view of a brokkr-auth verdict.
+fn to_login(verdict: Result<Identity, Refusal>) -> LoginResult {
+    let identity = verdict.map_err(Refusal::reason_code)?;
+    Ok(Login {
+        username: identity.username().map(Arc::from),
+    })
 }
 
 impl FilePolicy {

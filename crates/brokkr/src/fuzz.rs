@@ -1,7 +1,8 @@
 //! `brokkr --fuzz-file FILE`: run one file's bytes through the input path and exit.
 //!
 //! The file is what one client sends. The transport is chosen by the file's content, never its
-//! name (AFL renames files): a PROXY protocol header, a websocket upgrade request, or a leading
+//! name (AFL renames files): a PROXY protocol header, a websocket upgrade request, a TLS
+//! ClientHello (decrypted by the deterministic fuzz server of `fuzz_tls.rs`), or a leading
 //! selector byte. A first byte whose high nibble is 0 is never a valid MQTT packet, so those
 //! sixteen values select a harness:
 //!
@@ -57,6 +58,8 @@ pub enum Transport {
     Proxy,
     /// An HTTP websocket upgrade request, then websocket frames.
     WebsocketHandshake,
+    /// A TLS handshake record holding a ClientHello: a TLS session to the fuzz server.
+    Tls,
     /// Selector 0x01: websocket frames without the handshake.
     WebsocketUpgraded,
     /// Selector 0x00.
@@ -82,6 +85,9 @@ pub fn select(data: &[u8]) -> (Transport, &[u8]) {
     }
     if data.starts_with(b"GET ") {
         return (Transport::WebsocketHandshake, data);
+    }
+    if crate::fuzz_tls::looks_like_client_hello(data) {
+        return (Transport::Tls, data);
     }
     match data.split_first() {
         Some((&selector, rest)) if selector >> 4 == 0 => {
@@ -131,6 +137,7 @@ pub fn run_input(data: &[u8]) -> Outcome {
             Outcome::default()
         }
         Transport::Mqtt => mqtt_connection(bytes),
+        Transport::Tls => crate::fuzz_tls::run(bytes),
         Transport::Proxy | Transport::WebsocketHandshake | Transport::WebsocketUpgraded => {
             crate::fuzz_transport::run(transport, bytes)
         }
@@ -235,6 +242,19 @@ mod tests {
         assert_eq!(
             select(&[0x04, 0xC0, 0x00]).0,
             Transport::Stream(ProtocolVersion::V5)
+        );
+        assert_eq!(
+            select(&[0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0, 0, 1, 3]).0,
+            Transport::Tls
+        );
+        // A handshake record that is not a ClientHello, or an SSL 3.0 one, is not TLS.
+        assert_eq!(
+            select(&[0x16, 0x03, 0x01, 0x00, 0x05, 0x02]).0,
+            Transport::Mqtt
+        );
+        assert_eq!(
+            select(&[0x16, 0x03, 0x00, 0x00, 0x05, 0x01]).0,
+            Transport::Mqtt
         );
         assert_eq!(select(&[0x10, 0x00]).0, Transport::Mqtt);
         assert_eq!(select(&[]).0, Transport::Mqtt);

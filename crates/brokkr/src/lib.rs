@@ -9,6 +9,7 @@ pub mod access;
 pub mod cli;
 pub mod fuzz;
 mod fuzz_shard;
+pub mod fuzz_tls;
 mod fuzz_transport;
 pub mod passwd;
 pub mod reload;

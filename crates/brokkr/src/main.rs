@@ -58,7 +58,9 @@ fn run(command: Command) -> i32 {
                 0
             }
             Some(path) => match brokkr::serve::load(&path) {
-                Ok(_) => {
+                Ok((config, _)) => {
+                    // Accepted, but worth knowing: directives without effect in brokkr.
+                    config.no_effect_notes().iter().for_each(|n| print_err(n));
                     print_out(&format!("Config '{}' OK", path.display()));
                     0
                 }

@@ -6,10 +6,15 @@
 use crate::access::FilePolicySource;
 use crate::reload::ConfigSource;
 use brokkr_config::Config;
-use brokkr_config::types::{InetProtocol, ListenerProtocol};
-use brokkr_core::limits::Limits;
+use brokkr_config::ListenerConfig;
+use brokkr_config::types::{HaproxyMode, InetProtocol, ListenerProtocol, OverloadMode, TlsVersion};
+use brokkr_core::limits::{Limits, ListenerOverrides};
 use brokkr_server::logging::{LogLevel, LogSettings, NOTICE};
-use brokkr_server::{ListenerSpec, PersistSettings, ServerConfig};
+use brokkr_server::tls::{MinTlsVersion, TlsFiles, TlsListener};
+use brokkr_server::transport::{ProxyMode, TransportSpec};
+use brokkr_server::{
+    ListenAddr, ListenerSpec, OverloadSettings, PersistSettings, ServerConfig, UnixSocketSpec,
+};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,9 +29,8 @@ pub fn default_config() -> ServerConfig {
         listeners: addrs
             .into_iter()
             .map(|addr| ListenerSpec {
-                addr,
                 tcp_nodelay: true,
-                peers: None,
+                ..ListenerSpec::tcp(addr)
             })
             .collect(),
         limits: Limits::default(),
@@ -35,6 +39,7 @@ pub fn default_config() -> ServerConfig {
         access: None,
         access_source: None,
         persistence: None,
+        overload: OverloadSettings::default(),
     }
 }
 
@@ -58,7 +63,7 @@ pub fn run_default() -> std::io::Result<()> {
     );
     log::info!(
         target: NOTICE,
-        "no authentication, no persistence, no TLS or websockets yet."
+        "no authentication, no persistence, no TLS or websockets (give a config file for those)."
     );
     brokkr_server::run(default_config())
 }
@@ -82,13 +87,19 @@ pub fn checked(path: &Path) -> Result<Config, Refused> {
 /// Load `path` into everything the server needs, password and ACL files included.
 pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
     let config = checked(path)?;
-    let (listeners, allow_anonymous) = listeners(&config).map_err(|e| Refused(vec![e]))?;
+    let mut tls = TlsCache::default();
+    let Listeners {
+        specs,
+        allow_anonymous,
+        overrides,
+    } = listeners(&config, &mut tls).map_err(|e| Refused(vec![e]))?;
     let files = FilePolicySource::open(&config, allow_anonymous).map_err(|e| Refused(vec![e]))?;
     let policy = files.policy();
-    let source = Arc::new(ConfigSource::new(path, config.clone(), files));
+    let source = Arc::new(ConfigSource::new(path, config.clone(), files, tls));
     let server = ServerConfig {
-        listeners,
-        limits: config.to_limits(&Limits::default()),
+        listeners: specs,
+        limits: limits(&config, overrides),
+        overload: overload_settings(&config),
         seed: seed(),
         workers: config.thread_count.map_or(0, usize::from),
         access: Some(policy),
@@ -97,44 +108,177 @@ pub fn load(path: &Path) -> Result<(Config, ServerConfig), Refused> {
             dir: PathBuf::from(dir),
             interval: std::time::Duration::from_secs(u64::from(config.save_state_interval_secs)),
             sessions: config.persistence_data_to_save.sessions_and_subscriptions,
-            retained: config.persistence_data_to_save.retained_messages,
+            retained: config.persists_retained(),
             journal: config.persistence_journal,
         }),
     };
     Ok((config, server))
 }
 
-/// The server listeners a checked config asks for, with each one's `allow_anonymous` override
-/// (one entry per server listener, by index).
-pub fn listeners(config: &Config) -> Result<(Vec<ListenerSpec>, Vec<Option<bool>>), String> {
+/// The broker limits of `config`, with `overrides` by server listener index.
+pub fn limits(config: &Config, overrides: Vec<ListenerOverrides>) -> Limits {
+    config.to_limits(&Limits {
+        listeners: overrides,
+        ..Limits::default()
+    })
+}
+
+/// `max_event_loop_drift` and the global `overload_mode`.
+pub fn overload_settings(config: &Config) -> OverloadSettings {
+    OverloadSettings {
+        max_drift_ms: u64::from(config.max_event_loop_drift_ms),
+        mode: overload_mode(config.overload_mode),
+    }
+}
+
+fn overload_mode(mode: OverloadMode) -> brokkr_server::OverloadMode {
+    match mode {
+        OverloadMode::CloseNewClients => brokkr_server::OverloadMode::CloseNewClients,
+        _ => brokkr_server::OverloadMode::Log,
+    }
+}
+
+/// The server listeners a config asks for, and what each one's block sets for the access
+/// policy and the limits, by server listener index (a block may bind two addresses, or none).
+#[derive(Debug)]
+pub struct Listeners {
+    /// What to bind.
+    pub specs: Vec<ListenerSpec>,
+    /// Each one's `allow_anonymous` override.
+    pub allow_anonymous: Vec<Option<bool>>,
+    /// Each one's `max_qos`, `max_buffer_size` and `mqtt3_qos_exceed_action`.
+    pub overrides: Vec<ListenerOverrides>,
+}
+
+/// The TLS listeners built so far, by their files: a reload reuses (and re-reads) them, so a
+/// bad new certificate keeps the old one in force.
+#[derive(Debug, Default)]
+pub struct TlsCache(Vec<Arc<TlsListener>>);
+
+impl TlsCache {
+    /// The listener for `files`: an existing one re-reads its files (keeping the old
+    /// certificate if they are broken, with an error in the log); a new one must load.
+    fn get(&mut self, files: TlsFiles) -> Result<Arc<TlsListener>, String> {
+        if let Some(existing) = self.0.iter().find(|l| *l.files() == files) {
+            if let Err(e) = existing.reload() {
+                log::error!("TLS reload failed, the old certificate stays in use: {e}");
+            }
+            return Ok(Arc::clone(existing));
+        }
+        let listener = Arc::new(TlsListener::load(files).map_err(|e| e.to_string())?);
+        self.0.push(Arc::clone(&listener));
+        Ok(listener)
+    }
+}
+
+/// The TLS files of listener `l`, if it is a TLS listener.
+fn tls_files(l: &ListenerConfig) -> Option<TlsFiles> {
+    let (Some(fullchain), Some(privkey)) = (&l.fullchain, &l.privkey) else {
+        return None;
+    };
+    Some(TlsFiles {
+        fullchain: PathBuf::from(fullchain),
+        privkey: PathBuf::from(privkey),
+        minimum: match l.minimum_tls_version {
+            TlsVersion::Tls1_3 => MinTlsVersion::Tls13,
+            _ => MinTlsVersion::Tls12,
+        },
+        client_ca_file: l.client_verification_ca_file.as_ref().map(PathBuf::from),
+        client_ca_dir: l.client_verification_ca_dir.as_ref().map(PathBuf::from),
+    })
+}
+
+/// The server listeners a checked config asks for ([`Listeners`]). TLS listeners load their
+/// certificates here (through `tls`, which a reload keeps).
+pub fn listeners(config: &Config, tls: &mut TlsCache) -> Result<Listeners, String> {
     let mut listeners = Vec::new();
     let mut allow_anonymous = Vec::new();
+    let mut overrides = Vec::new();
+    let real_ip_from = crate::access::peer_filter(&config.websocket_set_real_ip_from, &[])?;
     for l in &config.listeners {
-        if l.protocol != ListenerProtocol::Mqtt || l.is_tls() {
+        if l.protocol == ListenerProtocol::Acme {
             // `not_yet` refuses these first; this is the second line of defence.
             return Err(format!(
-                "listener on port {} is not supported yet",
+                "listener on port {}: ACME is not supported yet",
                 l.port()
             ));
         }
+        let tls_listener = match tls_files(l) {
+            Some(files) => {
+                if l.drop_on_absent_certificate
+                    && (!files.fullchain.exists() || !files.privkey.exists())
+                {
+                    log::warn!(
+                        "listener on port {}: certificate or key absent, skipped \
+                         (drop_on_absent_certificate)",
+                        l.port()
+                    );
+                    continue;
+                }
+                if l.minimum_tls_version == TlsVersion::Tls1_1 {
+                    log::warn!(
+                        "listener on port {}: minimum_tls_version tlsv1.1 means TLS 1.2 here: \
+                         brokkr speaks TLS 1.2 and 1.3 only (RFC 8996 deprecates 1.0 and 1.1)",
+                        l.port()
+                    );
+                }
+                Some(
+                    tls.get(files)
+                        .map_err(|e| format!("listener on port {}: {e}", l.port()))?,
+                )
+            }
+            None => None,
+        };
+        let peers = crate::access::peer_filter(&l.only_allow_from, &l.deny_from)?;
+        let transport = Arc::new(TransportSpec {
+            proxy: match l.haproxy {
+                HaproxyMode::Off => ProxyMode::Off,
+                HaproxyMode::On => ProxyMode::On,
+                HaproxyMode::ClientVerification => ProxyMode::ClientVerification,
+                HaproxyMode::ClientVerificationWithAuthn => ProxyMode::ClientVerificationWithAuthn,
+                other => return Err(format!("haproxy {other:?} is not supported")),
+            },
+            tls: tls_listener,
+            still_do_authn: l.client_verification_still_do_authn,
+            websocket: l.protocol == ListenerProtocol::Websockets,
+            real_ip_from: real_ip_from.clone(),
+            source_filter: peers.clone(),
+        });
         let port = l.port();
-        let v4 = SocketAddr::from((l.inet4_bind_address, port));
-        let v6 = SocketAddr::from((l.inet6_bind_address, port));
+        let v4 = ListenAddr::Tcp(SocketAddr::from((l.inet4_bind_address, port)));
+        let v6 = ListenAddr::Tcp(SocketAddr::from((l.inet6_bind_address, port)));
         let addrs = match l.inet_protocol {
             InetProtocol::Ip4Ip6 => vec![v4, v6],
             InetProtocol::Ip4 => vec![v4],
             InetProtocol::Ip6 => vec![v6],
-            _ => return Err("unix socket listeners are not supported yet".into()),
+            InetProtocol::Unix => {
+                let Some(path) = &l.unix_socket_path else {
+                    return Err("`inet_protocol unix` needs `unix_socket_path`".into());
+                };
+                vec![ListenAddr::Unix(UnixSocketSpec {
+                    path: PathBuf::from(path),
+                    user: l.unix_socket_user.clone(),
+                    group: l.unix_socket_group.clone(),
+                    mode: l.unix_socket_mode,
+                })]
+            }
+            other => return Err(format!("inet_protocol {other:?} is not supported")),
         };
         allow_anonymous.extend(addrs.iter().map(|_| l.allow_anonymous));
-        let peers = crate::access::peer_filter(&l.only_allow_from, &l.deny_from)?;
+        overrides.extend(addrs.iter().map(|_| l.overrides()));
         listeners.extend(addrs.into_iter().map(|addr| ListenerSpec {
             addr,
             tcp_nodelay: l.tcp_nodelay,
             peers: peers.clone(),
+            transport: Arc::clone(&transport),
+            overload_mode: l.overload_mode.map(overload_mode),
         }));
     }
-    Ok((listeners, allow_anonymous))
+    Ok(Listeners {
+        specs: listeners,
+        allow_anonymous,
+        overrides,
+    })
 }
 
 /// The log settings of `config` (`log_debug` and `quiet` are FlashMQ's deprecated overrides).
@@ -182,6 +326,9 @@ pub fn run_with(config: &Config, server: ServerConfig, path: &Path) -> std::io::
     );
     for warning in config.deprecation_warnings() {
         log::warn!("{warning}");
+    }
+    for note in config.no_effect_notes() {
+        log::info!(target: NOTICE, "{note}");
     }
     raise_open_file_limit(u64::from(config.rlimit_nofile));
     brokkr_server::run(server)

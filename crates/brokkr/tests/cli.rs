@@ -107,6 +107,22 @@ fn test_config_answers_as_flashmq() {
 }
 
 #[test]
+fn test_config_names_the_directives_without_effect() {
+    let tuned = config_file(
+        "tuned",
+        "allow_anonymous true\nsubscription_node_lifetime 60\nlisten {\n  port 18830\n}\n",
+    );
+    let out = brokkr(&["--test-config", "--config-file", tuned.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(":2: `subscription_node_lifetime` has no effect in brokkr: "),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(tuned.parent().unwrap());
+}
+
+#[test]
 fn a_config_file_starts_the_broker_on_its_listener() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -227,8 +243,17 @@ fn the_example_configs_pass_test_config_or_name_what_is_missing() {
                     "{name}"
                 );
             }
+            // Its certificates are placeholders: the check loads them and names the file.
+            "tls-and-websockets.conf" => {
+                assert_eq!(out.status.code(), Some(1), "{name}");
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    err.contains("/etc/letsencrypt/live/mqtt.example.org/fullchain.pem"),
+                    "{name}: {err}"
+                );
+            }
             // Valid FlashMQ configs for features brokkr does not have yet: refused by line.
-            "tls-and-websockets.conf" | "bridge.conf" => {
+            "bridge.conf" => {
                 assert_eq!(out.status.code(), Some(1), "{name}");
                 assert!(
                     String::from_utf8_lossy(&out.stderr).contains("not supported yet"),

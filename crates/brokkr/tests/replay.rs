@@ -42,6 +42,7 @@ fn every_seed_replays_cleanly() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let deep = name.starts_with("session-")
             || name.starts_with("proxy-")
+            || name.starts_with("tls-")
             || (name.starts_with("ws-") && !name.contains("bad"))
             || (name.starts_with("boundary-") && !name.contains("client-id"));
         if deep {
@@ -59,7 +60,9 @@ fn every_seed_replays_cleanly() {
             "-topic-alias",
             "-will-no-disconnect",
         ];
-        if name.starts_with("session-") && publishes.iter().any(|p| name.contains(p)) {
+        if (name.starts_with("session-") && publishes.iter().any(|p| name.contains(p)))
+            || name.starts_with("tls-")
+        {
             assert!(
                 outcome.delivered >= 1,
                 "{name}: the broker delivered nothing to the sinks"

@@ -143,6 +143,31 @@ impl PasswordHash {
         }
     }
 
+    /// A new `$argon2id$` hash (version 0x13, a 32-byte output) of `password` with `salt` (at
+    /// least 8 bytes) and the given cost; an error for parameters argon2 refuses.
+    pub fn new_argon2id(
+        password: &[u8],
+        salt: &[u8],
+        memory_kib: u32,
+        passes: u32,
+        lanes: u32,
+    ) -> Result<PasswordHash, HashError> {
+        const OUTPUT_BYTES: usize = 32;
+        let params = argon2::Params::new(memory_kib, passes, lanes, Some(OUTPUT_BYTES))
+            .map_err(|_| HashError::CostOutOfBounds)?;
+        let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut hash = vec![0u8; OUTPUT_BYTES];
+        a.hash_password_into(password, salt, &mut hash)
+            .map_err(|_| HashError::BadLength)?;
+        Ok(PasswordHash::Argon2id {
+            memory_kib,
+            passes,
+            lanes,
+            salt: salt.into(),
+            hash: hash.into_boxed_slice(),
+        })
+    }
+
     /// A new `$6$` hash (one salted SHA-512; weak, for `mosquitto_passwd -H sha512` compatibility).
     pub fn new_sha512(password: &[u8], salt: &[u8]) -> PasswordHash {
         PasswordHash::Sha512 {

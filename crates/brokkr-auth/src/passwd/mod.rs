@@ -107,6 +107,10 @@ impl std::error::Error for PasswordRejected {}
 #[derive(Clone, Default)]
 pub struct PasswordDb {
     users: FxHashMap<Box<str>, PasswordHash>,
+    /// The user whose hash an unknown username is checked against (the result thrown away),
+    /// so that refusing an unknown user costs what checking most known users costs: one of
+    /// the users with the file's most common scheme and cost ([`decoy_user`]).
+    decoy: Option<Box<str>>,
 }
 
 impl fmt::Debug for PasswordDb {
@@ -115,8 +119,8 @@ impl fmt::Debug for PasswordDb {
     }
 }
 
-/// A hash the same cost as Mosquitto's default, checked for unknown users so the answer takes
-/// about as long as for a known one.
+/// A hash the same cost as Mosquitto's default, checked for unknown users when the file has
+/// no user at all.
 static DUMMY: LazyLock<PasswordHash> =
     LazyLock::new(|| PasswordHash::new_pbkdf2(b"", [0; SALT_BYTES], MOSQUITTO_DEFAULT_ITERATIONS));
 
@@ -142,10 +146,13 @@ impl PasswordDb {
                 Err(reason) => warnings.push(warn(reason)),
             }
         }
+        db.decoy = decoy_user(&db.users);
         (db, warnings)
     }
 
-    /// Check `password` for `username`. Unknown users cost about as much as known ones.
+    /// Check `password` for `username`. An unknown user costs what most known users cost: its
+    /// password is checked against the decoy user's hash (the file's most common scheme and
+    /// cost) and refused whatever the outcome.
     pub fn verify(
         &self,
         username: &str,
@@ -157,7 +164,8 @@ impl PasswordDb {
             }),
             Some(_) => Err(PasswordRejected),
             None => {
-                let _ = DUMMY.verify(password);
+                let decoy = self.decoy.as_deref().and_then(|u| self.users.get(u));
+                let _ = decoy.unwrap_or(&DUMMY).verify(password);
                 Err(PasswordRejected)
             }
         }
@@ -187,6 +195,38 @@ impl PasswordDb {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &PasswordHash)> {
         self.users.iter().map(|(u, h)| (&**u, h))
     }
+}
+
+/// What a hash costs to check: its scheme and parameters (salts and digests aside).
+type CostClass = (u8, u32, u32, u32);
+
+fn cost_class(hash: &PasswordHash) -> CostClass {
+    match hash {
+        PasswordHash::Sha512 { .. } => (0, 0, 0, 0),
+        PasswordHash::Pbkdf2Sha512 { iterations, .. } => (1, *iterations, 0, 0),
+        PasswordHash::Argon2id {
+            memory_kib,
+            passes,
+            lanes,
+            ..
+        } => (2, *memory_kib, *passes, *lanes),
+    }
+}
+
+/// The decoy for unknown usernames: a user of the most common cost class (the costlier class on
+/// a tie; the smallest name within it, so the choice does not depend on map order). Timing then
+/// tells an unknown user from a known one only for users of a rarer scheme or cost.
+fn decoy_user(users: &FxHashMap<Box<str>, PasswordHash>) -> Option<Box<str>> {
+    let mut classes: std::collections::BTreeMap<CostClass, (usize, &str)> = Default::default();
+    for (name, hash) in users {
+        let entry = classes.entry(cost_class(hash)).or_insert((0, name));
+        entry.0 += 1;
+        entry.1 = entry.1.min(name);
+    }
+    classes
+        .iter()
+        .max_by_key(|(class, (count, _))| (*count, **class))
+        .map(|(_, (_, name))| Box::from(*name))
 }
 
 /// One line: `Ok(None)` for blank and comment lines.

@@ -114,3 +114,36 @@ fn debug_of_db_and_proof_shows_no_hash() {
     let d = format!("{db:?}");
     assert_eq!(d, "PasswordDb { users: 2 }");
 }
+
+#[test]
+fn the_decoy_for_unknown_users_has_the_most_common_cost() {
+    let pbkdf2 = |pw: &[u8], i| PasswordHash::new_pbkdf2(pw, [7; SALT_BYTES], i).encode();
+    let text = format!(
+        "zed:{}\namy:{}\nbob:{}\ncat:{}\n",
+        pbkdf2(b"z", 5),
+        pbkdf2(b"a", 3),
+        pbkdf2(b"b", 3),
+        PasswordHash::new_sha512(b"c", b"salt").encode()
+    );
+    let (db, warnings) = PasswordDb::parse(&text, &Limits::DEFAULT);
+    assert!(warnings.is_empty());
+    // Two users at 3 iterations outnumber the others; the smallest name of them is picked.
+    assert_eq!(db.decoy.as_deref(), Some("amy"));
+    assert_eq!(db.verify("nobody", b"a"), Err(PasswordRejected));
+    assert!(db.verify("amy", b"a").is_ok());
+    assert_eq!(
+        PasswordDb::default().verify("nobody", b""),
+        Err(PasswordRejected)
+    );
+}
+
+#[test]
+fn a_new_argon2id_hash_round_trips_through_its_text_form() {
+    let hash = PasswordHash::new_argon2id(b"secret", b"saltsalt", 64, 1, 1).unwrap();
+    let text = hash.encode();
+    assert!(text.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{text}");
+    let parsed = PasswordHash::parse(&text, &Limits::DEFAULT).unwrap();
+    assert!(parsed.verify(b"secret"));
+    assert!(!parsed.verify(b"Secret"));
+    assert!(PasswordHash::new_argon2id(b"x", b"short", 64, 1, 1).is_err());
+}

@@ -196,3 +196,46 @@ fn acl_uses_the_identity() {
             .is_allowed()
     );
 }
+
+/// Whether the login needs a hash (deferred by the broker) or is decided at once.
+fn deferred(p: &AuthPolicy, listener: Option<bool>, user: Option<&str>, pass: &str) -> bool {
+    let pre = p.precheck_on_listener(listener, user.map(str::as_bytes), Some(pass.as_bytes()));
+    matches!(pre, Precheck::NeedsHash(_))
+}
+
+#[test]
+fn only_logins_that_verify_a_hash_are_deferred() {
+    let strict = policy(false, true);
+    assert!(deferred(&strict, None, Some("one"), "one"));
+    assert!(deferred(&strict, None, Some("one"), "wrong"));
+    // Anonymity refused or allowed, by the global setting or the listener's: no hash.
+    assert!(!deferred(&strict, None, None, ""));
+    assert!(!deferred(&strict, Some(true), None, ""));
+    let open = policy(true, true);
+    assert!(!deferred(&open, None, Some("stranger"), "x"));
+    assert!(deferred(&open, None, Some("one"), "x"));
+    // No password file: no user exists, nothing to verify or to hide.
+    assert!(!deferred(&policy(false, false), None, Some("one"), "one"));
+}
+
+#[test]
+fn an_unknown_user_takes_the_same_path_as_a_wrong_password() {
+    // Refused either way; both are deferred, so neither answers sooner than the other.
+    let p = policy(false, true);
+    assert!(deferred(&p, None, Some("doesntexist"), "asdf"));
+    let Precheck::NeedsHash(pending) =
+        p.precheck_on_listener(None, Some(b"doesntexist"), Some(b"asdf"))
+    else {
+        panic!("an unknown user is deferred");
+    };
+    assert!(
+        !format!("{pending:?}").contains("asdf"),
+        "no password in Debug"
+    );
+    assert_eq!(pending.verify(), Err(Refusal::BadUsernameOrPassword));
+    let Precheck::NeedsHash(pending) = p.precheck_on_listener(None, Some(b"one"), Some(b"one"))
+    else {
+        panic!("a known user is deferred");
+    };
+    assert!(matches!(pending.verify(), Ok(Identity::Authenticated(a)) if a.username() == "one"));
+}

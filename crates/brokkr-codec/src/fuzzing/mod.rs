@@ -226,6 +226,71 @@ pub fn websocket_frames(data: &[u8]) {
     }
 }
 
+/// Parse `data` as a websocket upgrade request. A request that parses must answer with a `101`
+/// carrying the RFC 6455 accept key of its `Sec-WebSocket-Key` and the MQTT subprotocol it
+/// offered; parsing just its head again gives the same request; a shorter prefix never parses
+/// as a request; a refusal writes an HTTP error response.
+pub fn websocket_handshake(data: &[u8]) {
+    use crate::ws::{self, UpgradeParse, WsLimits};
+    let limits = WsLimits::DEFAULT;
+    match ws::parse_upgrade_request(data, &limits) {
+        Ok(UpgradeParse::Request { consumed, request }) => {
+            assert!(consumed <= data.len() && consumed <= limits.handshake_head_bytes_max);
+            let mut out = BytesMut::new();
+            ws::write_switching_protocols(&request, &mut out);
+            let text = String::from_utf8_lossy(&out);
+            assert!(text.starts_with("HTTP/1.1 101 "), "{text}");
+            let accept = format!(
+                "Sec-WebSocket-Accept: {}\r\n",
+                ws::accept_key(request.key())
+            );
+            assert!(text.contains(&accept), "no accept key in {text}");
+            if let Some(sub) = request.subprotocol {
+                let echoed = format!("Sec-WebSocket-Protocol: {}\r\n", sub.as_str());
+                assert!(text.contains(&echoed), "subprotocol not echoed in {text}");
+            }
+            assert!(text.ends_with("\r\n\r\n"));
+            let head = &data[..consumed];
+            match ws::parse_upgrade_request(head, &limits) {
+                Ok(UpgradeParse::Request {
+                    consumed: again,
+                    request: same,
+                }) => {
+                    assert_eq!(again, consumed);
+                    assert_eq!(same, request);
+                }
+                other => panic!("the head alone parses differently: {other:?}"),
+            }
+            for cut in [consumed / 2, consumed.saturating_sub(1)] {
+                if cut < consumed {
+                    assert!(
+                        !matches!(
+                            ws::parse_upgrade_request(&data[..cut], &limits),
+                            Ok(UpgradeParse::Request { .. })
+                        ),
+                        "a prefix of the request parsed as a request"
+                    );
+                }
+            }
+        }
+        Ok(UpgradeParse::NeedMore) => {
+            assert!(
+                data.len() < limits.handshake_head_bytes_max,
+                "waiting past the head cap"
+            );
+        }
+        Err(e) => {
+            let mut out = BytesMut::new();
+            ws::write_rejection(&e, &mut out);
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                text.starts_with("HTTP/1.1 4") || text.starts_with("HTTP/1.1 5"),
+                "{text}"
+            );
+        }
+    }
+}
+
 /// Parse `data` as a PROXY header; every prefix of a header must ask for more, and a parsed
 /// header must re-encode to bytes that parse to the same addresses.
 pub fn proxy_header(data: &[u8]) {

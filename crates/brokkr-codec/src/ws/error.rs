@@ -162,6 +162,19 @@ impl fmt::Display for WsError {
     }
 }
 
+impl WsError {
+    /// The status code of the close frame that answers this error (RFC 6455 section 7.4.1):
+    /// 1003 for a text frame (data of a type the endpoint cannot accept), 1009 for a frame too
+    /// large to process, 1002 (protocol error) for everything else.
+    pub const fn close_code(&self) -> u16 {
+        match self {
+            Self::TextFrame => 1003,
+            Self::PayloadTooLarge { .. } => 1009,
+            _ => 1002,
+        }
+    }
+}
+
 impl std::error::Error for WsError {}
 
 /// Why a frame could not be encoded. Only a caller bug produces one.

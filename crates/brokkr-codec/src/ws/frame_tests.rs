@@ -402,3 +402,15 @@ fn v311_mqtt_6_0_0_1_text_frame_is_refused() {
 fn v311_mqtt_6_0_0_2_packets_need_not_line_up_with_frames() {
     mqtt_6_0_0_2_packets_need_not_line_up_with_frames();
 }
+
+#[test]
+fn each_refusal_has_the_close_code_rfc_6455_gives_it() {
+    assert_eq!(WsError::TextFrame.close_code(), 1003);
+    let big = WsError::PayloadTooLarge {
+        len_bytes: 2,
+        max_bytes: 1,
+    };
+    assert_eq!(big.close_code(), 1009);
+    assert_eq!(WsError::UnmaskedFrame.close_code(), 1002);
+    assert_eq!(WsError::UnknownOpcode(3).close_code(), 1002);
+}

@@ -314,3 +314,25 @@ fn flashmq_plainwebsocketpacket1_shape_parses() {
 fn v311_mqtt_6_0_0_4_response_echoes_mqtt_subprotocol() {
     mqtt_6_0_0_4_response_echoes_mqtt_subprotocol();
 }
+
+#[test]
+fn the_handshake_fuzz_seeds_pass_the_fuzz_oracle() {
+    // The seeds of the `ws_handshake` target (no file I/O in the codec, even in tests).
+    let seeds: [&[u8]; 3] = [
+        include_bytes!("../../../../fuzz/seeds/ws_handshake/upgrade.txt"),
+        include_bytes!("../../../../fuzz/seeds/ws_handshake/upgrade-then-frame.txt"),
+        include_bytes!("../../../../fuzz/seeds/ws_handshake/not-an-upgrade.txt"),
+    ];
+    for data in seeds {
+        crate::fuzzing::websocket_handshake(data);
+    }
+    assert!(matches!(
+        parse_upgrade_request(seeds[1], &WsLimits::DEFAULT),
+        Ok(UpgradeParse::Request { consumed, .. }) if consumed + 4 == seeds[1].len()
+    ));
+    // A request with a key that is not 16 bytes of base64 is refused, never answered 101.
+    let bad = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    assert!(parse_upgrade_request(bad, &WsLimits::DEFAULT).is_err());
+    crate::fuzzing::websocket_handshake(bad);
+}

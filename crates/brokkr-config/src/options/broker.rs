@@ -3,16 +3,16 @@
 
 use super::DefaultValue::{Is, Note};
 use super::Support::{Deprecated, Honoured};
-use super::{I32, OptionDesc, U16, U32, each, int, not_yet, nothing, one, opt};
+use super::{I32, OptionDesc, U16, U32, each, int, no_effect, nothing, one, opt};
 use crate::types::{
     EnforcementMode, OverloadMode, QosExceedAction, RetainedMessagesMode,
     SharedSubscriptionTargeting, WildcardSubscriptionDenyMode,
 };
 use crate::value::{Unit, ValueKind::*};
 
-const RETAINED_LIMITS: &str = "retained message tree limits";
-const TREE_TUNING: &str = "subscription and retained tree tuning";
-const OVERLOAD: &str = "overload protection";
+const RETAINED_LOCK: &str = "brokkr never waits long for the retained store's lock: a set \
+     holds it for one insert, and a subscriber's delivery of retained messages for one slice of \
+     at most 1,000 nodes, so there is nothing to defer";
 
 pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
@@ -74,7 +74,8 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
         support: Honoured,
         doc: "Highest QoS the broker accepts. Subscriptions are downgraded to it; a publish or \
               will above it disconnects an MQTT 5 client and follows `mqtt3_qos_exceed_action` \
-              for MQTT 3. Listeners can override it.",
+              for MQTT 3. Listeners can override it; each connection keeps the value it was \
+              accepted with (a reload applies to new connections).",
         set: Global |c, v| c.max_qos = v.num()?,
         get: |c| one(c.max_qos),
     },
@@ -82,7 +83,8 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
         name: "mqtt3_qos_exceed_action", kind: Keyword(QosExceedAction::NAMES),
         default: Is("disconnect"), example: "drop", support: Honoured,
         doc: "What to do with an MQTT 3 publish above `max_qos`: `drop` acknowledges and \
-              discards it, `disconnect` closes the connection.",
+              discards it, `disconnect` closes the connection. Listeners can override it; \
+              each connection keeps the value it was accepted with.",
         set: Global |c, v| c.mqtt3_qos_exceed_action = v.keyword(QosExceedAction::from_name)?,
         get: |c| one(c.mqtt3_qos_exceed_action),
     },
@@ -119,17 +121,15 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
         name: "retained_messages_mode", kind: Keyword(RetainedMessagesMode::NAMES),
         default: Is("enabled"), example: "drop", support: Honoured,
-        not_yet_values: &[
-            ("enabled_without_persistence", "retained message modes other than enabled"),
-            ("enabled_without_retaining", "retained message modes other than enabled"),
-            ("downgrade", "retained message modes other than enabled"),
-            ("drop", "retained message modes other than enabled"),
-            ("disconnect_with_error", "retained message modes other than enabled"),
-        ],
         doc: "`enabled` stores and delivers retained messages; `enabled_without_persistence` \
-              does not save them; `enabled_without_retaining` relays the retain flag without \
-              storing; `downgrade` clears the flag; `drop` discards such publishes; \
-              `disconnect_with_error` disconnects the sender.",
+              neither saves them to nor loads them from `storage_dir`; \
+              `enabled_without_retaining` relays the retain flag (seen by Retain As Published \
+              subscriptions) without storing; `downgrade` clears the flag; `drop` acknowledges \
+              and discards such publishes; `disconnect_with_error` disconnects the sender (MQTT \
+              5: reason 0x9A) and refuses a CONNECT with a retained will. All but the first two \
+              tell MQTT 5 clients that retain is not available; wills follow the same rules; \
+              the broker's own `$SYS` topics stay retained. Only `enabled` loads and saves \
+              retained messages; that part changes at restart, the rest on reload.",
         set: Global |c, v| c.retained_messages_mode = v.keyword(RetainedMessagesMode::from_name)?,
         get: |c| one(c.retained_messages_mode),
     },
@@ -149,34 +149,42 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "retained_messages_node_limit", kind: int(1, U32, Unit::Count),
-        default: Note("unlimited"), example: "10000", support: not_yet(RETAINED_LIMITS),
-        doc: "Most retained-tree nodes walked to deliver retained messages for one subscribe.",
+        default: Note("unlimited"), example: "10000", support: Honoured,
+        doc: "Most retained-tree nodes walked to deliver retained messages for one subscribe \
+              (every node entered counts, whether it holds a matching message or not); the \
+              messages beyond are not sent. A reload applies to the walks still running too.",
         set: Global |c, v| c.retained_messages_node_limit = Some(v.num()?),
         get: |c| opt(&c.retained_messages_node_limit),
     },
     opt! {
         name: "retained_messages_node_creation_limit", kind: int(1, U32, Unit::Count),
-        default: Note("unlimited"), example: "1000", support: not_yet(RETAINED_LIMITS),
-        doc: "Most retained-tree nodes that may be created under one node at the enforcement \
-              depth, against clients that flood unique retained topics.",
+        default: Note("unlimited"), example: "1000", support: Honoured,
+        doc: "Most retained-tree nodes under one node at the enforcement depth, against \
+              clients that flood unique retained topics: a retained message whose topic would \
+              need more is still delivered, but not retained (see the enforcement mode). \
+              Topics under `$` are not counted. Unlike FlashMQ, replacing or deleting a \
+              retained message is never refused (neither creates a node), and brokkr frees \
+              empty nodes at once, so deleting retained messages makes room again.",
         set: Global |c, v| c.retained_messages_node_creation_limit = Some(v.num()?),
         get: |c| opt(&c.retained_messages_node_creation_limit),
     },
     opt! {
         name: "retained_messages_node_creation_limit_enforcement_depth",
         kind: int(0, U16, Unit::Count), default: Is("65535"), example: "1",
-        support: not_yet(RETAINED_LIMITS),
-        doc: "Topic depth at which the node creation limit is counted (1: per first-level \
-              topic, such as one per device); 65535 turns it off.",
+        support: Honoured,
+        doc: "Topic depth of the nodes whose subtrees the node creation limit caps: 0 caps \
+              the whole tree, 1 each first-level topic (one per device, say); 65535 turns the \
+              limit off.",
         set: Global |c, v| c.retained_messages_node_creation_limit_enforcement_depth = v.num()?,
         get: |c| one(c.retained_messages_node_creation_limit_enforcement_depth),
     },
     opt! {
         name: "retained_messages_node_creation_limit_enforcement_mode",
         kind: Keyword(EnforcementMode::NAMES), default: Is("reject"), example: "log",
-        support: not_yet(RETAINED_LIMITS),
-        doc: "`reject` refuses to retain beyond the creation limit (the message is still \
-              delivered); `log` only logs.",
+        support: Honoured,
+        doc: "`reject` does not retain a message beyond the node creation limit (it is still \
+              delivered); `log` retains it anyway. Both log it, at most once a second per \
+              worker.",
         set: Global |c, v| {
             c.retained_messages_node_creation_limit_enforcement_mode =
                 v.keyword(EnforcementMode::from_name)?
@@ -193,39 +201,57 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "set_retained_message_defer_timeout", kind: int(0, I32, Unit::Millis),
-        default: Is("0"), example: "100", support: not_yet(TREE_TUNING),
-        doc: "When the retained tree is busy, defer storing a retained message for up to this \
-              long instead of waiting for the lock; 0 always waits.",
+        default: Is("0"), example: "100", support: no_effect(RETAINED_LOCK),
+        doc: "FlashMQ: when the retained tree is busy, defer storing a retained message for up \
+              to this long instead of waiting for the lock; 0 always waits. Accepted; no effect \
+              in brokkr, which never waits long for that lock (a set holds it for one insert, a \
+              subscriber's retained delivery for one slice of at most 1,000 nodes).",
         set: Global |c, v| c.set_retained_message_defer_timeout_ms = v.num()?,
         get: |c| one(c.set_retained_message_defer_timeout_ms),
     },
     opt! {
         name: "set_retained_message_defer_timeout_spread", kind: int(0, I32, Unit::Millis),
-        default: Is("1000"), example: "500", support: not_yet(TREE_TUNING),
-        doc: "Random jitter added to the defer timeout, so deferred stores do not retry \
-              together.",
+        default: Is("1000"), example: "500", support: no_effect(RETAINED_LOCK),
+        doc: "FlashMQ: random jitter added to `set_retained_message_defer_timeout`, so \
+              deferred stores do not retry together. Accepted; no effect in brokkr, which \
+              defers nothing (see that directive).",
         set: Global |c, v| c.set_retained_message_defer_timeout_spread_ms = v.num()?,
         get: |c| one(c.set_retained_message_defer_timeout_spread_ms),
     },
     opt! {
         name: "retained_message_node_lifetime", kind: int(0, I32, Unit::Seconds),
-        default: Is("0"), example: "60", support: not_yet(TREE_TUNING),
-        doc: "Grace time before an empty retained-tree node is removed.",
+        default: Is("0"), example: "60",
+        support: no_effect(
+            "brokkr frees an empty retained-tree node as soon as its last message is removed, \
+             which is what FlashMQ's default of 0 comes closest to"
+        ),
+        doc: "FlashMQ: grace time before an empty retained-tree node is removed by its \
+              periodic purge. Accepted; no effect in brokkr, which frees an empty node as soon \
+              as its last message is removed (the creation limit's counts rely on it).",
         set: Global |c, v| c.retained_message_node_lifetime_secs = v.num()?,
         get: |c| one(c.retained_message_node_lifetime_secs),
     },
     opt! {
         name: "subscription_node_lifetime", kind: int(0, I32, Unit::Seconds),
-        default: Is("3600"), example: "60", support: not_yet(TREE_TUNING),
-        doc: "Grace time before an empty subscription-tree node is removed.",
+        default: Is("3600"), example: "60",
+        support: no_effect(
+            "brokkr frees an empty subscription-tree node at once; FlashMQ keeps them so that \
+             a resubscribe can skip its tree's write lock, which brokkr takes for every \
+             subscribe anyway (for one insert)"
+        ),
+        doc: "FlashMQ: grace time before an empty subscription-tree node is removed, so that \
+              clients resubscribing find their node without taking the tree's write lock. \
+              Accepted; no effect in brokkr, which frees an empty node at once and takes the \
+              write lock for one insert on every subscribe.",
         set: Global |c, v| c.subscription_node_lifetime_secs = v.num()?,
         get: |c| one(c.subscription_node_lifetime_secs),
     },
     opt! {
         name: "websocket_set_real_ip_from", kind: Cidr, default: Note("none"),
-        example: "10.0.0.0/8", support: not_yet("websockets"),
-        doc: "A network trusted to set `X-Real-IP` (or `X-Forwarded-For`) on websocket \
-              connections; repeat the line for more networks.",
+        example: "10.0.0.0/8", support: Honoured,
+        doc: "A network trusted to set `X-Real-IP` on websocket connections (the client's \
+              address for logs and `only_allow_from`/`deny_from`); repeat the line for more \
+              networks. `X-Forwarded-For` is ignored, as FlashMQ does.",
         set: Global |c, v| c.websocket_set_real_ip_from.push(v.cidr()?),
         get: |c| each(&c.websocket_set_real_ip_from),
     },
@@ -267,17 +293,21 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "overload_mode", kind: Keyword(OverloadMode::NAMES), default: Is("log"),
-        example: "close_new_clients", support: not_yet(OVERLOAD),
-        doc: "What to do when the event loops drift past `max_event_loop_drift`: `log`, or \
-              `close_new_clients`. Listeners can override it.",
+        example: "close_new_clients", support: Honoured,
+        doc: "What to do with new connections while the broker is overloaded, that is while \
+              an event loop runs late by more than `max_event_loop_drift`: `log` accepts them \
+              and logs (rate-limited); `close_new_clients` closes them at accept, before \
+              anything is read (against reconnect storms after a restart). Listeners can \
+              override it; re-read on reload.",
         set: Global |c, v| c.overload_mode = v.keyword(OverloadMode::from_name)?,
         get: |c| one(c.overload_mode),
     },
     opt! {
         name: "max_event_loop_drift", kind: int(500, I32, Unit::Millis), default: Is("2000"),
-        example: "1000", support: not_yet(OVERLOAD),
-        doc: "Event-loop lateness that counts as overload, checked on the main loop and on the \
-              median of the workers.",
+        example: "1000", support: Honoured,
+        doc: "How late an event loop's once-a-second timer may fire before the broker counts \
+              as overloaded, checked on worker 0 (which accepts, as FlashMQ's main loop) and on \
+              the median of all workers. Re-read on reload.",
         set: Global |c, v| c.max_event_loop_drift_ms = v.num()?,
         get: |c| one(c.max_event_loop_drift_ms),
     },

@@ -7,7 +7,6 @@ use crate::types::LogLevel;
 use crate::value::{Unit, ValueKind::*};
 
 const PLUGINS: &str = "plugins";
-const LOGGING: &str = "logging settings";
 
 pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
@@ -82,15 +81,16 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "log_subscriptions", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet(LOGGING),
+        support: Honoured,
         doc: "Log every subscribe and unsubscribe.",
         set: Global |c, v| c.log_subscriptions = v.flag()?,
         get: |c| one(c.log_subscriptions),
     },
     opt! {
         name: "log_publishes", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet(LOGGING),
-        doc: "Log every publish and QoS acknowledgement. Expensive; meant for debugging.",
+        support: Honoured,
+        doc: "Log every PUBLISH received (client, topic, QoS, retain, payload size; not the \
+              payload). Expensive; meant for debugging.",
         set: Global |c, v| c.log_publishes = v.flag()?,
         get: |c| one(c.log_publishes),
     },
@@ -129,14 +129,20 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
         name: "client_max_write_buffer_size", kind: int(4096, U32, Unit::Bytes),
         default: Is("1048576"), example: "65536", support: Honoured,
         doc: "Approximate cap on a client's write buffer (and, despite the name, its read \
-              buffer). QoS 0 messages to a full buffer are dropped.",
+              buffer). QoS 0 messages to a full buffer are dropped. Listeners can override it \
+              (`max_buffer_size`); each connection keeps the value it was accepted with.",
         set: Global |c, v| c.client_max_write_buffer_size = v.num()?,
         get: |c| one(c.client_max_write_buffer_size),
     },
     opt! {
         name: "client_initial_buffer_size", kind: PowerOfTwo { min: 1, max: 1 << 30 },
-        default: Is("1024"), example: "4096", support: not_yet("buffer size tuning"),
-        doc: "Initial size of a client's read and write buffers; a power of two.",
+        default: Is("1024"), example: "4096", support: Honoured,
+        doc: "A power of two: the capacity a client's empty read or write buffer may keep \
+              between bursts. FlashMQ starts every buffer at this size and shrinks idle ones \
+              back to it; brokkr allocates a connection's buffers on demand (an idle connection \
+              holds none) and lets them grow as needed, then releases an empty buffer larger \
+              than this. Larger values save reallocations for clients that exchange big \
+              packets; applies from the next burst after a reload.",
         set: Global |c, v| c.client_initial_buffer_size = v.num()?,
         get: |c| one(c.client_initial_buffer_size),
     },

@@ -8,15 +8,13 @@ use crate::types::{
 };
 use crate::value::{Unit, ValueKind::*};
 
-const TLS: &str = "TLS listeners";
-const UNIX: &str = "unix socket listeners";
 const INHERIT: DefaultValue = Note("the global setting");
 
 pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
         name: "protocol", kind: Keyword(ListenerProtocol::NAMES), default: Is("mqtt"),
         example: "websockets", support: Honoured,
-        not_yet_values: &[("websockets", "websocket listeners"), ("acme", "ACME listeners")],
+        not_yet_values: &[("acme", "ACME listeners")],
         doc: "What the listener speaks: `mqtt`, `websockets` (MQTT over websockets), or \
               `acme` (only answers HTTP ACME challenges, see `acme_redirect_url`).",
         set: Listen |l, v| l.protocol = v.keyword(ListenerProtocol::from_name)?,
@@ -32,7 +30,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "inet_protocol", kind: Keyword(InetProtocol::NAMES), default: Is("ip4_ip6"),
-        example: "ip4", support: Honoured, not_yet_values: &[("unix", UNIX)],
+        example: "ip4", support: Honoured,
         doc: "Address families to listen on: `ip4_ip6`, `ip4`, `ip6`, or `unix` for a unix \
               domain socket at `unix_socket_path`.",
         set: Listen |l, v| l.inet_protocol = v.keyword(InetProtocol::from_name)?,
@@ -54,7 +52,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "unix_socket_path", kind: Path, default: Note("none"),
-        example: "/run/brokkr/mqtt.sock", support: not_yet(UNIX),
+        example: "/run/brokkr/mqtt.sock", support: Honoured,
         doc: "Path of the unix domain socket for `inet_protocol unix`; a stale socket file \
               there is removed first.",
         set: Listen |l, v| l.unix_socket_path = Some(v.text()?),
@@ -62,49 +60,51 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "unix_socket_user", kind: Word, default: Note("the broker's user"),
-        example: "mqtt", support: not_yet(UNIX),
+        example: "mqtt", support: Honoured,
         doc: "Owner given to the unix socket.",
         set: Listen |l, v| l.unix_socket_user = Some(v.text()?),
         get: |l| opt(&l.unix_socket_user),
     },
     opt! {
         name: "unix_socket_group", kind: Word, default: Note("the broker's group"),
-        example: "mqtt", support: not_yet(UNIX),
+        example: "mqtt", support: Honoured,
         doc: "Group given to the unix socket.",
         set: Listen |l, v| l.unix_socket_group = Some(v.text()?),
         get: |l| opt(&l.unix_socket_group),
     },
     opt! {
         name: "unix_socket_mode", kind: OctalMode, default: Note("the process umask decides"),
-        example: "660", support: not_yet(UNIX),
+        example: "660", support: Honoured,
         doc: "Permission bits of the unix socket, in octal (`600`).",
         set: Listen |l, v| l.unix_socket_mode = Some(v.num()?),
         get: |l| octal(l.unix_socket_mode),
     },
     opt! {
         name: "fullchain", kind: Path, default: Note("none"),
-        example: "/etc/brokkr/fullchain.pem", support: not_yet(TLS),
+        example: "/etc/brokkr/fullchain.pem", support: Honoured,
         doc: "Certificate chain (PEM). With `privkey` it makes the listener use TLS.",
         set: Listen |l, v| l.fullchain = Some(v.text()?),
         get: |l| opt(&l.fullchain),
     },
     opt! {
         name: "privkey", kind: Path, default: Note("none"), example: "/etc/brokkr/privkey.pem",
-        support: not_yet(TLS),
+        support: Honoured,
         doc: "Private key (PEM) for `fullchain`.",
         set: Listen |l, v| l.privkey = Some(v.text()?),
         get: |l| opt(&l.privkey),
     },
     opt! {
         name: "minimum_tls_version", kind: Keyword(TlsVersion::NAMES), default: Is("tlsv1.1"),
-        example: "tlsv1.3", support: not_yet(TLS),
-        doc: "Oldest TLS version accepted: `tlsv1.1`, `tlsv1.2` or `tlsv1.3`.",
+        example: "tlsv1.3", support: Honoured,
+        doc: "Oldest TLS version accepted: `tlsv1.2` or `tlsv1.3`. FlashMQ's `tlsv1.1` is \
+              accepted and means `tlsv1.2`, with a warning at start-up: brokkr speaks TLS \
+              1.2 and 1.3 only (RFC 8996 deprecates 1.0 and 1.1).",
         set: Listen |l, v| l.minimum_tls_version = v.keyword(TlsVersion::from_name)?,
         get: |l| one(l.minimum_tls_version),
     },
     opt! {
         name: "client_verification_ca_file", kind: Path, default: Note("none"),
-        example: "/etc/brokkr/clients-ca.pem", support: not_yet("TLS client certificates"),
+        example: "/etc/brokkr/clients-ca.pem", support: Honoured,
         doc: "CA file for client certificates: clients must present one, and the username \
               is taken from its common name.",
         set: Listen |l, v| l.client_verification_ca_file = Some(v.text()?),
@@ -112,14 +112,14 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "client_verification_ca_dir", kind: Path, default: Note("none"),
-        example: "/etc/brokkr/clients-ca.d", support: not_yet("TLS client certificates"),
+        example: "/etc/brokkr/clients-ca.d", support: Honoured,
         doc: "Like `client_verification_ca_file`, with an OpenSSL hashed CA directory.",
         set: Listen |l, v| l.client_verification_ca_dir = Some(v.text()?),
         get: |l| opt(&l.client_verification_ca_dir),
     },
     opt! {
         name: "client_verification_still_do_authn", kind: Bool, default: Is("false"),
-        example: "true", support: not_yet("TLS client certificates"),
+        example: "true", support: Honoured,
         doc: "After a client certificate is verified, still check the username and password \
               (password file or plugin).",
         set: Listen |l, v| l.client_verification_still_do_authn = v.flag()?,
@@ -135,7 +135,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "drop_on_absent_certificate", kind: Bool, default: Is("false"), example: "true",
-        support: not_yet(TLS),
+        support: Honoured,
         doc: "Skip this listener, instead of failing, when its certificate or key file is \
               missing (certificates that arrive later).",
         set: Listen |l, v| l.drop_on_absent_certificate = v.flag()?,
@@ -165,7 +165,7 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "overload_mode", kind: Keyword(OverloadMode::NAMES), default: INHERIT,
-        example: "close_new_clients", support: not_yet("overload protection"),
+        example: "close_new_clients", support: Honoured,
         doc: "Per-listener override of the global `overload_mode`.",
         set: Listen |l, v| l.overload_mode = Some(v.keyword(OverloadMode::from_name)?),
         get: |l| opt(&l.overload_mode),
@@ -173,14 +173,12 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     opt! {
         name: "haproxy", kind: Keyword(HaproxyMode::NAMES), default: Is("off"), example: "on",
         support: Honoured,
-        not_yet_values: &[
-            ("on", "the PROXY protocol"),
-            ("client_verification", "the PROXY protocol"),
-            ("client_verification_with_authn", "the PROXY protocol"),
-        ],
-        doc: "Expect a PROXY protocol v2 header: `on` takes the client address from it, \
-              `client_verification` also trusts its SSL CN as the username, and \
-              `client_verification_with_authn` then still checks the password.",
+        doc: "Expect a PROXY protocol header (v2, as FlashMQ, or the v1 text form) before \
+              anything else: `on` takes the client address from it, `client_verification` \
+              also trusts its SSL CN as the username (a client without a verified \
+              certificate is refused), and `client_verification_with_authn` then still \
+              checks the password. Firewall such a listener: anyone who reaches it can \
+              claim any address.",
         set: Listen |l, v| l.haproxy = v.keyword(HaproxyMode::from_name)?,
         get: |l| one(l.haproxy),
     },
@@ -193,21 +191,23 @@ pub(super) static OPTIONS: &[OptionDesc] = &[
     },
     opt! {
         name: "max_buffer_size", kind: int(4096, U32, Unit::Bytes), default: INHERIT,
-        example: "65536", support: not_yet("per-listener limits"),
-        doc: "Per-listener override of `client_max_write_buffer_size`.",
+        example: "65536", support: Honoured,
+        doc: "Per-listener override of `client_max_write_buffer_size`, for connections \
+              accepted on this listener.",
         set: Listen |l, v| l.max_buffer_size = Some(v.num()?),
         get: |l| opt(&l.max_buffer_size),
     },
     opt! {
         name: "max_qos", kind: int(0, 2, Unit::Count), default: INHERIT, example: "1",
-        support: not_yet("a maximum QoS below 2"),
-        doc: "Per-listener override of the global `max_qos`.",
+        support: Honoured,
+        doc: "Per-listener override of the global `max_qos`: subscriptions made through this \
+              listener are downgraded to it, and MQTT 5 clients are told in CONNACK.",
         set: Listen |l, v| l.max_qos = Some(v.num()?),
         get: |l| opt(&l.max_qos),
     },
     opt! {
         name: "mqtt3_qos_exceed_action", kind: Keyword(QosExceedAction::NAMES),
-        default: INHERIT, example: "drop", support: not_yet("a maximum QoS below 2"),
+        default: INHERIT, example: "drop", support: Honoured,
         doc: "Per-listener override of the global `mqtt3_qos_exceed_action`.",
         set: Listen |l, v| {
             l.mqtt3_qos_exceed_action = Some(v.keyword(QosExceedAction::from_name)?)

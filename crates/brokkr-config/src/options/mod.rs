@@ -93,6 +93,12 @@ pub enum Support {
         /// What to use instead, or why it is gone.
         note: &'static str,
     },
+    /// A FlashMQ tuning knob that brokkr's design makes meaningless: accepted, checked, and
+    /// named in one log line at start-up ([`Config::no_effect_notes`](crate::Config)).
+    NoEffect {
+        /// Why it has no effect in brokkr.
+        reason: &'static str,
+    },
 }
 
 /// FlashMQ's default for a directive.
@@ -113,6 +119,9 @@ pub(crate) const U32: u64 = u32::MAX as u64;
 pub(crate) const I32: u64 = i32::MAX as u64;
 pub(crate) const fn not_yet(feature: &'static str) -> Support {
     Support::NotYet { feature }
+}
+pub(crate) const fn no_effect(reason: &'static str) -> Support {
+    Support::NoEffect { reason }
 }
 
 pub(crate) type SetResult = Result<(), String>;

@@ -7,6 +7,7 @@
 //! walk's position only, never a copy of the matching set.
 
 mod message;
+mod quota;
 mod store;
 mod walk;
 

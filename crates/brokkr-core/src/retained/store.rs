@@ -34,6 +34,8 @@ pub struct RetainedStore<M> {
     messages: usize,
     /// The nodes a removal walked through, reused.
     path: Vec<NodeIdx>,
+    /// Node counts for `retained_messages_node_creation_limit`, while counting is on.
+    pub(super) quota: Option<super::quota::Quota>,
 }
 
 impl<M> Default for RetainedStore<M> {
@@ -50,6 +52,7 @@ impl<M> Default for RetainedStore<M> {
             free: Vec::new(),
             messages: 0,
             path: Vec::new(),
+            quota: None,
         }
     }
 }
@@ -108,12 +111,28 @@ impl<M> RetainedStore<M> {
     }
 
     /// Retain `message` on `topic`, replacing and returning the previous one.
+    /// This never refuses: see [`RetainedStore::would_exceed`] for the creation limit.
     pub fn set(&mut self, topic: &TopicName, message: M) -> Option<M> {
+        let counted_below = self
+            .quota
+            .as_ref()
+            .filter(|_| !super::quota::exempt(topic))
+            .map(super::quota::Quota::depth);
         let mut idx = ROOT;
-        for level in topic.as_str().split('/') {
+        let mut anchor = None;
+        for (depth, level) in topic.as_str().split('/').enumerate() {
+            if counted_below == Some(depth) {
+                anchor = Some(idx);
+            }
             idx = match self.child(idx, level) {
                 Some(child) => child,
-                None => self.alloc(idx, level),
+                None => {
+                    let child = self.alloc(idx, level);
+                    if let (Some(a), Some(q)) = (anchor, self.quota.as_mut()) {
+                        q.created(a);
+                    }
+                    child
+                }
             };
         }
         let old = self.node_mut(idx)?.message.replace(message);
@@ -143,7 +162,8 @@ impl<M> RetainedStore<M> {
         let old = self.node_mut(idx).and_then(|n| n.message.take());
         if old.is_some() {
             self.messages -= 1;
-            self.prune(&path, topic.as_str());
+            let anchor = self.anchor_of(topic);
+            self.prune(&path, topic.as_str(), anchor);
         }
         self.path = path;
         old
@@ -177,10 +197,12 @@ impl<M> RetainedStore<M> {
     }
 
     /// Free the empty nodes at the end of `path` (the root first, then one node per level of
-    /// `topic`), deepest first, and unlink each from its parent.
-    fn prune(&mut self, path: &[NodeIdx], topic: &str) {
-        let steps = path.windows(2).rev().zip(topic.rsplit('/'));
-        for (pair, level) in steps {
+    /// `topic`), deepest first, and unlink each from its parent; `anchor` is the counting depth
+    /// and anchor of the topic, for the creation limit's counts.
+    fn prune(&mut self, path: &[NodeIdx], topic: &str, anchor: Option<(usize, NodeIdx)>) {
+        let steps = path.windows(2).enumerate().rev().zip(topic.rsplit('/'));
+        for ((i, pair), level) in steps {
+            let depth = i + 1;
             let &[parent, idx] = pair else {
                 return;
             };
@@ -194,6 +216,13 @@ impl<M> RetainedStore<M> {
                 slot.node = None;
             }
             self.free.push(idx);
+            if let (Some((anchor_depth, a)), Some(q)) = (anchor, self.quota.as_mut()) {
+                if depth > anchor_depth {
+                    q.freed(a);
+                } else if depth == anchor_depth {
+                    q.anchor_freed(a);
+                }
+            }
             if let Some(p) = self.node_mut(parent) {
                 p.children.remove(level.as_bytes());
             }

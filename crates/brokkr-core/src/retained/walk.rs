@@ -41,6 +41,8 @@ struct Frame {
 pub struct RetainedWalk {
     levels: Vec<Box<str>>,
     stack: Vec<Frame>,
+    /// Tree nodes entered so far (`retained_messages_node_limit` counts these).
+    entered: usize,
 }
 
 impl RetainedWalk {
@@ -55,7 +57,13 @@ impl RetainedWalk {
                 level: 0,
                 step: Step::Enter,
             }],
+            entered: 0,
         }
+    }
+
+    /// Tree nodes this walk has entered so far (each at most once).
+    pub fn nodes_entered(&self) -> usize {
+        self.entered
     }
 
     /// True once the walk has visited everything.
@@ -88,6 +96,7 @@ impl<M> RetainedStore<M> {
             };
             match frame.step {
                 Step::Enter => {
+                    walk.entered += 1;
                     let level = walk.levels.get(frame.level).map(|l| &**l);
                     match level {
                         None => {
@@ -205,6 +214,18 @@ mod tests {
         for pattern in ["#", "a/#", "+/+", "+/b/+", "x/y/z"] {
             assert_eq!(all(&s, pattern, 1), all(&s, pattern, 1_000), "{pattern}");
         }
+    }
+
+    #[test]
+    fn nodes_entered_counts_each_node_once() {
+        let s = store(&["a", "a/b", "a/c", "a/b/c", "b", "x/y/z"]);
+        let mut w = RetainedWalk::new("#");
+        while s.walk(&mut w, 1, |_| {}) == WalkProgress::Paused {}
+        // The root and the 8 nodes under it: a, a/b, a/c, a/b/c, b, x, x/y, x/y/z.
+        assert_eq!(w.nodes_entered(), 9);
+        let mut w = RetainedWalk::new("a/b");
+        while s.walk(&mut w, 1, |_| {}) == WalkProgress::Paused {}
+        assert_eq!(w.nodes_entered(), 3, "root, a, a/b");
     }
 
     #[test]

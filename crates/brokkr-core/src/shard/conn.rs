@@ -12,12 +12,11 @@ use bytes::BytesMut;
 /// Where a connection is in its life.
 #[derive(Debug)]
 pub enum Phase {
-    /// Accepted at `accepted_ms`; the first packet must be a CONNECT (MQTT-3.1.0-1), within
-    /// the CONNECT timeout.
-    AwaitingConnect {
-        /// When the connection was accepted.
-        accepted_ms: u64,
-    },
+    /// Accepted; the first packet must be a CONNECT (MQTT-3.1.0-1).
+    AwaitingConnect,
+    /// A CONNECT decoded and checked, waiting for the access policy's deferred verdict
+    /// (`authenticating.rs`); later bytes wait in the read buffer.
+    Authenticating(Box<super::authenticating::Authenticating>),
     /// CONNACK with success sent.
     Connected(Connected),
     /// Closing: nothing more is read; the write buffer is flushed, then the socket closed.
@@ -71,8 +70,13 @@ pub struct Conn {
     pub io: Option<Box<ConnIo>>,
     /// The phase.
     pub phase: Phase,
+    /// When it was accepted (the CONNECT timeout runs from here).
+    pub accepted_ms: u64,
     /// When the last packet arrived (keep alive).
     pub last_packet_ms: u64,
+    /// Its listener's bounds (`max_qos`, `max_buffer_size`, `mqtt3_qos_exceed_action`),
+    /// fixed when it was accepted.
+    pub limits: crate::limits::ListenerLimits,
     /// The listener it was accepted on.
     pub listener: u16,
     /// Listed in the shard's dirty list (written to since the server last looked).
@@ -82,21 +86,24 @@ pub struct Conn {
     pub idle_pending: bool,
     /// Handed over by another shard: it stays here whatever its CONNECT says.
     pub handed_in: bool,
+    /// The username the transport proved (a verified client certificate), if any.
+    pub transport_user: Option<Box<crate::access::TransportUser>>,
 }
 
 impl Conn {
-    /// A connection accepted on `listener` at `now_ms`.
-    pub(super) fn new(listener: u16, now_ms: u64) -> Conn {
+    /// A connection accepted on `listener` (whose bounds are `limits`) at `now_ms`.
+    pub(super) fn new(listener: u16, limits: crate::limits::ListenerLimits, now_ms: u64) -> Conn {
         Conn {
             io: None,
-            phase: Phase::AwaitingConnect {
-                accepted_ms: now_ms,
-            },
+            phase: Phase::AwaitingConnect,
+            accepted_ms: now_ms,
             last_packet_ms: now_ms,
+            limits,
             listener,
             dirty: false,
             idle_pending: false,
             handed_in: false,
+            transport_user: None,
         }
     }
 
@@ -127,8 +134,8 @@ impl Conn {
     }
 
     /// Everything taken by the server was written: let the buffers go if the client signalled
-    /// idleness, else only a write buffer grown past [`super::IDLE_BUFFER_BYTES_MAX`].
-    pub(super) fn flushed(&mut self) {
+    /// idleness, else only a write buffer grown past `idle_buffer_bytes_max`.
+    pub(super) fn flushed(&mut self, idle_buffer_bytes_max: usize) {
         let Some(io) = self.io.as_deref_mut() else {
             return;
         };
@@ -138,7 +145,7 @@ impl Conn {
         if self.idle_pending {
             self.go_idle();
         } else {
-            super::shrink_when_idle(&mut io.write);
+            super::shrink_when_idle(&mut io.write, idle_buffer_bytes_max);
         }
     }
 }

@@ -1,13 +1,16 @@
 //! The AwaitingConnect phase: CONNECT in, CONNACK out (MQTT 5 section 3.1-3.2).
 //!
 //! Client identifier rules by version, session take-over and resume, the effective session
-//! expiry and keep alive, and the CONNACK that states them. Authentication arrives with the
-//! operations issue; until then every client is accepted (the server only listens on loopback
-//! without a config file).
+//! expiry and keep alive, and the CONNACK that states them. The access policy's login sits
+//! between the checks of the CONNECT itself and everything that acts on it; a login the policy
+//! defers parks the connection in the authenticating phase (`authenticating.rs`), which
+//! resumes at [`Shard::complete_connect`].
 
 use super::conn::{Connected, Phase};
 use super::session::{DelayedWill, Presence, Session};
 use super::{ConnId, Shard};
+use crate::access::{Login, LoginCheck};
+use crate::events::Event;
 use crate::ids::generate_client_id;
 use crate::session::{InboundQos2, Outbound};
 use crate::short_str::ShortStr;
@@ -19,19 +22,43 @@ use brokkr_codec::{
 use bytes::Bytes;
 use std::num::NonZeroU16;
 
+/// A CONNECT that passed every check but the access policy's login.
+#[derive(Debug)]
+pub(super) struct Checked {
+    pub connect: Connect,
+    /// The client identifier in force (generated for an empty one).
+    pub client_id: String,
+    /// The generated identifier to tell an MQTT 5 client (Assigned Client Identifier).
+    pub assigned: Option<String>,
+    /// The Session Expiry Interval granted.
+    pub expiry_secs: u32,
+}
+
 impl Shard {
     pub(super) fn handle_connect(&mut self, now_ms: u64, conn: ConnId, mut connect: Connect) {
         let v = connect.protocol.0;
         if connect.properties.authentication_method.is_some() {
             // Enhanced authentication needs an auth plugin, which does not exist yet.
-            return self.refuse(now_ms, conn, v, ReasonCode::BadAuthenticationMethod);
+            return self.refuse(
+                now_ms,
+                conn,
+                v,
+                ReasonCode::BadAuthenticationMethod,
+                connect.client_id.as_str(),
+            );
         }
         let mut assigned = None;
         let client_id = if connect.client_id.is_empty() {
             // MQTT 3.1 refuses an empty id; 3.1.1 needs clean session for one (MQTT-3.1.3-8).
             if v == ProtocolVersion::V3_1 || (v == ProtocolVersion::V3_1_1 && !connect.clean_start)
             {
-                return self.refuse(now_ms, conn, v, ReasonCode::ClientIdentifierNotValid);
+                return self.refuse(
+                    now_ms,
+                    conn,
+                    v,
+                    ReasonCode::ClientIdentifierNotValid,
+                    connect.client_id.as_str(),
+                );
             }
             let id = self.unique_client_id();
             assigned = Some(id.clone());
@@ -42,7 +69,13 @@ impl Shard {
         if client_id.len() > self.limits.string_bytes_max
             || (!self.limits.allow_unsafe_clientid_chars && client_id.contains(['+', '#']))
         {
-            return self.refuse(now_ms, conn, v, ReasonCode::ClientIdentifierNotValid);
+            return self.refuse(
+                now_ms,
+                conn,
+                v,
+                ReasonCode::ClientIdentifierNotValid,
+                &client_id,
+            );
         }
         if !self.limits.allow_unsafe_username_chars
             && connect
@@ -50,20 +83,28 @@ impl Shard {
                 .as_ref()
                 .is_some_and(|u| u.as_str().contains(['+', '#']))
         {
-            return self.refuse(now_ms, conn, v, ReasonCode::BadUserNameOrPassword);
+            return self.refuse(
+                now_ms,
+                conn,
+                v,
+                ReasonCode::BadUserNameOrPassword,
+                &client_id,
+            );
         }
         if !self.limits.wills_enabled {
             connect.will = None;
         }
-        if connect
-            .will
-            .as_ref()
-            .is_some_and(|w| w.qos > self.limits.max_qos)
-        {
-            if v.is_v5() || self.limits.mqtt3_qos_exceed_disconnects {
-                return self.refuse(now_ms, conn, v, ReasonCode::QosNotSupported);
+        let own = self.conn_limits(conn);
+        if connect.will.as_ref().is_some_and(|w| w.qos > own.max_qos) {
+            if v.is_v5() || own.mqtt3_qos_exceed_disconnects {
+                return self.refuse(now_ms, conn, v, ReasonCode::QosNotSupported, &client_id);
             }
             connect.will = None; // mqtt3_qos_exceed_action drop
+        }
+        if self.limits.retained_mode == crate::limits::RetainedMode::DisconnectWithError
+            && connect.will.as_ref().is_some_and(|w| w.retain)
+        {
+            return self.refuse(now_ms, conn, v, ReasonCode::RetainNotSupported, &client_id);
         }
         let expiry_secs = match v {
             ProtocolVersion::V5 => self
@@ -73,14 +114,58 @@ impl Shard {
             _ => self.limits.clamp_session_expiry(u32::MAX),
         };
         let listener = self.conns.get(conn).map_or(0, |c| c.listener);
-        let login = match self.policy.login(
-            listener,
-            connect.username.as_ref().map(|u| u.as_str().as_bytes()),
-            connect.password.as_deref(),
-        ) {
-            Ok(login) => login,
-            Err(reason) => return self.refuse(now_ms, conn, v, reason),
+        let proven = self
+            .conns
+            .get(conn)
+            .and_then(|c| c.transport_user.as_deref())
+            .cloned();
+        let check = match proven {
+            // A verified certificate is the login (FlashMQ skips the password file then).
+            Some(user) if !user.still_authenticate => LoginCheck::Now(Ok(Login {
+                username: Some(user.name),
+            })),
+            Some(user) => self.policy.login(
+                listener,
+                Some(user.name.as_bytes()),
+                connect.password.as_deref(),
+            ),
+            None => self.policy.login(
+                listener,
+                connect.username.as_ref().map(|u| u.as_str().as_bytes()),
+                connect.password.as_deref(),
+            ),
         };
+        let checked = Checked {
+            connect,
+            client_id,
+            assigned,
+            expiry_secs,
+        };
+        match check {
+            LoginCheck::Now(Ok(login)) => self.complete_connect(now_ms, conn, checked, login),
+            LoginCheck::Now(Err(reason)) => {
+                self.refuse(now_ms, conn, v, reason, &checked.client_id)
+            }
+            LoginCheck::Deferred(job) => self.defer_login(conn, checked, job),
+        }
+    }
+
+    /// The rest of a CONNECT once its login succeeded: the will's ACL, takeover, the session,
+    /// CONNACK, and what the resumed session has waiting.
+    pub(super) fn complete_connect(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        checked: Checked,
+        login: Login,
+    ) {
+        let Checked {
+            mut connect,
+            client_id,
+            assigned,
+            expiry_secs,
+        } = checked;
+        let v = connect.protocol.0;
         if let Some(will) = &connect.will
             && !self.policy.may_write(&login, &client_id, &will.topic)
         {
@@ -88,14 +173,16 @@ impl Shard {
             // `aclchecks/registerwill`); the connection itself is fine.
             connect.will = None;
         }
-        let username = connect.username.as_ref().map(|u| u.as_str());
+        // The session belongs to the name the client logged in under (a certificate's CN
+        // replaces the CONNECT's username).
+        let username = login.username.as_deref();
         let owner = self
             .by_client_id
             .get(&self.sessions, &client_id)
             .and_then(|k| self.sessions.get(k));
         if owner.is_some_and(|s| s.username.as_deref() != username) {
             // A session is not handed to another user (FlashMQ: NotAuthorized).
-            return self.refuse(now_ms, conn, v, ReasonCode::NotAuthorized);
+            return self.refuse(now_ms, conn, v, ReasonCode::NotAuthorized, &client_id);
         }
         let session_present = self.take_over(now_ms, &client_id, connect.clean_start);
         let session = self.attach_session(&client_id, conn, v, &connect, expiry_secs, login);
@@ -139,12 +226,14 @@ impl Shard {
                     .and_then(std::num::NonZeroU32::new);
             }
 
-            p.retain_available = Some(true);
+            p.retain_available =
+                Some(self.limits.retained_mode == crate::limits::RetainedMode::Enabled);
             p.wildcard_subscription_available = Some(true);
             p.subscription_identifiers_available =
                 Some(self.limits.subscription_identifiers_enabled);
-            if self.limits.max_qos < QoS::ExactlyOnce {
-                p.maximum_qos = Some(self.limits.max_qos);
+            let max_qos = self.conn_limits(conn).max_qos; // the listener's `max_qos`
+            if max_qos < QoS::ExactlyOnce {
+                p.maximum_qos = Some(max_qos);
             }
             p.shared_subscription_available = Some(true);
             if keep_alive_changed {
@@ -167,10 +256,37 @@ impl Shard {
         });
         self.send(conn, &Packet::ConnAck(ack), v);
         self.stats.mqtt_connects += 1;
+        if self.event_settings.connections {
+            let username = self
+                .sessions
+                .get(session)
+                .and_then(|s| s.login.username.clone());
+            self.events.push(Event::LoggedIn {
+                conn,
+                client_id: client_id.clone(),
+                username,
+                version: v,
+                session_present,
+            });
+        }
         self.resume_session(now_ms, conn, session, receive_maximum);
     }
 
-    fn refuse(&mut self, now_ms: u64, conn: ConnId, v: ProtocolVersion, reason: ReasonCode) {
+    pub(super) fn refuse(
+        &mut self,
+        now_ms: u64,
+        conn: ConnId,
+        v: ProtocolVersion,
+        reason: ReasonCode,
+        client_id: &str,
+    ) {
+        if self.event_settings.connections {
+            self.events.push(Event::Refused {
+                conn,
+                client_id: client_id.to_string(),
+                reason,
+            });
+        }
         self.send(
             conn,
             &Packet::ConnAck(ConnAck {
@@ -225,7 +341,7 @@ impl Shard {
         v: ProtocolVersion,
         connect: &Connect,
         expiry_secs: u32,
-        login: crate::access::Login,
+        login: Login,
     ) -> crate::slab::Key {
         let will = connect.will.as_ref().map(compact_will);
         if let Some(key) = self.by_client_id.get(&self.sessions, client_id)
@@ -244,7 +360,7 @@ impl Shard {
         let limits = &self.limits;
         let key = self.sessions.insert(Session {
             client_id: ShortStr::new(client_id),
-            username: connect.username.as_ref().map(|u| u.as_str().into()),
+            username: login.username.as_deref().map(Box::from),
             login,
             presence: Presence::Online(conn),
             version: v,

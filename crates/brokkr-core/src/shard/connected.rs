@@ -4,6 +4,8 @@ use super::conn::Phase;
 use super::connect::grant;
 use super::session::SubOptions;
 use super::{ConnId, Shard};
+use crate::events::Event;
+use crate::limits::RetainedMode;
 use crate::message::Message;
 use crate::session::{AckError, Qos2Receipt};
 use brokkr_codec::properties::id;
@@ -116,13 +118,34 @@ impl Shard {
         Ok(())
     }
 
+    /// `log_subscriptions`: one filter of a SUBSCRIBE and what it was granted.
+    fn subscription_event(
+        &mut self,
+        conn: ConnId,
+        session: crate::slab::Key,
+        filter: &str,
+        granted: Option<QoS>,
+    ) {
+        if !self.event_settings.subscriptions {
+            return;
+        }
+        if let Some(s) = self.sessions.get(session) {
+            self.events.push(Event::Subscribed {
+                conn,
+                client_id: s.client_id.to_string(),
+                filter: filter.to_string(),
+                granted,
+            });
+        }
+    }
+
     fn handle_publish(
         &mut self,
         now_ms: u64,
         conn: ConnId,
         v: ProtocolVersion,
         session: crate::slab::Key,
-        publish: Publish,
+        mut publish: Publish,
     ) -> Result<(), DecodeError> {
         if publish.properties.contains(id::SUBSCRIPTION_IDENTIFIER) {
             return Err(protocol("client PUBLISH with a subscription identifier"));
@@ -141,6 +164,18 @@ impl Shard {
                 "topic too long or deep",
             ));
         }
+        if self.event_settings.publishes
+            && let Some(s) = self.sessions.get(session)
+        {
+            self.events.push(Event::Published {
+                conn,
+                client_id: s.client_id.to_string(),
+                topic: topic.as_str().to_string(),
+                qos: publish.qos_pid.qos(),
+                retain: publish.retain,
+                payload_bytes: publish.payload.len(),
+            });
+        }
         if publish.properties.payload_format_indicator() == Some(PayloadFormat::Utf8)
             && std::str::from_utf8(&publish.payload).is_err()
         {
@@ -149,19 +184,30 @@ impl Shard {
             );
         }
         let qos_pid = publish.qos_pid;
-        if qos_pid.qos() > self.limits.max_qos {
-            if v.is_v5() || self.limits.mqtt3_qos_exceed_disconnects {
+        let own = self.conn_limits(conn);
+        if qos_pid.qos() > own.max_qos {
+            if v.is_v5() || own.mqtt3_qos_exceed_disconnects {
                 return Err(
                     protocol("PUBLISH above max_qos").with_reason(ReasonCode::QosNotSupported)
                 );
             }
             // mqtt3_qos_exceed_action drop: acknowledged, then discarded.
-            match qos_pid {
-                QosPid::AtMostOnce => {}
-                QosPid::AtLeastOnce(id) => self.send(conn, &Packet::PubAck(PubAck::new(id)), v),
-                QosPid::ExactlyOnce(id) => self.send(conn, &Packet::PubRec(PubRec::new(id)), v),
-            }
+            self.acknowledge(conn, v, qos_pid);
             return Ok(());
+        }
+        if publish.retain {
+            match self.limits.retained_mode {
+                RetainedMode::DisconnectWithError => {
+                    return Err(protocol("retained PUBLISH (retained_messages_mode)")
+                        .with_reason(ReasonCode::RetainNotSupported));
+                }
+                RetainedMode::Drop => {
+                    self.acknowledge(conn, v, qos_pid);
+                    return Ok(());
+                }
+                RetainedMode::Downgrade => publish.retain = false,
+                RetainedMode::Enabled | RetainedMode::WithoutRetaining => {}
+            }
         }
         if !self.may_write(session, &topic) {
             // Not allowed by the ACL: MQTT 5 hears 0x87 in the acknowledgement (which ends a
@@ -207,11 +253,7 @@ impl Shard {
         }
         // Acknowledge first, then fan out (as FlashMQ does): a publisher subscribed to its own
         // topic sees its PUBACK before its copy of the message.
-        match qos_pid {
-            QosPid::AtMostOnce => {}
-            QosPid::AtLeastOnce(id) => self.send(conn, &Packet::PubAck(PubAck::new(id)), v),
-            QosPid::ExactlyOnce(id) => self.send(conn, &Packet::PubRec(PubRec::new(id)), v),
-        }
+        self.acknowledge(conn, v, qos_pid);
         self.stats.messages_received += 1;
         let msg = Arc::new(Message::from_publish(publish, topic, now_ms));
         if msg.topic.is_dollar() {
@@ -219,10 +261,19 @@ impl Shard {
             return Ok(());
         }
         self.journal_publish_start(&msg);
-        self.retain(&msg);
+        self.retain(Some(conn), &msg);
         self.route(now_ms, Some(session), Arc::clone(&msg));
         self.journal_publish_end(session, &msg);
         Ok(())
+    }
+
+    /// Acknowledge a PUBLISH with success (PUBACK or PUBREC; nothing for QoS 0).
+    fn acknowledge(&mut self, conn: ConnId, v: ProtocolVersion, qos_pid: QosPid) {
+        match qos_pid {
+            QosPid::AtMostOnce => {}
+            QosPid::AtLeastOnce(id) => self.send(conn, &Packet::PubAck(PubAck::new(id)), v),
+            QosPid::ExactlyOnce(id) => self.send(conn, &Packet::PubRec(PubRec::new(id)), v),
+        }
     }
 
     fn handle_subscribe(
@@ -247,18 +298,22 @@ impl Shard {
             });
             if too_deep || filter.as_str().len() > self.limits.string_bytes_max {
                 reasons.push(ReasonCode::TopicFilterInvalid);
+                self.subscription_event(conn, session, filter.as_str(), None);
                 continue;
             }
             if full {
                 reasons.push(ReasonCode::QuotaExceeded);
+                self.subscription_event(conn, session, filter.as_str(), None);
                 continue;
             }
             let shallow_wildcard = self.wildcard_too_shallow(&filter);
             if shallow_wildcard && !self.limits.wildcard_deny_retained_only {
                 reasons.push(ReasonCode::WildcardSubscriptionsNotSupported);
+                self.subscription_event(conn, session, filter.as_str(), None);
                 continue;
             }
-            let granted = grant(options.qos, MAX_QOS.min(self.limits.max_qos));
+            let granted = grant(options.qos, MAX_QOS.min(self.conn_limits(conn).max_qos));
+            self.subscription_event(conn, session, filter.as_str(), Some(granted));
             let opts = SubOptions {
                 qos: granted,
                 no_local: options.no_local,
@@ -308,6 +363,15 @@ impl Shard {
     ) {
         let mut reasons = Vec::new();
         for filter in &unsub.filters {
+            if self.event_settings.subscriptions
+                && let Some(s) = self.sessions.get(session)
+            {
+                self.events.push(Event::Unsubscribed {
+                    conn,
+                    client_id: s.client_id.to_string(),
+                    filter: filter.as_str().to_string(),
+                });
+            }
             let sref = self.session_ref(session);
             let removed = self.shared.tree_mut().remove(filter, &sref).is_some();
             if removed {

@@ -1,7 +1,8 @@
 //! The shard: one worker's broker state machine, sans-IO.
 //!
-//! Inputs are [`Shard::accept`], [`Shard::bytes_received`], [`Shard::connection_lost`] and
-//! [`Shard::tick`], each with the current time in milliseconds. Outputs are each connection's
+//! Inputs are [`Shard::accept`], [`Shard::bytes_received`], [`Shard::connection_lost`],
+//! [`Shard::tick`] and [`Shard::auth_verdict`] (a deferred login's result, for a job taken with
+//! [`Shard::take_auth_jobs`]), each with the current time in milliseconds. Outputs are each connection's
 //! write buffer ([`Shard::write_buffer`], acknowledged with [`Shard::consumed`]), the
 //! connections to close ([`Shard::take_closed`]) and the next time `tick` is due
 //! ([`Shard::next_deadline_ms`]). The shard never reads a clock or touches a socket.
@@ -14,6 +15,7 @@
 //! [`Shard::deliver_remote`]. Batches between two shards keep their order, so each publisher's
 //! messages reach each subscriber in order.
 
+mod authenticating;
 mod client_ids;
 mod conn;
 mod connect;
@@ -26,6 +28,7 @@ mod shared;
 mod snapshot;
 mod sys;
 
+pub use authenticating::{AuthJob, AuthToken, Authenticating};
 pub use conn::{Conn, ConnIo, Connected, Phase};
 pub use retained::RETAINED_NODES_PER_SLICE;
 pub use session::{DelayedWill, Pending, Presence, Session, SubOptions};
@@ -67,6 +70,8 @@ pub struct Handoff {
     pub accepted_ms: u64,
     /// The listener it was accepted on.
     pub listener: u16,
+    /// The username its transport proved, if any ([`Shard::set_transport_user`]).
+    pub transport_user: Option<Box<crate::access::TransportUser>>,
 }
 
 /// One worker's broker.
@@ -85,6 +90,9 @@ pub struct Shard {
     /// Deliveries for other shards, by shard index.
     outbox: Vec<Vec<RemoteDelivery>>,
     handoffs: Vec<Handoff>,
+    /// Deferred logins not yet taken by the server, and the last token handed out.
+    auth_jobs: Vec<AuthJob>,
+    auth_seq: u64,
     closed: Vec<ConnId>,
     dirty: Vec<ConnId>,
     retained_jobs: std::collections::VecDeque<retained::RetainedJob>,
@@ -99,6 +107,13 @@ pub struct Shard {
     sys_due_ms: u64,
     /// The journal's records of this turn, once enabled ([`Shard::enable_journal`]).
     journal: Option<journal::ShardJournal>,
+    /// Which events to record ([`Shard::enable_events`]).
+    event_settings: crate::events::EventSettings,
+    /// Events since the server last took them.
+    events: Vec<crate::events::Event>,
+    /// When the node creation limit was last reported, and how many reports were held back
+    /// since.
+    retained_limit_log: (Option<u64>, u64),
 }
 
 impl Shard {
@@ -127,10 +142,15 @@ impl Shard {
             by_client_id: client_ids::ClientIds::default(),
             outbox: (0..place.count).map(|_| Vec::new()).collect(),
             handoffs: Vec::new(),
+            auth_jobs: Vec::new(),
+            auth_seq: 0,
             stats: crate::stats::ShardStats::default(),
             sys: None,
             sys_due_ms: 0,
             journal: None,
+            event_settings: crate::events::EventSettings::default(),
+            events: Vec::new(),
+            retained_limit_log: (None, 0),
             closed: Vec::new(),
             dirty: Vec::new(),
             retained_jobs: std::collections::VecDeque::new(),
@@ -149,7 +169,17 @@ impl Shard {
     /// the access policy may treat listeners differently).
     pub fn accept_on(&mut self, now_ms: u64, listener: u16) -> ConnId {
         self.stats.socket_connects += 1;
-        self.conns.insert(Conn::new(listener, now_ms))
+        self.refresh_policy(); // a reload's listener limits apply to this connection
+        let limits = self.limits.for_listener(listener);
+        self.conns.insert(Conn::new(listener, limits, now_ms))
+    }
+
+    /// The transport proved who `conn` is (a verified client certificate's CN): its CONNECT
+    /// logs in under that name. Call it before the first byte of MQTT is handed in.
+    pub fn set_transport_user(&mut self, conn: ConnId, user: crate::access::TransportUser) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.transport_user = Some(Box::new(user));
+        }
     }
 
     /// A connection handed over by another shard ([`Handoff`]): accepted at `accepted_ms`,
@@ -159,6 +189,7 @@ impl Shard {
         let bytes = &h.bytes;
         if let Some(c) = self.conns.get_mut(conn) {
             c.handed_in = true;
+            c.transport_user.clone_from(&h.transport_user);
         }
         self.bytes_received(now_ms, conn, bytes);
         conn
@@ -170,8 +201,18 @@ impl Shard {
             (self.policy_generation, self.policy) = self.shared.policy();
             if let Some(limits) = self.shared.reloaded_limits() {
                 self.limits = Limits::clone(&limits);
+                if self.event_settings.connections {
+                    self.enable_events(crate::events::EventSettings::connections());
+                }
             }
         }
+    }
+
+    /// The listener-dependent bounds of `conn` (the globals for a connection that is gone).
+    pub(super) fn conn_limits(&self, conn: ConnId) -> crate::limits::ListenerLimits {
+        self.conns
+            .get(conn)
+            .map_or_else(|| self.limits.for_listener(u16::MAX), |c| c.limits)
     }
 
     /// This shard's place among its peers.
@@ -235,16 +276,14 @@ impl Shard {
         brokkr_codec::vbi::write_vbi(&mut bytes, len);
         bytes.extend_from_slice(body);
         bytes.extend_from_slice(rest);
-        let accepted_ms = match c.phase {
-            Phase::AwaitingConnect { accepted_ms } => accepted_ms,
-            _ => c.last_packet_ms, // a hand-off happens only before CONNACK
-        };
+        let accepted_ms = c.accepted_ms;
         self.handoffs.push(Handoff {
             conn,
             shard: home,
             bytes: bytes.freeze(),
             accepted_ms,
             listener: c.listener,
+            transport_user: c.transport_user.clone(),
         });
     }
 
@@ -294,7 +333,8 @@ impl Shard {
                 return;
             };
             let (version, connected) = match &c.phase {
-                Phase::AwaitingConnect { .. } => (None, false),
+                Phase::AwaitingConnect => (None, false),
+                Phase::Authenticating(_) => return self.hold_while_authenticating(now_ms, conn),
                 Phase::Connected(k) => (Some(k.version), true),
                 Phase::Closing => return,
             };
@@ -307,7 +347,7 @@ impl Shard {
                         c.idle_pending = true;
                         c.go_idle();
                     } else if let Some(io) = c.io.as_deref_mut() {
-                        shrink_when_idle(&mut io.read);
+                        shrink_when_idle(&mut io.read, self.limits.idle_buffer_bytes_max);
                     }
                     return;
                 }
@@ -403,8 +443,38 @@ impl Shard {
         }
         self.closed.push(conn);
         if let Phase::Connected(k) = phase {
+            if self.event_settings.connections
+                && let Some(s) = self.sessions.get(k.session)
+            {
+                self.events.push(crate::events::Event::Disconnected {
+                    conn,
+                    client_id: s.client_id.to_string(),
+                    clean: !abnormal,
+                });
+            }
             self.detach_session(now_ms, k.session, conn, abnormal);
         }
+    }
+
+    /// Record `settings`' events from now on, for [`Shard::take_events`]; subscriptions and
+    /// publishes also when the limits' `log_subscriptions` and `log_publishes` ask (a reload
+    /// that changes those applies at once).
+    pub fn enable_events(&mut self, settings: crate::events::EventSettings) {
+        self.event_settings = crate::events::EventSettings {
+            connections: settings.connections,
+            subscriptions: settings.subscriptions || self.limits.log_subscriptions,
+            publishes: settings.publishes || self.limits.log_publishes,
+        };
+    }
+
+    /// The events recorded since the last call, in order.
+    pub fn take_events(&mut self) -> Vec<crate::events::Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// True if events wait for [`Shard::take_events`].
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// The socket of `conn` closed or failed.
@@ -459,7 +529,7 @@ impl Shard {
             if let Some(io) = c.io.as_deref_mut() {
                 io.in_transit_bytes = io.in_transit_bytes.saturating_sub(n);
             }
-            c.flushed();
+            c.flushed(self.limits.idle_buffer_bytes_max);
         }
     }
 
@@ -470,7 +540,7 @@ impl Shard {
                 let n = n.min(io.write.len());
                 bytes::Buf::advance(&mut io.write, n);
             }
-            c.flushed();
+            c.flushed(self.limits.idle_buffer_bytes_max);
         }
     }
 
@@ -520,7 +590,7 @@ impl Shard {
             connected += u64::from(c.connected().is_some());
             // Full since a QoS 0 message was dropped for lack of room; drained below half the cap
             // clears it.
-            let drained = c.pending_bytes() < self.limits.write_buffer_bytes_max / 2;
+            let drained = c.pending_bytes() < c.limits.write_buffer_bytes() / 2;
             let since = c.io.as_ref().and_then(|io| io.over_cap_since_ms);
             let since = if drained { None } else { since };
             if let Some(io) = self.conns.get_mut(conn).and_then(|c| c.io.as_deref_mut()) {
@@ -537,8 +607,8 @@ impl Shard {
                 continue;
             }
             let expired = match &c.phase {
-                Phase::AwaitingConnect { accepted_ms } => {
-                    now_ms.saturating_sub(*accepted_ms) >= self.limits.connect_timeout_ms
+                Phase::AwaitingConnect | Phase::Authenticating(_) => {
+                    now_ms.saturating_sub(c.accepted_ms) >= self.limits.connect_timeout_ms
                 }
                 Phase::Connected(k) => {
                     k.keep_alive_ms > 0
@@ -563,6 +633,7 @@ impl Shard {
         );
         self.stats.clients_connected = connected;
         self.stats.sessions = self.sessions.len() as u64;
+        self.stats.sockets_open = self.conns.len() as u64;
         self.shared.report(self.place.index, self.stats);
         self.publish_sys_if_due(now_ms);
     }
@@ -570,6 +641,12 @@ impl Shard {
     /// This shard's statistics so far (gauges as of the last tick).
     pub fn stats(&self) -> crate::stats::ShardStats {
         self.stats
+    }
+
+    /// The server dropped `n` of this shard's deliveries for other shards (a peer's backlog
+    /// over its bound): counted with the messages dropped in `$SYS`.
+    pub fn count_dropped(&mut self, n: u64) {
+        self.stats.messages_dropped = self.stats.messages_dropped.saturating_add(n);
     }
 
     /// The broker is stopping: MQTT 5 clients get DISCONNECT 0x8B (Server shutting down), every
@@ -626,8 +703,8 @@ impl Shard {
                 continue;
             };
             let due = match &c.phase {
-                Phase::AwaitingConnect { accepted_ms } => {
-                    Some(accepted_ms + self.limits.connect_timeout_ms)
+                Phase::AwaitingConnect | Phase::Authenticating(_) => {
+                    Some(c.accepted_ms + self.limits.connect_timeout_ms)
                 }
                 Phase::Connected(k) if k.keep_alive_ms > 0 => {
                     Some(c.last_packet_ms + u64::from(k.keep_alive_ms) * 3 / 2)
@@ -659,13 +736,11 @@ impl Shard {
     }
 }
 
-/// Capacity an empty connection buffer may keep; beyond it the allocation is released, so a
-/// burst (a large packet in, a fan-out burst out) does not stay resident while the
-/// connection idles.
-pub const IDLE_BUFFER_BYTES_MAX: usize = 4096;
-
-pub(super) fn shrink_when_idle(buf: &mut BytesMut) {
-    if buf.is_empty() && buf.capacity() > IDLE_BUFFER_BYTES_MAX {
+/// Release an empty connection buffer holding more than `idle_bytes_max`
+/// (`client_initial_buffer_size`), so a burst (a large packet in, a fan-out burst out) does not
+/// stay resident while the connection idles.
+pub(super) fn shrink_when_idle(buf: &mut BytesMut, idle_bytes_max: usize) {
+    if buf.is_empty() && buf.capacity() > idle_bytes_max {
         *buf = BytesMut::new();
     }
 }

@@ -11,28 +11,86 @@
 use super::conn::Phase;
 use super::session::{Pending, SubOptions};
 use super::{ConnId, Shard};
+use crate::limits::RetainedMode;
 use crate::message::{EncodeCache, Message};
 use crate::retained::{RetainedMessage, RetainedWalk};
 use crate::slab::Key;
-use brokkr_codec::{ProtocolVersion, QoS, RetainHandling, TopicFilter};
+use brokkr_codec::{ProtocolVersion, QoS, RetainHandling, TopicFilter, TopicName};
 use std::sync::Arc;
 
 impl Shard {
-    /// Apply a message's RETAIN flag to the store (MQTT-3.3.1-5/6/7).
-    pub(super) fn retain(&mut self, msg: &Arc<Message>) {
+    /// Apply a message's RETAIN flag to the store (MQTT-3.3.1-5/6/7), within
+    /// `retained_message_max_payload_size` and the node creation limit. `conn` is the
+    /// publisher's connection (none for a will or `$SYS`), for the log.
+    pub(super) fn retain(&mut self, conn: Option<ConnId>, msg: &Arc<Message>) {
         if !msg.retain {
             return;
         }
         if !msg.topic.is_dollar() {
             self.stats.retained_sets += 1; // the broker's own $SYS sets are not counted
         }
+        if self.limits.retained_mode != RetainedMode::Enabled && !msg.topic.is_dollar() {
+            return; // relayed with its flag, never stored (the broker's $SYS always is)
+        }
         if msg.payload.is_empty() {
             self.shared.retained_mut().remove(&msg.topic);
         } else if msg.payload.len() <= self.limits.retained_payload_bytes_max
             && let Some(stored) = RetainedMessage::new(msg)
         {
-            self.shared.retained_mut().set(&msg.topic, stored);
+            let outcome = self.store_retained(&msg.topic, stored);
+            if outcome != Retained::Stored {
+                self.retained_limit_event(msg.received_ms, conn, msg, outcome);
+            }
         }
+    }
+
+    /// Put `message` on `topic` (its own) in the retained store unless
+    /// `retained_messages_node_creation_limit` refuses it (`reject` mode; `log` mode stores it
+    /// and says so). A replacement or a topic above the enforcement depth creates no counted
+    /// node and is never refused.
+    pub(super) fn store_retained(
+        &mut self,
+        topic: &TopicName,
+        message: RetainedMessage,
+    ) -> Retained {
+        debug_assert!(topic.as_str() == message.topic());
+        let limit = self.limits.retained_creation_limit;
+        let mut store = self.shared.retained_mut();
+        store.count_nodes_below(limit.map(|l| l.depth_levels));
+        let outcome = match limit.filter(|l| store.would_exceed(topic, l.nodes_max)) {
+            Some(l) if l.reject => return Retained::Refused,
+            Some(_) => Retained::StoredOverLimit,
+            None => Retained::Stored,
+        };
+        store.set(topic, message);
+        outcome
+    }
+
+    /// Report a retained message over the node creation limit, at most once a second per
+    /// shard (a flood of unique topics must not flood the log too).
+    fn retained_limit_event(
+        &mut self,
+        now_ms: u64,
+        conn: Option<ConnId>,
+        msg: &Message,
+        outcome: Retained,
+    ) {
+        if !self.event_settings.connections {
+            return;
+        }
+        let (last_ms, suppressed) = &mut self.retained_limit_log;
+        if last_ms.is_some_and(|t| now_ms.saturating_sub(t) < RETAINED_LIMIT_LOG_INTERVAL_MS) {
+            *suppressed += 1;
+            return;
+        }
+        *last_ms = Some(now_ms);
+        let more = std::mem::take(suppressed);
+        self.events.push(crate::events::Event::RetainedLimit {
+            conn,
+            topic: msg.topic.as_str().to_string(),
+            refused: outcome == Retained::Refused,
+            suppressed: more,
+        });
     }
 
     /// Send the retained messages matching a new subscription (MQTT-3.3.1-9..11).
@@ -66,6 +124,19 @@ impl Shard {
 
 /// Retained-tree nodes one slice of background work may visit.
 pub const RETAINED_NODES_PER_SLICE: usize = 1_000;
+
+/// Least time between two reports of retained messages over the node creation limit.
+pub const RETAINED_LIMIT_LOG_INTERVAL_MS: u64 = 1_000;
+
+/// What became of a retained message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Retained {
+    Stored,
+    /// Over the node creation limit, stored anyway (`log` mode).
+    StoredOverLimit,
+    /// Over the node creation limit, not stored (`reject` mode); it is still delivered.
+    Refused,
+}
 
 /// A subscriber's pending delivery of retained messages.
 #[derive(Debug)]
@@ -102,11 +173,10 @@ impl Shard {
         let Some(conn) = s.conn() else {
             return self.has_background_work();
         };
-        let half = self.limits.write_buffer_bytes_max / 2;
         if self
             .conns
             .get(conn)
-            .is_some_and(|c| c.pending_bytes() > half)
+            .is_some_and(|c| c.pending_bytes() > c.limits.write_buffer_bytes() / 2)
         {
             self.retained_jobs.push_back(job);
             self.background_waiting += 1;
@@ -114,10 +184,14 @@ impl Shard {
         }
         self.background_waiting = 0;
         let mut found: Vec<RetainedMessage> = Vec::new();
+        // retained_messages_node_limit: a walk never enters more nodes than that, since each
+        // node entered costs at least one step of the budget.
+        let nodes_max = self.limits.retained_walk_nodes_max;
+        let budget = budget_nodes.min(nodes_max.saturating_sub(job.walk.nodes_entered()));
         let progress = self
             .shared
             .retained()
-            .walk(&mut job.walk, budget_nodes, |m| found.push(m.clone()));
+            .walk(&mut job.walk, budget, |m| found.push(m.clone()));
         let ttl_ms = self
             .limits
             .retained_expiry_secs
@@ -150,7 +224,8 @@ impl Shard {
             };
             self.deliver(now_ms, job.session, p, &mut EncodeCache::default());
         }
-        if progress == crate::retained::WalkProgress::Paused {
+        if progress == crate::retained::WalkProgress::Paused && job.walk.nodes_entered() < nodes_max
+        {
             self.retained_jobs.push_back(job);
         }
         self.has_background_work()
@@ -178,11 +253,11 @@ impl Shard {
         v: ProtocolVersion,
         stored: &RetainedMessage,
     ) {
-        let write_max = self.limits.write_buffer_bytes_max;
         self.mark_dirty(conn);
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
+        let write_max = c.limits.write_buffer_bytes();
         let Phase::Connected(k) = &c.phase else {
             return;
         };

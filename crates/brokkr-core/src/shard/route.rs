@@ -3,6 +3,7 @@
 
 use super::session::Pending;
 use super::{ConnId, Shard};
+use crate::limits::RetainedMode;
 use crate::message::{Delivery, EncodeCache, Message, encode_delivery};
 use crate::session::Resend;
 use crate::slab::Key;
@@ -166,11 +167,11 @@ impl Shard {
         dup: bool,
         cache: &mut EncodeCache,
     ) -> bool {
-        let write_max = self.limits.write_buffer_bytes_max;
         self.mark_dirty(conn);
         let Some(c) = self.conns.get_mut(conn) else {
             return false;
         };
+        let write_max = c.limits.write_buffer_bytes();
         let super::conn::Phase::Connected(k) = &mut c.phase else {
             return false;
         };
@@ -244,7 +245,16 @@ impl Shard {
     }
 
     /// Publish a will: retained if it says so, then routed like any message.
-    pub(super) fn publish_will(&mut self, now_ms: u64, will: Will) {
+    /// `retained_messages_mode` applies to a will's RETAIN flag as to a PUBLISH's (a retained
+    /// will never gets here in `disconnect_with_error` mode: its CONNECT was refused).
+    pub(super) fn publish_will(&mut self, now_ms: u64, mut will: Will) {
+        if will.retain {
+            match self.limits.retained_mode {
+                RetainedMode::Drop | RetainedMode::DisconnectWithError => return,
+                RetainedMode::Downgrade => will.retain = false,
+                RetainedMode::Enabled | RetainedMode::WithoutRetaining => {}
+            }
+        }
         let wp = will.properties;
         let properties = PublishPropertiesBuilder {
             payload_format_indicator: wp.payload_format_indicator,
@@ -266,7 +276,7 @@ impl Shard {
             properties,
             received_ms: now_ms,
         });
-        self.retain(&msg);
+        self.retain(None, &msg);
         self.route(now_ms, None, msg);
     }
 }

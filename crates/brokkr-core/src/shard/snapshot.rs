@@ -149,13 +149,14 @@ impl Shard {
     }
 
     /// Put saved retained messages back into the broker's shared store (call it on one shard).
-    /// A message expired at `now_ms`, or whose payload is over the cap, is left out; one that
-    /// is already retained on its topic is replaced.
+    /// A message expired at `now_ms`, whose payload is over the cap, or that the node creation
+    /// limit refuses, is left out; one that is already retained on its topic is replaced.
     pub fn restore_retained(&mut self, now_ms: u64, saved: Vec<RetainedSnapshot>) -> Restored {
         let mut report = Restored::default();
         for r in saved {
             let message = attached(r.message, r.age_ms, now_ms);
-            let keep = message.remaining_expiry_secs(now_ms).is_ok()
+            let keep = self.limits.retained_mode == crate::limits::RetainedMode::Enabled
+                && message.remaining_expiry_secs(now_ms).is_ok()
                 && !message.payload.is_empty()
                 && message.payload.len() <= self.limits.retained_payload_bytes_max;
             if !keep {
@@ -166,7 +167,10 @@ impl Shard {
                 report.skipped += 1;
                 continue;
             };
-            self.shared.retained_mut().set(&message.topic, stored);
+            if self.store_retained(&message.topic, stored) == super::retained::Retained::Refused {
+                report.skipped += 1;
+                continue;
+            }
             report.restored += 1;
         }
         report

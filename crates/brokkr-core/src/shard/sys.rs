@@ -46,7 +46,7 @@ impl Shard {
                 properties: Default::default(),
                 received_ms: now_ms,
             });
-            self.retain(&msg);
+            self.retain(None, &msg);
             self.route(now_ms, None, msg);
         }
     }

@@ -2,13 +2,14 @@
 //! the workers in turn (a refused peer is dropped before anything is read), and the reload
 //! path that replaces the whole set when the configured listeners change.
 
-use super::{Inbox, Shared, Worker};
+use super::{Inbox, Shared, serve_accepted};
 use crate::cluster::{BoundListener, PeerFilter};
+use crate::stream::{Listener, Stream};
+use crate::transport::TransportSpec;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// Spawn an accept loop per listener.
@@ -19,13 +20,15 @@ pub(super) fn start_accepting(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut accepting = Vec::new();
     for bound in listeners {
-        match TcpListener::from_std(bound.socket) {
+        match Listener::from_std(bound.socket) {
             Ok(l) => accepting.push(tokio::task::spawn_local(accept_loop(
                 Accepting {
                     listener: l,
                     index: bound.index,
                     nodelay: bound.tcp_nodelay,
                     peers: bound.peers,
+                    transport: bound.transport,
+                    overload_mode: bound.overload_mode,
                 },
                 own,
                 Rc::clone(worker),
@@ -61,10 +64,12 @@ pub(super) async fn listener_updates(
 
 /// One listener's accept loop settings.
 struct Accepting {
-    listener: TcpListener,
+    listener: Listener,
     index: u16,
     nodelay: bool,
     peers: Option<Arc<dyn PeerFilter>>,
+    transport: Option<Arc<TransportSpec>>,
+    overload_mode: Option<crate::overload::OverloadMode>,
 }
 
 /// Accept and spread connections over the workers in turn.
@@ -74,27 +79,29 @@ async fn accept_loop(accepting: Accepting, own: usize, worker: Shared) {
         index,
         nodelay,
         peers,
+        transport,
+        overload_mode,
     } = accepting;
     let mut next = own;
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
-                if peers.as_ref().is_some_and(|p| !p.allowed(peer.ip())) {
-                    log::debug!("connection from {peer} refused by only_allow_from/deny_from");
+            Ok((stream, addr)) => {
+                if let Some(addr) = addr
+                    && peers.as_ref().is_some_and(|p| !p.allowed(addr.ip()))
+                {
+                    log::debug!("connection from {addr} refused by only_allow_from/deny_from");
                     continue; // dropped: closed before anything is read
                 }
-                if nodelay {
-                    let _ = stream.set_nodelay(true);
+                if worker.borrow().overload.refuse(overload_mode, addr) {
+                    continue; // overload_mode close_new_clients: dropped, closed
+                }
+                if nodelay && let Stream::Tcp(s) = &stream {
+                    let _ = s.set_nodelay(true);
                 }
                 let count = worker.borrow().peers.len().max(1);
                 next = (next + 1) % count;
                 if next == own {
-                    let id = {
-                        let mut w = worker.borrow_mut();
-                        let now = w.now_ms();
-                        w.shard.accept_on(now, index)
-                    };
-                    Worker::register(&worker, stream, id);
+                    serve_accepted(&worker, stream, index, transport.clone(), addr);
                     continue;
                 }
                 let peer = worker.borrow().peers.get(next).cloned();
@@ -104,6 +111,8 @@ async fn accept_loop(accepting: Accepting, own: usize, worker: Shared) {
                     let _ = peer.try_send(Inbox::Accepted {
                         stream: std,
                         listener: index,
+                        transport: transport.clone(),
+                        peer: addr,
                     });
                 }
             }

@@ -56,12 +56,24 @@ impl Broker {
 
     /// With `workers` worker threads and `limits`, on `port`.
     pub fn start_with(port: u16, workers: usize, limits: Limits) -> Broker {
+        Broker::start_transport(port, workers, limits, Default::default())
+    }
+
+    /// With `workers` worker threads and `limits`, on `port` with `transport` (websockets, TLS,
+    /// PROXY).
+    #[allow(dead_code)] // not every test binary uses every transport
+    pub fn start_transport(
+        port: u16,
+        workers: usize,
+        limits: Limits,
+        transport: brokkr_server::transport::TransportSpec,
+    ) -> Broker {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let config = ServerConfig {
             listeners: vec![ListenerSpec {
-                addr,
                 tcp_nodelay: true,
-                peers: None,
+                transport: std::sync::Arc::new(transport),
+                ..ListenerSpec::tcp(addr)
             }],
             limits,
             seed: 1,
@@ -69,6 +81,7 @@ impl Broker {
             access: None,
             access_source: None,
             persistence: None,
+            overload: Default::default(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
