@@ -88,6 +88,12 @@ pub trait AccessPolicy: Send + Sync + fmt::Debug {
 
     /// False when every read is allowed (no ACL loaded): deliveries then skip `may_read`.
     fn checks_reads(&self) -> bool;
+
+    /// False when every client PUBLISH is allowed: the shard then skips `may_write` for them
+    /// (wills are still checked at CONNECT).
+    fn checks_writes(&self) -> bool {
+        true
+    }
 }
 
 /// Everyone may connect, publish and receive: the embedded default configuration (loopback
@@ -117,6 +123,10 @@ impl AccessPolicy for AllowAll {
     }
 
     fn checks_reads(&self) -> bool {
+        false
+    }
+
+    fn checks_writes(&self) -> bool {
         false
     }
 }

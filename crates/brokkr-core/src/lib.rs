@@ -20,6 +20,7 @@ pub mod reject;
 pub mod retained;
 pub mod session;
 pub mod shard;
+pub mod short_str;
 pub mod slab;
 pub mod snapshot;
 pub mod stats;

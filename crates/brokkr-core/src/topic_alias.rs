@@ -5,7 +5,9 @@
 //! client's Topic Alias Maximum and our own cap (MQTT-3.3.2-11 / MQTT-3.1.2-26), and send the
 //! topic only the first time. Both maps hold compacted copies of the topics (never slices of a
 //! received packet) and both are capped in total bytes, so a client cannot grow them past
-//! [`ALIAS_BYTES_MAX`] by choosing long topics.
+//! [`ALIAS_BYTES_MAX`] by choosing long topics. A map is allocated when its first alias is
+//! defined: most connections never define one, and an idle connection keeps two bytes of limits
+//! and an empty pointer per direction.
 
 use brokkr_codec::{DecodeError, ReasonCode, TopicName};
 use rustc_hash::FxHashMap;
@@ -14,22 +16,34 @@ use std::num::NonZeroU16;
 /// Total bytes of topics one connection's alias map may hold, per direction.
 pub const ALIAS_BYTES_MAX: usize = 1 << 20;
 
+/// A map from aliases to topics or back, with the bytes of topics it holds.
+#[derive(Debug)]
+struct AliasMap<K, V> {
+    map: FxHashMap<K, V>,
+    bytes: usize,
+}
+
+impl<K, V> Default for AliasMap<K, V> {
+    fn default() -> Self {
+        AliasMap {
+            map: FxHashMap::default(),
+            bytes: 0,
+        }
+    }
+}
+
 /// Aliases a client set on its PUBLISH packets.
 #[derive(Debug, Default)]
 pub struct InboundAliases {
     max: u16,
-    map: FxHashMap<u16, TopicName>,
-    bytes: usize,
+    /// Allocated by the first alias defined.
+    aliases: Option<Box<AliasMap<u16, TopicName>>>,
 }
 
 impl InboundAliases {
     /// A map that accepts aliases `1..=max` (the Topic Alias Maximum sent in CONNACK).
     pub fn new(max: u16) -> Self {
-        InboundAliases {
-            max,
-            map: FxHashMap::default(),
-            bytes: 0,
-        }
+        InboundAliases { max, aliases: None }
     }
 
     /// Resolve a PUBLISH's topic: with an alias and a topic, (re)define the alias; with an alias
@@ -48,21 +62,28 @@ impl InboundAliases {
                 .rule("MQTT-3.3.2-9"));
         }
         if topic.is_empty() {
-            return self.map.get(&alias.get()).cloned().ok_or(
-                DecodeError::protocol("unknown topic alias").with_reason(ReasonCode::ProtocolError),
-            );
+            return self
+                .aliases
+                .as_ref()
+                .and_then(|a| a.map.get(&alias.get()))
+                .cloned()
+                .ok_or(
+                    DecodeError::protocol("unknown topic alias")
+                        .with_reason(ReasonCode::ProtocolError),
+                );
         }
+        let a = self.aliases.get_or_insert_with(Box::default);
         let stored = topic.compact();
-        let old = self.map.get(&alias.get()).map_or(0, TopicName::len);
-        let bytes = self.bytes - old + stored.len();
+        let old = a.map.get(&alias.get()).map_or(0, TopicName::len);
+        let bytes = a.bytes - old + stored.len();
         if bytes > ALIAS_BYTES_MAX {
             return Err(DecodeError::limit(
                 ReasonCode::QuotaExceeded,
                 "topic alias bytes",
             ));
         }
-        self.bytes = bytes;
-        self.map.insert(alias.get(), stored.clone());
+        a.bytes = bytes;
+        a.map.insert(alias.get(), stored.clone());
         Ok(stored)
     }
 }
@@ -82,37 +103,42 @@ pub enum OutboundTopic {
 #[derive(Debug, Default)]
 pub struct OutboundAliases {
     max: u16,
-    map: FxHashMap<TopicName, NonZeroU16>,
-    bytes: usize,
+    /// Allocated by the first alias handed out.
+    aliases: Option<Box<AliasMap<TopicName, NonZeroU16>>>,
 }
 
 impl OutboundAliases {
     /// `max` = min(the client's Topic Alias Maximum, our cap); 0 disables aliases
     /// (MQTT-3.1.2-27).
     pub fn new(max: u16) -> Self {
-        OutboundAliases {
-            max,
-            map: FxHashMap::default(),
-            bytes: 0,
-        }
+        OutboundAliases { max, aliases: None }
+    }
+
+    /// True if the client accepts aliases (its Topic Alias Maximum is above 0).
+    pub fn enabled(&self) -> bool {
+        self.max > 0
     }
 
     /// Decide how to send `topic`. Aliases are handed out in order until `max` is reached or the
     /// byte cap would be exceeded; after that new topics go plain.
     pub fn for_topic(&mut self, topic: &TopicName) -> OutboundTopic {
-        if let Some(&alias) = self.map.get(topic) {
+        if self.max == 0 {
+            return OutboundTopic::Plain;
+        }
+        let a = self.aliases.get_or_insert_with(Box::default);
+        if let Some(&alias) = a.map.get(topic) {
             return OutboundTopic::Use(alias);
         }
-        let next = self.map.len() + 1;
-        let fits = next <= usize::from(self.max) && self.bytes + topic.len() <= ALIAS_BYTES_MAX;
+        let next = a.map.len() + 1;
+        let fits = next <= usize::from(self.max) && a.bytes + topic.len() <= ALIAS_BYTES_MAX;
         match u16::try_from(next)
             .ok()
             .and_then(NonZeroU16::new)
             .filter(|_| fits)
         {
             Some(alias) => {
-                self.bytes += topic.len();
-                self.map.insert(topic.compact(), alias);
+                a.bytes += topic.len();
+                a.map.insert(topic.compact(), alias);
                 OutboundTopic::Define(alias)
             }
             None => OutboundTopic::Plain,
@@ -124,9 +150,12 @@ impl OutboundAliases {
     /// learned it, so the next PUBLISH on `topic` must define it again.
     pub fn undefine(&mut self, topic: &TopicName, alias: NonZeroU16) {
         // Aliases are handed out in order, so the one just defined is the highest.
-        if usize::from(alias.get()) == self.map.len() && self.map.get(topic) == Some(&alias) {
-            self.map.remove(topic);
-            self.bytes -= topic.len();
+        if let Some(a) = self.aliases.as_deref_mut()
+            && usize::from(alias.get()) == a.map.len()
+            && a.map.get(topic) == Some(&alias)
+        {
+            a.map.remove(topic);
+            a.bytes -= topic.len();
         }
     }
 }
@@ -191,7 +220,7 @@ mod tests {
             }
         }
         assert!(refused, "alias map grew past its byte cap");
-        assert!(m.bytes <= ALIAS_BYTES_MAX);
+        assert!(m.aliases.unwrap().bytes <= ALIAS_BYTES_MAX);
     }
 
     #[test]
@@ -207,9 +236,21 @@ mod tests {
         m.undefine(&t("a"), NonZeroU16::MIN); // not the latest: kept
         assert_eq!(m.for_topic(&t("a")), OutboundTopic::Use(NonZeroU16::MIN));
         // MQTT-3.1.2-27: maximum 0 means no aliases at all.
-        assert_eq!(
-            OutboundAliases::new(0).for_topic(&t("a")),
-            OutboundTopic::Plain
-        );
+        let mut none = OutboundAliases::new(0);
+        assert_eq!(none.for_topic(&t("a")), OutboundTopic::Plain);
+        assert!(!none.enabled() && m.enabled());
+        assert!(none.aliases.is_none(), "nothing allocated without aliases");
+    }
+
+    #[test]
+    fn maps_are_allocated_by_the_first_alias_only() {
+        let mut m = InboundAliases::new(3);
+        assert!(m.resolve(&t("x"), None).is_ok());
+        assert!(m.resolve(&TopicName::default(), a(1)).is_err());
+        assert!(m.aliases.is_none());
+        m.resolve(&t("x"), a(1)).unwrap();
+        assert!(m.aliases.is_some());
+        assert_eq!(std::mem::size_of::<InboundAliases>(), 16);
+        assert_eq!(std::mem::size_of::<OutboundAliases>(), 16);
     }
 }

@@ -10,7 +10,7 @@
 
 use brokkr_codec::*;
 use brokkr_core::limits::Limits;
-use brokkr_core::shard::{RETAINED_NODES_PER_SLICE, Shard};
+use brokkr_core::shard::{ConnIo, RETAINED_NODES_PER_SLICE, Shard};
 use brokkr_testkit::build::{self, encode};
 use bytes::Bytes;
 
@@ -334,21 +334,52 @@ fn buffers_shrink_back_when_the_connection_idles() {
         &Packet::Publish(build::publish("big", &big, QoS::AtMostOnce, false)),
         V311,
     );
-    for piece in bytes.chunks(30_000) {
+    for (i, piece) in bytes.chunks(30_000).enumerate() {
         w.send_raw(&publisher, piece);
+        if i == 0 {
+            // A partial packet is the connection's own.
+            assert!(w.shard.buffer_capacity_bytes(publisher.id) >= 30_000);
+        }
     }
-    // client_initial_buffer_size (1024 by default) for each of the two buffers.
-    let idle_max = 2 * Limits::default().idle_buffer_bytes_max;
-    assert!(w.shard.buffer_capacity_bytes(publisher.id) <= idle_max);
+    // A connection that carries traffic keeps its (empty) buffers for reuse, but not their
+    // burst-sized allocations: client_initial_buffer_size (1024 by default) for each of the
+    // two buffers, and the box they live in.
+    let kept = std::mem::size_of::<ConnIo>() + 2 * Limits::default().idle_buffer_bytes_max;
+    assert!(w.shard.buffer_capacity_bytes(publisher.id) <= kept);
     let out = w.shard.take_write(sub.id);
     assert!(out.len() > 200_000);
     w.shard.written(sub.id, out.len());
     drop(out);
-    assert!(
-        w.shard.buffer_capacity_bytes(sub.id) <= idle_max,
-        "{} bytes kept",
-        w.shard.buffer_capacity_bytes(sub.id)
-    );
+    assert!(w.shard.buffer_capacity_bytes(sub.id) <= kept);
+    // Once each pings, nothing is left.
+    for c in [&publisher, &sub] {
+        w.send(c, Packet::PingReq);
+        let out = w.shard.take_write(c.id);
+        w.shard.written(c.id, out.len());
+        assert_eq!(w.shard.buffer_capacity_bytes(c.id), 0);
+    }
+}
+
+#[test]
+fn an_idle_connection_holds_no_buffer_after_a_ping() {
+    let mut w = World::new();
+    let c = w.connect(V311, "pinger", true);
+    w.send(&c, Packet::PingReq);
+    let out = w.shard.take_write(c.id);
+    assert_eq!(&out[..], [0xD0, 0]);
+    w.shard.written(c.id, out.len());
+    assert_eq!(w.shard.buffer_capacity_bytes(c.id), 0);
+    // Written in two parts: the buffer is let go only when nothing is left in transit.
+    w.send(&c, Packet::PingReq);
+    let out = w.shard.take_write(c.id);
+    w.shard.written(c.id, 1);
+    w.send(&c, Packet::PingReq);
+    assert!(w.shard.buffer_capacity_bytes(c.id) > 0);
+    w.shard.written(c.id, 1);
+    drop(out);
+    let rest = w.shard.take_write(c.id);
+    w.shard.written(c.id, rest.len());
+    assert_eq!(w.shard.buffer_capacity_bytes(c.id), 0);
 }
 
 #[test]

@@ -48,6 +48,10 @@ impl AccessPolicy for FilePolicy {
     fn checks_reads(&self) -> bool {
         self.auth.acl.is_some()
     }
+
+    fn checks_writes(&self) -> bool {
+        self.auth.acl.is_some()
+    }
 }
 
 /// The core's view of a brokkr-auth verdict.

@@ -6,9 +6,11 @@
 //! messages therefore costs the worker a bounded slice of time per loop turn, and memory for its
 //! walk's position only, never a copy of the matching set.
 
+mod message;
 mod quota;
 mod store;
 mod walk;
 
+pub use message::RetainedMessage;
 pub use store::RetainedStore;
 pub use walk::{RetainedWalk, WalkProgress};

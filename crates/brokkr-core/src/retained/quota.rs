@@ -115,7 +115,7 @@ impl<M> RetainedStore<M> {
         let mut idx = ROOT;
         let mut taken = 0;
         for level in topic.split('/').take(levels) {
-            idx = *self.node(idx)?.children.get(level)?;
+            idx = *self.node(idx)?.children.get(level.as_bytes())?;
             taken += 1;
         }
         (taken == levels).then_some(idx)
@@ -126,7 +126,10 @@ impl<M> RetainedStore<M> {
         let mut idx = ROOT;
         let mut depth = 0;
         for level in topic.split('/') {
-            match self.node(idx).and_then(|n| n.children.get(level)) {
+            match self
+                .node(idx)
+                .and_then(|n| n.children.get(level.as_bytes()))
+            {
                 Some(&child) => idx = child,
                 None => break,
             }

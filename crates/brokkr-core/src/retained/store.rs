@@ -1,5 +1,11 @@
 //! The retained tree: set, replace, delete, look up; nodes freed as soon as they are empty.
+//!
+//! A node is its children (keyed by level, [`Level`]: no allocation for a level of up to 22
+//! bytes) and its message. It keeps no link to its parent or copy of its own level: a removal
+//! walks down from the root and prunes back up along the path it took, so every level is
+//! stored once, in its parent's map.
 
+use crate::short_str::ShortStr as Level;
 use brokkr_codec::TopicName;
 use std::collections::BTreeMap;
 
@@ -8,8 +14,7 @@ pub(super) const ROOT: NodeIdx = 0;
 
 #[derive(Debug)]
 pub(super) struct Node<M> {
-    pub(super) children: BTreeMap<Box<str>, NodeIdx>,
-    pub(super) parent: Option<(NodeIdx, Box<str>)>,
+    pub(super) children: BTreeMap<Level, NodeIdx>,
     pub(super) message: Option<M>,
 }
 
@@ -27,6 +32,8 @@ pub struct RetainedStore<M> {
     pub(super) slots: Vec<Slot<M>>,
     free: Vec<NodeIdx>,
     messages: usize,
+    /// The nodes a removal walked through, reused.
+    path: Vec<NodeIdx>,
     /// Node counts for `retained_messages_node_creation_limit`, while counting is on.
     pub(super) quota: Option<super::quota::Quota>,
 }
@@ -35,7 +42,6 @@ impl<M> Default for RetainedStore<M> {
     fn default() -> Self {
         let root = Node {
             children: BTreeMap::new(),
-            parent: None,
             message: None,
         };
         RetainedStore {
@@ -45,6 +51,7 @@ impl<M> Default for RetainedStore<M> {
             }],
             free: Vec::new(),
             messages: 0,
+            path: Vec::new(),
             quota: None,
         }
     }
@@ -88,12 +95,14 @@ impl<M> RetainedStore<M> {
             .and_then(|s| s.node.as_mut())
     }
 
+    fn child(&self, idx: NodeIdx, level: &str) -> Option<NodeIdx> {
+        self.node(idx)?.children.get(level.as_bytes()).copied()
+    }
+
     fn find(&self, topic: &str) -> Option<NodeIdx> {
-        let mut idx = ROOT;
-        for level in topic.split('/') {
-            idx = *self.node(idx)?.children.get(level)?;
-        }
-        Some(idx)
+        topic
+            .split('/')
+            .try_fold(ROOT, |idx, level| self.child(idx, level))
     }
 
     /// The message retained on `topic`.
@@ -115,8 +124,7 @@ impl<M> RetainedStore<M> {
             if counted_below == Some(depth) {
                 anchor = Some(idx);
             }
-            let existing = self.node(idx).and_then(|n| n.children.get(level).copied());
-            idx = match existing {
+            idx = match self.child(idx, level) {
                 Some(child) => child,
                 None => {
                     let child = self.alloc(idx, level);
@@ -137,18 +145,33 @@ impl<M> RetainedStore<M> {
     /// Delete the message on `topic` (a retained PUBLISH with an empty payload: MQTT-3.3.1-6),
     /// returning it.
     pub fn remove(&mut self, topic: &TopicName) -> Option<M> {
-        let idx = self.find(topic.as_str())?;
-        let old = self.node_mut(idx)?.message.take()?;
-        self.messages -= 1;
-        let anchor = self.anchor_of(topic);
-        self.prune(idx, topic.levels().count(), anchor);
-        Some(old)
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
+        path.push(ROOT);
+        let mut idx = ROOT;
+        for level in topic.as_str().split('/') {
+            match self.child(idx, level) {
+                Some(child) => idx = child,
+                None => {
+                    self.path = path;
+                    return None;
+                }
+            }
+            path.push(idx);
+        }
+        let old = self.node_mut(idx).and_then(|n| n.message.take());
+        if old.is_some() {
+            self.messages -= 1;
+            let anchor = self.anchor_of(topic);
+            self.prune(&path, topic.as_str(), anchor);
+        }
+        self.path = path;
+        old
     }
 
     fn alloc(&mut self, parent: NodeIdx, level: &str) -> NodeIdx {
         let node = Node {
             children: BTreeMap::new(),
-            parent: Some((parent, level.into())),
             message: None,
         };
         let idx = match self.free.pop() {
@@ -168,24 +191,30 @@ impl<M> RetainedStore<M> {
             }
         };
         if let Some(p) = self.node_mut(parent) {
-            p.children.insert(level.into(), idx);
+            p.children.insert(Level::new(level), idx);
         }
         idx
     }
 
-    /// Free `idx`, at `depth`, and its ancestors as long as they are unused; `anchor` is the
-    /// counting depth and anchor of the topic, for the creation limit's counts.
-    fn prune(&mut self, mut idx: NodeIdx, mut depth: usize, anchor: Option<(usize, NodeIdx)>) {
-        while idx != ROOT {
+    /// Free the empty nodes at the end of `path` (the root first, then one node per level of
+    /// `topic`), deepest first, and unlink each from its parent; `anchor` is the counting depth
+    /// and anchor of the topic, for the creation limit's counts.
+    fn prune(&mut self, path: &[NodeIdx], topic: &str, anchor: Option<(usize, NodeIdx)>) {
+        let steps = path.windows(2).enumerate().rev().zip(topic.rsplit('/'));
+        for ((i, pair), level) in steps {
+            let depth = i + 1;
+            let &[parent, idx] = pair else {
+                return;
+            };
             let unused = self
                 .node(idx)
                 .is_some_and(|n| n.message.is_none() && n.children.is_empty());
             if !unused {
                 return;
             }
-            let Some(node) = self.slots.get_mut(idx as usize).and_then(|s| s.node.take()) else {
-                return;
-            };
+            if let Some(slot) = self.slots.get_mut(idx as usize) {
+                slot.node = None;
+            }
             self.free.push(idx);
             if let (Some((anchor_depth, a)), Some(q)) = (anchor, self.quota.as_mut()) {
                 if depth > anchor_depth {
@@ -194,14 +223,9 @@ impl<M> RetainedStore<M> {
                     q.anchor_freed(a);
                 }
             }
-            depth = depth.saturating_sub(1);
-            let Some((parent, level)) = node.parent else {
-                return;
-            };
             if let Some(p) = self.node_mut(parent) {
-                p.children.remove(&level);
+                p.children.remove(level.as_bytes());
             }
-            idx = parent;
         }
     }
 }
@@ -228,5 +252,27 @@ mod tests {
         assert_eq!(s.remove(&t("a")), Some(3));
         assert_eq!(s.node_count(), 1);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn removal_prunes_only_empty_nodes_along_its_path() {
+        let mut s = RetainedStore::new();
+        s.set(&t("a/b/c/d"), 1);
+        s.set(&t("a/b"), 2);
+        s.set(&t("a/x"), 3);
+        assert_eq!(s.node_count(), 6); // root, a, b, c, d, x
+        assert_eq!(s.remove(&t("a/b/c")), None, "no message there");
+        assert_eq!(s.node_count(), 6);
+        assert_eq!(s.remove(&t("a/b/c/d")), Some(1));
+        assert_eq!(s.node_count(), 4, "d and c freed, b keeps its message");
+        assert_eq!(s.get(&t("a/b")), Some(&2));
+        assert_eq!(s.remove(&t("a/b")), Some(2));
+        assert_eq!(s.node_count(), 3, "b freed, a keeps x");
+        assert_eq!(s.remove(&t("a/x")), Some(3));
+        assert_eq!(s.node_count(), 1);
+        // Freed slots are reused.
+        s.set(&t("p/q"), 4);
+        assert_eq!(s.slots.len(), 6);
+        assert_eq!(s.get(&t("p/q")), Some(&4));
     }
 }

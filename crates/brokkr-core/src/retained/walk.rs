@@ -7,6 +7,7 @@
 //! elsewhere neither repeat nor skip a message that stayed retained for the whole walk.
 
 use super::store::{NodeIdx, ROOT, RetainedStore};
+use crate::short_str::ShortStr as Level;
 use std::ops::Bound;
 
 /// Whether a walk has more to do.
@@ -22,7 +23,7 @@ pub enum WalkProgress {
 enum Step {
     Enter,
     Children {
-        after: Option<Box<str>>,
+        after: Option<Level>,
         child_level: usize,
     },
 }
@@ -123,7 +124,7 @@ impl<M> RetainedStore<M> {
                             ..frame
                         }),
                         Some(literal) => {
-                            if let Some(&child) = node.children.get(literal) {
+                            if let Some(&child) = node.children.get(literal.as_bytes()) {
                                 self.push_enter(walk, child, frame.level + 1);
                             }
                         }
@@ -131,11 +132,13 @@ impl<M> RetainedStore<M> {
                 }
                 Step::Children { after, child_level } => {
                     let skip_dollar = frame.node == ROOT;
-                    let lower = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+                    let lower = after
+                        .as_ref()
+                        .map_or(Bound::Unbounded, |l| Bound::Excluded(l.as_bytes()));
                     let next = node
                         .children
-                        .range::<str, _>((lower, Bound::Unbounded))
-                        .find(|(key, _)| !(skip_dollar && key.starts_with('$')));
+                        .range::<[u8], _>((lower, Bound::Unbounded))
+                        .find(|(key, _)| !(skip_dollar && key.as_bytes().starts_with(b"$")));
                     if let Some((key, &child)) = next {
                         walk.stack.push(Frame {
                             step: Step::Children {

@@ -20,39 +20,41 @@ pub enum Qos2Receipt {
     OverReceiveMaximum,
 }
 
-/// Identifiers awaiting PUBREL, for one session.
+/// Identifiers awaiting PUBREL, for one session. The set is allocated by the first QoS 2
+/// PUBLISH (most sessions never receive one), then kept.
 #[derive(Debug, Clone, Default)]
 pub struct InboundQos2 {
-    pending: FxHashSet<u16>,
+    pending: Option<Box<FxHashSet<u16>>>,
 }
 
 impl InboundQos2 {
     /// Record a QoS 2 PUBLISH with `id`; `receive_maximum` is what we advertised.
     pub fn receive(&mut self, id: PacketId, receive_maximum: u16) -> Qos2Receipt {
-        if self.pending.contains(&id.get()) {
+        let pending = self.pending.get_or_insert_with(Box::default);
+        if pending.contains(&id.get()) {
             return Qos2Receipt::Duplicate;
         }
-        if self.pending.len() >= usize::from(receive_maximum) {
+        if pending.len() >= usize::from(receive_maximum) {
             return Qos2Receipt::OverReceiveMaximum;
         }
-        self.pending.insert(id.get());
+        pending.insert(id.get());
         Qos2Receipt::New
     }
 
     /// PUBREL for `id`: true if it was pending (PUBCOMP with Success), false if not (PUBCOMP with
     /// 0x92 Packet Identifier not found in MQTT 5; 3.x answers PUBCOMP anyway).
     pub fn release(&mut self, id: PacketId) -> bool {
-        self.pending.remove(&id.get())
+        self.pending.as_mut().is_some_and(|p| p.remove(&id.get()))
     }
 
     /// Identifiers awaiting PUBREL.
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.pending.as_ref().map_or(0, |p| p.len())
     }
 
     /// True when none is pending.
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.len() == 0
     }
 
     /// Identifiers awaiting PUBREL, in increasing order (for a saved session).
@@ -60,6 +62,7 @@ impl InboundQos2 {
         let mut ids: Vec<PacketId> = self
             .pending
             .iter()
+            .flat_map(|p| p.iter())
             .filter_map(|&id| PacketId::new(id))
             .collect();
         ids.sort_unstable();
@@ -83,6 +86,16 @@ mod tests {
         assert!(q.release(id(5)));
         assert!(!q.release(id(5)));
         assert_eq!(q.receive(id(5), 10), Qos2Receipt::New);
+    }
+
+    #[test]
+    fn nothing_is_allocated_before_the_first_qos2_publish() {
+        let mut q = InboundQos2::default();
+        assert!(!q.release(id(1)));
+        assert!(q.is_empty() && q.ids().is_empty());
+        assert!(q.pending.is_none());
+        assert_eq!(q.receive(id(1), 10), Qos2Receipt::New);
+        assert_eq!(q.ids(), vec![id(1)]);
     }
 
     #[test]

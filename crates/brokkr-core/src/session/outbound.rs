@@ -6,6 +6,10 @@
 //! `messages_max` and queued bytes at `bytes_max` (one message always fits); an offer beyond a
 //! cap is dropped and counted, never grown. On reconnect, unacknowledged PUBLISHes are resent in
 //! order with DUP set and PUBRELs are resent (MQTT-4.4.0-1).
+//!
+//! Most sessions never carry a QoS 1/2 message (and an idle one carries none), so the window,
+//! the queue and the packet identifiers in use live in a box allocated by the first offer or
+//! restore: a session without QoS 1/2 traffic keeps only its caps here.
 
 use crate::ids::PacketIds;
 use brokkr_codec::{PacketId, QoS};
@@ -59,64 +63,87 @@ pub enum Resend<M> {
 /// The outbound QoS 1/2 state of one session.
 #[derive(Debug, Clone)]
 pub struct Outbound<M> {
+    /// Allocated by the first offer or restore, then kept.
+    flows: Option<Box<Flows<M>>>,
+    bytes_max: usize,
+    messages_max: u32,
+    send_quota: u16,
+}
+
+/// Everything that exists once a QoS 1/2 message was offered.
+#[derive(Debug, Clone)]
+struct Flows<M> {
     in_flight: VecDeque<InFlight<M>>,
     queue: VecDeque<M>,
     queued_bytes: usize,
     ids: PacketIds,
-    send_quota: u16,
-    messages_max: usize,
-    bytes_max: usize,
     dropped: u64,
 }
 
-impl<M: Queued + Clone> Outbound<M> {
-    /// Empty state with the session's caps.
-    pub fn new(send_quota: u16, messages_max: usize, bytes_max: usize) -> Self {
-        Outbound {
+impl<M> Default for Flows<M> {
+    fn default() -> Self {
+        Flows {
             in_flight: VecDeque::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
             ids: PacketIds::new(),
-            send_quota,
-            messages_max,
-            bytes_max,
             dropped: 0,
         }
+    }
+}
+
+impl<M: Queued + Clone> Outbound<M> {
+    /// Empty state with the session's caps; allocates nothing until a message is offered.
+    pub fn new(send_quota: u16, messages_max: usize, bytes_max: usize) -> Self {
+        Outbound {
+            flows: None,
+            bytes_max,
+            messages_max: u32::try_from(messages_max).unwrap_or(u32::MAX),
+            send_quota,
+        }
+    }
+
+    fn flows_mut(&mut self) -> &mut Flows<M> {
+        self.flows.get_or_insert_with(Box::default)
     }
 
     /// Queue `message` for sending. `Err(message)` when a cap is reached: the message is dropped
     /// (and counted); the caller may log it.
     pub fn offer(&mut self, message: M) -> Result<(), M> {
         debug_assert!(message.qos() != QoS::AtMostOnce, "QoS 0 is never queued");
-        let total = self.in_flight.len() + self.queue.len();
-        let bytes = self.queued_bytes.saturating_add(message.weight_bytes());
-        if total >= self.messages_max || (bytes > self.bytes_max && !self.queue.is_empty()) {
-            self.dropped += 1;
+        let (messages_max, bytes_max) = (self.messages_max as usize, self.bytes_max);
+        let f = self.flows_mut();
+        let total = f.in_flight.len() + f.queue.len();
+        let bytes = f.queued_bytes.saturating_add(message.weight_bytes());
+        if total >= messages_max || (bytes > bytes_max && !f.queue.is_empty()) {
+            f.dropped += 1;
             return Err(message);
         }
-        self.queued_bytes = bytes;
-        self.queue.push_back(message);
+        f.queued_bytes = bytes;
+        f.queue.push_back(message);
         Ok(())
     }
 
     /// The next message to send now, with its new packet identifier, if the window has room.
     pub fn next_to_send(&mut self) -> Option<(PacketId, M)> {
-        if self.in_flight.len() >= usize::from(self.send_quota) {
+        let quota = usize::from(self.send_quota);
+        let f = self.flows.as_deref_mut()?;
+        if f.in_flight.len() >= quota {
             return None;
         }
-        let message = self.queue.pop_front()?;
-        self.queued_bytes -= message.weight_bytes();
-        let Some(id) = self.ids.allocate() else {
+        let message = f.queue.pop_front()?;
+        f.queued_bytes -= message.weight_bytes();
+        let Some(id) = f.ids.allocate() else {
             // Cannot happen while send_quota <= 65535; put it back rather than lose it.
-            self.queued_bytes += message.weight_bytes();
-            self.queue.push_front(message);
+            f.queued_bytes += message.weight_bytes();
+            f.queue.push_front(message);
             return None;
         };
         let state = match message.qos() {
             QoS::ExactlyOnce => OutboundState::AwaitingPubRec,
             _ => OutboundState::AwaitingPubAck,
         };
-        self.in_flight.push_back(InFlight {
+        f.in_flight.push_back(InFlight {
             id,
             state,
             message: Some(message.clone()),
@@ -125,20 +152,23 @@ impl<M: Queued + Clone> Outbound<M> {
     }
 
     fn position(&self, id: PacketId, state: OutboundState) -> Result<usize, AckError> {
-        let pos = self
+        let f = self.flows.as_deref().ok_or(AckError::UnknownId)?;
+        let pos = f
             .in_flight
             .iter()
             .position(|f| f.id == id)
             .ok_or(AckError::UnknownId)?;
-        match self.in_flight.get(pos) {
+        match f.in_flight.get(pos) {
             Some(f) if f.state == state => Ok(pos),
             _ => Err(AckError::WrongState),
         }
     }
 
     fn finish(&mut self, pos: usize) {
-        if let Some(f) = self.in_flight.remove(pos) {
-            self.ids.release(f.id);
+        if let Some(f) = self.flows.as_deref_mut()
+            && let Some(done) = f.in_flight.remove(pos)
+        {
+            f.ids.release(done.id);
         }
     }
 
@@ -157,7 +187,11 @@ impl<M: Queued + Clone> Outbound<M> {
             self.finish(pos);
             return Ok(());
         }
-        if let Some(f) = self.in_flight.get_mut(pos) {
+        if let Some(f) = self
+            .flows
+            .as_deref_mut()
+            .and_then(|f| f.in_flight.get_mut(pos))
+        {
             f.state = OutboundState::AwaitingPubComp;
             f.message = None;
         }
@@ -174,7 +208,11 @@ impl<M: Queued + Clone> Outbound<M> {
     /// Give up on an in-flight message whatever its state (it could not be sent: larger than the
     /// client's Maximum Packet Size, MQTT-3.1.2-25). False if `id` was not in flight.
     pub fn abandon(&mut self, id: PacketId) -> bool {
-        match self.in_flight.iter().position(|f| f.id == id) {
+        let pos = self
+            .flows
+            .as_deref()
+            .and_then(|f| f.in_flight.iter().position(|f| f.id == id));
+        match pos {
             Some(pos) => {
                 self.finish(pos);
                 true
@@ -186,53 +224,57 @@ impl<M: Queued + Clone> Outbound<M> {
     /// On reconnect: the new connection's Receive Maximum, and what to resend first, in order.
     pub fn resume(&mut self, send_quota: u16) -> Vec<Resend<M>> {
         self.send_quota = send_quota;
-        self.in_flight
-            .iter()
-            .map(|f| match (&f.message, f.state) {
+        self.in_flight_entries()
+            .map(|(id, state, message)| match (message, state) {
                 (Some(m), OutboundState::AwaitingPubAck | OutboundState::AwaitingPubRec) => {
-                    Resend::Publish(f.id, m.clone())
+                    Resend::Publish(id, m.clone())
                 }
-                _ => Resend::PubRel(f.id),
+                _ => Resend::PubRel(id),
             })
             .collect()
     }
 
     /// Messages in flight.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.flows.as_deref().map_or(0, |f| f.in_flight.len())
     }
 
     /// Messages waiting behind the window.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.flows.as_deref().map_or(0, |f| f.queue.len())
     }
 
     /// Bytes of queued messages.
     pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes
+        self.flows.as_deref().map_or(0, |f| f.queued_bytes)
     }
 
     /// Messages dropped at a cap since the session began.
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.flows.as_deref().map_or(0, |f| f.dropped)
     }
 
     /// In-flight flows in the order they started: identifier, state, and the message until
     /// PUBREC (for a saved session).
     pub fn in_flight_entries(&self) -> impl Iterator<Item = (PacketId, OutboundState, Option<&M>)> {
-        self.in_flight
-            .iter()
+        self.flows
+            .as_deref()
+            .into_iter()
+            .flat_map(|f| f.in_flight.iter())
             .map(|f| (f.id, f.state, f.message.as_ref()))
     }
 
     /// Messages waiting behind the window, in order (for a saved session).
     pub fn queued_messages(&self) -> impl Iterator<Item = &M> {
-        self.queue.iter()
+        self.flows
+            .as_deref()
+            .into_iter()
+            .flat_map(|f| f.queue.iter())
     }
 
     /// The packet identifier handed out last (0 before the first).
     pub fn last_packet_id(&self) -> u16 {
-        self.ids.last()
+        self.flows.as_deref().map_or(0, |f| f.ids.last())
     }
 
     /// Put back a flow of a saved session, after those restored before it, and continue packet
@@ -254,31 +296,40 @@ impl<M: Queued + Clone> Outbound<M> {
                 .as_ref()
                 .is_some_and(|m| m.qos() == QoS::ExactlyOnce),
         };
-        if !fits || !self.ids.claim(id) {
+        if !fits {
             return false;
         }
-        self.in_flight.push_back(InFlight { id, state, message });
+        let f = self.flows_mut();
+        if !f.ids.claim(id) {
+            return false;
+        }
+        f.in_flight.push_back(InFlight { id, state, message });
         true
     }
 
     /// Continue packet identifiers after `last` (a saved session's).
     pub fn restore_last_packet_id(&mut self, last: u16) {
-        self.ids.set_last(last);
+        if last != 0 || self.flows.is_some() {
+            self.flows_mut().ids.set_last(last);
+        }
     }
 
     /// Drop queued messages for which `expired` says so (message expiry); returns how many.
     pub fn purge_queued(&mut self, mut expired: impl FnMut(&M) -> bool) -> usize {
-        let before = self.queue.len();
+        let Some(f) = self.flows.as_deref_mut() else {
+            return 0;
+        };
+        let before = f.queue.len();
         let mut bytes = 0;
-        self.queue.retain(|m| {
+        f.queue.retain(|m| {
             let keep = !expired(m);
             if keep {
                 bytes += m.weight_bytes();
             }
             keep
         });
-        self.queued_bytes = bytes;
-        before - self.queue.len()
+        f.queued_bytes = bytes;
+        before - f.queue.len()
     }
 }
 
@@ -315,6 +366,25 @@ mod tests {
         o.puback(a).unwrap();
         assert_eq!(o.next_to_send().unwrap().1.0, 2);
         assert_eq!(o.queued(), 2);
+    }
+
+    #[test]
+    fn nothing_is_allocated_until_a_message_is_offered() {
+        let mut o: Outbound<M> = Outbound::new(10, 100, 1000);
+        assert!(o.flows.is_none());
+        assert!(o.next_to_send().is_none());
+        assert_eq!(
+            o.puback(PacketId::new(1).unwrap()),
+            Err(AckError::UnknownId)
+        );
+        assert!(!o.abandon(PacketId::new(1).unwrap()));
+        assert!(o.resume(5).is_empty());
+        o.restore_last_packet_id(0);
+        assert!(o.flows.is_none(), "a saved last id of 0 restores nothing");
+        assert_eq!((o.in_flight(), o.queued(), o.last_packet_id()), (0, 0, 0));
+        o.offer(q1(1)).unwrap();
+        assert!(o.flows.is_some());
+        assert!(std::mem::size_of::<Outbound<M>>() <= 24);
     }
 
     #[test]

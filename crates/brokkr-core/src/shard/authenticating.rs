@@ -140,7 +140,7 @@ impl Shard {
         let Phase::Authenticating(a) = &c.phase else {
             return;
         };
-        if c.read.len() <= self.limits.packet_cap(false) {
+        if c.io.as_ref().map_or(0, |io| io.read.len()) <= self.limits.packet_cap(false) {
             return;
         }
         let version = Some(a.checked.connect.protocol.0);

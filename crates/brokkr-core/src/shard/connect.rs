@@ -7,16 +7,19 @@
 //! resumes at [`Shard::complete_connect`].
 
 use super::conn::{Connected, Phase};
-use super::session::Session;
+use super::session::{DelayedWill, Presence, Session};
 use super::{ConnId, Shard};
 use crate::access::{Login, LoginCheck};
 use crate::events::Event;
 use crate::ids::generate_client_id;
 use crate::session::{InboundQos2, Outbound};
+use crate::short_str::ShortStr;
 use crate::topic_alias::{InboundAliases, OutboundAliases};
 use brokkr_codec::{
-    ConnAck, Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode,
+    ConnAck, Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode, TopicName,
+    Will, WillProperties,
 };
+use bytes::Bytes;
 use std::num::NonZeroU16;
 
 /// A CONNECT that passed every check but the access policy's login.
@@ -172,12 +175,12 @@ impl Shard {
         }
         // The session belongs to the name the client logged in under (a certificate's CN
         // replaces the CONNECT's username).
-        let username = login.username.as_deref().map(str::to_string);
+        let username = login.username.as_deref();
         let owner = self
             .by_client_id
-            .get(&client_id)
-            .and_then(|&k| self.sessions.get(k));
-        if owner.is_some_and(|s| s.username != username) {
+            .get(&self.sessions, &client_id)
+            .and_then(|k| self.sessions.get(k));
+        if owner.is_some_and(|s| s.username.as_deref() != username) {
             // A session is not handed to another user (FlashMQ: NotAuthorized).
             return self.refuse(now_ms, conn, v, ReasonCode::NotAuthorized, &client_id);
         }
@@ -186,7 +189,7 @@ impl Shard {
         self.journal_session(session, !session_present);
         let (keep_alive_secs, keep_alive_changed) =
             self.limits.grant_keep_alive(connect.keep_alive_secs);
-        let keep_alive_ms = u64::from(keep_alive_secs) * 1000;
+        let keep_alive_ms = u32::from(keep_alive_secs) * 1000;
         let receive_maximum = connect
             .properties
             .receive_maximum
@@ -194,7 +197,7 @@ impl Shard {
         let max_packet_bytes = connect
             .properties
             .maximum_packet_size
-            .map_or(usize::MAX, |m| m.get() as usize);
+            .map_or(u32::MAX, |m| m.get());
         let outbound_alias_max = connect
             .properties
             .topic_alias_maximum
@@ -250,7 +253,6 @@ impl Shard {
             inbound_aliases: InboundAliases::new(inbound_alias_max),
             outbound_aliases: OutboundAliases::new(outbound_alias_max),
             max_packet_bytes,
-            receive_maximum,
         });
         self.send(conn, &Packet::ConnAck(ack), v);
         self.stats.mqtt_connects += 1;
@@ -302,7 +304,7 @@ impl Shard {
             // Homed here, so that a later CONNECT with this id finds its session here (one
             // try in `count` succeeds).
             let home = super::home_shard(id.as_bytes(), self.place.count);
-            if home == self.place.index && !self.by_client_id.contains_key(&id) {
+            if home == self.place.index && !self.by_client_id.contains(&self.sessions, &id) {
                 return id;
             }
         }
@@ -312,10 +314,10 @@ impl Shard {
     /// published, as FlashMQ does), and drop the old session if `clean_start`. Returns whether a
     /// session is resumed (Session Present).
     fn take_over(&mut self, now_ms: u64, client_id: &str, clean_start: bool) -> bool {
-        let Some(&key) = self.by_client_id.get(client_id) else {
+        let Some(key) = self.by_client_id.get(&self.sessions, client_id) else {
             return false;
         };
-        let old_conn = self.sessions.get(key).and_then(|s| s.conn);
+        let old_conn = self.sessions.get(key).and_then(Session::conn);
         if let Some(old) = old_conn {
             if let Some(v) = self.conns.get(old).and_then(|c| c.version())
                 && v.is_v5()
@@ -341,14 +343,11 @@ impl Shard {
         expiry_secs: u32,
         login: Login,
     ) -> crate::slab::Key {
-        let will = connect.will.clone().map(|mut w| {
-            w.topic = w.topic.compact();
-            w
-        });
-        if let Some(&key) = self.by_client_id.get(client_id)
+        let will = connect.will.as_ref().map(compact_will);
+        if let Some(key) = self.by_client_id.get(&self.sessions, client_id)
             && let Some(s) = self.sessions.get_mut(key)
         {
-            s.conn = Some(conn);
+            s.presence = Presence::Online(conn);
             s.version = v;
             s.will = will;
             s.login = login;
@@ -356,15 +355,14 @@ impl Shard {
             // (MQTT-3.1.3-9).
             s.pending_will = None;
             s.expiry_secs = expiry_secs;
-            s.offline_since_ms = None;
             return key;
         }
         let limits = &self.limits;
         let key = self.sessions.insert(Session {
-            client_id: client_id.to_string(),
-            username: login.username.as_deref().map(str::to_string),
+            client_id: ShortStr::new(client_id),
+            username: login.username.as_deref().map(Box::from),
             login,
-            conn: Some(conn),
+            presence: Presence::Online(conn),
             version: v,
             subscriptions: Vec::new(),
             outbound: Outbound::new(
@@ -376,9 +374,8 @@ impl Shard {
             will,
             pending_will: None,
             expiry_secs,
-            offline_since_ms: None,
         });
-        self.by_client_id.insert(client_id.to_string(), key);
+        self.by_client_id.insert(&self.sessions, key);
         key
     }
 
@@ -388,14 +385,14 @@ impl Shard {
         let Some(session) = self.sessions.remove(key) else {
             return;
         };
-        self.by_client_id.remove(&session.client_id);
+        self.by_client_id.remove(&session.client_id, key);
         self.journal_session_ended(&session.client_id, session.expiry_secs);
         let sref = self.session_ref(key);
         for (filter, _) in &session.subscriptions {
             self.shared.tree_mut().remove(filter, &sref);
         }
-        if let Some((will, _)) = session.pending_will {
-            self.publish_will(now_ms, will);
+        if let Some(delayed) = session.pending_will {
+            self.publish_will(now_ms, delayed.will);
         }
     }
 
@@ -412,13 +409,12 @@ impl Shard {
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
-        if s.conn != Some(conn) {
+        if s.presence != Presence::Online(conn) {
             return;
         }
-        s.conn = None;
+        s.presence = Presence::Offline { since_ms: now_ms };
         let will = s.will.take();
         let expiry = s.expiry_secs;
-        s.offline_since_ms = Some(now_ms);
         if abnormal && let Some(will) = will {
             let delay_secs = will
                 .properties
@@ -426,9 +422,12 @@ impl Shard {
                 .unwrap_or(0)
                 .min(expiry);
             if delay_secs == 0 {
-                self.publish_will(now_ms, will);
+                self.publish_will(now_ms, *will);
             } else if let Some(s) = self.sessions.get_mut(key) {
-                s.pending_will = Some((will, now_ms + u64::from(delay_secs) * 1000));
+                s.pending_will = Some(Box::new(DelayedWill {
+                    will: *will,
+                    fires_at_ms: now_ms + u64::from(delay_secs) * 1000,
+                }));
             }
         }
         if expiry == 0 {
@@ -445,16 +444,16 @@ impl Shard {
                 self.sessions
                     .get(k)
                     .and_then(|s| s.pending_will.as_ref())
-                    .is_some_and(|(_, at)| *at <= now_ms)
+                    .is_some_and(|d| d.fires_at_ms <= now_ms)
             })
             .collect();
         for key in due {
-            if let Some((will, _)) = self
+            if let Some(delayed) = self
                 .sessions
                 .get_mut(key)
                 .and_then(|s| s.pending_will.take())
             {
-                self.publish_will(now_ms, will);
+                self.publish_will(now_ms, delayed.will);
             }
         }
     }
@@ -465,7 +464,7 @@ impl Shard {
             .keys()
             .filter(|&k| {
                 self.sessions.get(k).is_some_and(|s| {
-                    s.offline_since_ms.is_some_and(|t| {
+                    s.offline_since_ms().is_some_and(|t| {
                         now_ms.saturating_sub(t) >= u64::from(s.expiry_secs) * 1000
                     })
                 })
@@ -493,6 +492,29 @@ impl Shard {
         }
         self.pump(now_ms, key);
     }
+}
+
+/// A copy of `will` that shares nothing with the CONNECT's read buffer: a session keeps it for
+/// as long as the connection lives, and a slice would pin the buffer it arrived in.
+fn compact_will(will: &Will) -> Box<Will> {
+    let p = &will.properties;
+    Box::new(Will {
+        topic: will.topic.compact(),
+        payload: Bytes::copy_from_slice(&will.payload),
+        qos: will.qos,
+        retain: will.retain,
+        properties: WillProperties {
+            content_type: p.content_type.as_ref().map(MqttString::compact),
+            response_topic: p.response_topic.as_ref().map(TopicName::compact),
+            correlation_data: p.correlation_data.as_deref().map(Bytes::copy_from_slice),
+            user_properties: p
+                .user_properties
+                .iter()
+                .map(|(k, v)| (k.compact(), v.compact()))
+                .collect(),
+            ..p.clone()
+        },
+    })
 }
 
 /// QoS granted for a requested one under the broker's maximum.

@@ -78,8 +78,8 @@ impl Shard {
             return; // never persistent; a resumed one going to 0 is recorded (replay forgets it)
         }
         let record = JournalRecord::Session {
-            client_id: s.client_id.clone(),
-            username: s.username.clone(),
+            client_id: s.client_id.to_string(),
+            username: s.username.as_deref().map(str::to_string),
             version: s.version,
             expiry_secs: s.expiry_secs,
             fresh,
@@ -99,7 +99,7 @@ impl Shard {
     fn persistent_client_id(&self, key: Key) -> Option<String> {
         self.journal.as_ref()?;
         let s = self.sessions.get(key)?;
-        (s.expiry_secs > 0).then(|| s.client_id.clone())
+        (s.expiry_secs > 0).then(|| s.client_id.to_string())
     }
 
     /// Session `key` subscribed to `filter` with `options`.
@@ -164,7 +164,7 @@ impl Shard {
             let publisher = self
                 .sessions
                 .get(publisher)
-                .map(|s| s.client_id.clone())
+                .map(|s| s.client_id.to_string())
                 .unwrap_or_default();
             let message = Arc::clone(msg);
             self.push_record(JournalRecord::Published {

@@ -16,10 +16,12 @@
 //! messages reach each subscriber in order.
 
 mod authenticating;
+mod client_ids;
 mod conn;
 mod connect;
 mod connected;
 mod journal;
+mod retained;
 mod route;
 mod session;
 mod shared;
@@ -27,9 +29,9 @@ mod snapshot;
 mod sys;
 
 pub use authenticating::{AuthJob, AuthToken, Authenticating};
-pub use conn::{Conn, Connected, Phase};
-pub use route::RETAINED_NODES_PER_SLICE;
-pub use session::{Pending, Session, SubOptions};
+pub use conn::{Conn, ConnIo, Connected, Phase};
+pub use retained::RETAINED_NODES_PER_SLICE;
+pub use session::{DelayedWill, Pending, Presence, Session, SubOptions};
 pub use shared::{Placement, SessionRef, SharedState, home_shard};
 pub use snapshot::Restored;
 
@@ -40,7 +42,6 @@ use crate::slab::{Key, Slab};
 use crate::subscriptions::MatchScratch;
 use brokkr_codec::{DecodeError, Packet, PacketType, ProtocolVersion, framer};
 use bytes::{BufMut, Bytes, BytesMut};
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// A connection handle, as the server knows it.
@@ -82,7 +83,7 @@ pub struct Shard {
     shared: Arc<SharedState>,
     conns: Slab<Conn>,
     sessions: Slab<Session>,
-    by_client_id: FxHashMap<String, Key>,
+    by_client_id: client_ids::ClientIds,
     /// The access policy as of `policy_generation` (refreshed from `shared` on each input).
     policy: Arc<dyn crate::access::AccessPolicy>,
     policy_generation: u64,
@@ -94,7 +95,7 @@ pub struct Shard {
     auth_seq: u64,
     closed: Vec<ConnId>,
     dirty: Vec<ConnId>,
-    retained_jobs: std::collections::VecDeque<route::RetainedJob>,
+    retained_jobs: std::collections::VecDeque<retained::RetainedJob>,
     background_waiting: usize,
     route_targets: Vec<(SessionRef, SubOptions)>,
     scratch: MatchScratch,
@@ -138,7 +139,7 @@ impl Shard {
             policy_generation,
             conns: Slab::default(),
             sessions: Slab::default(),
-            by_client_id: FxHashMap::default(),
+            by_client_id: client_ids::ClientIds::default(),
             outbox: (0..place.count).map(|_| Vec::new()).collect(),
             handoffs: Vec::new(),
             auth_jobs: Vec::new(),
@@ -169,20 +170,8 @@ impl Shard {
     pub fn accept_on(&mut self, now_ms: u64, listener: u16) -> ConnId {
         self.stats.socket_connects += 1;
         self.refresh_policy(); // a reload's listener limits apply to this connection
-        self.conns.insert(Conn {
-            listener,
-            limits: self.limits.for_listener(listener),
-            read: BytesMut::new(),
-            write: BytesMut::new(),
-            phase: Phase::AwaitingConnect,
-            accepted_ms: now_ms,
-            last_packet_ms: now_ms,
-            dirty: false,
-            in_transit_bytes: 0,
-            over_cap_since_ms: None,
-            handed_in: false,
-            transport_user: None,
-        })
+        let limits = self.limits.for_listener(listener);
+        self.conns.insert(Conn::new(listener, limits, now_ms))
     }
 
     /// The transport proved who `conn` is (a verified client certificate's CN): its CONNECT
@@ -281,16 +270,18 @@ impl Shard {
         let Ok(len) = u32::try_from(body.len()) else {
             return; // the framer's cap keeps every body far below this
         };
-        let mut bytes = BytesMut::with_capacity(5 + body.len() + c.read.len());
+        let rest: &[u8] = c.io.as_ref().map_or(&[], |io| &io.read[..]);
+        let mut bytes = BytesMut::with_capacity(5 + body.len() + rest.len());
         bytes.put_u8(first_byte);
         brokkr_codec::vbi::write_vbi(&mut bytes, len);
         bytes.extend_from_slice(body);
-        bytes.extend_from_slice(&c.read);
+        bytes.extend_from_slice(rest);
+        let accepted_ms = c.accepted_ms;
         self.handoffs.push(Handoff {
             conn,
             shard: home,
             bytes: bytes.freeze(),
-            accepted_ms: c.accepted_ms,
+            accepted_ms,
             listener: c.listener,
             transport_user: c.transport_user.clone(),
         });
@@ -324,14 +315,19 @@ impl Shard {
         if matches!(c.phase, Phase::Closing) {
             return;
         }
-        c.read.extend_from_slice(bytes);
+        c.io_mut().read.extend_from_slice(bytes);
         self.stats.bytes_received += bytes.len() as u64;
         self.refresh_policy();
         self.process(now_ms, conn);
     }
 
     /// Frame and handle every complete packet in `conn`'s read buffer.
+    ///
+    /// Buffers are kept while a connection carries traffic (reused, no allocation per packet)
+    /// and let go once empty after a CONNECT or a PINGREQ, the packets a client sends when it
+    /// has nothing else to say: an idle connection holds no buffer memory.
     fn process(&mut self, now_ms: u64, conn: ConnId) {
+        let mut idle_signal = false;
         loop {
             let Some(c) = self.conns.get_mut(conn) else {
                 return;
@@ -343,16 +339,23 @@ impl Shard {
                 Phase::Closing => return,
             };
             let cap = self.limits.packet_cap(connected);
-            let raw = match framer::next_packet(&mut c.read, cap) {
+            let raw = match framer::next_packet(&mut c.io_mut().read, cap) {
                 Ok(Some(raw)) => raw,
                 Ok(None) => {
-                    shrink_when_idle(&mut c.read, self.limits.idle_buffer_bytes_max);
+                    if idle_signal {
+                        // The buffers go once the CONNACK or PINGRESP is written.
+                        c.idle_pending = true;
+                        c.go_idle();
+                    } else if let Some(io) = c.io.as_deref_mut() {
+                        shrink_when_idle(&mut io.read, self.limits.idle_buffer_bytes_max);
+                    }
                     return;
                 }
                 Err(e) => return self.fail(now_ms, conn, version, &e),
             };
             c.last_packet_ms = now_ms;
             let is_connect = raw.first_byte >> 4 == PacketType::Connect as u8;
+            idle_signal = is_connect || raw.first_byte >> 4 == PacketType::PingReq as u8;
             let result = match version {
                 None if !is_connect => {
                     Err(DecodeError::protocol("first packet is not CONNECT").rule("MQTT-3.1.0-1"))
@@ -421,7 +424,7 @@ impl Shard {
         self.mark_dirty(conn);
         if let Some(c) = self.conns.get_mut(conn) {
             // Our own packets always encode; a failure would be a bug, not peer input.
-            let ok = packet.encode(v, &mut c.write).is_ok();
+            let ok = packet.encode(v, &mut c.io_mut().write).is_ok();
             debug_assert!(ok, "control packet failed to encode");
         }
     }
@@ -435,7 +438,9 @@ impl Shard {
             return;
         }
         let phase = std::mem::replace(&mut c.phase, Phase::Closing);
-        c.read = BytesMut::new();
+        if let Some(io) = c.io.as_deref_mut() {
+            io.read = BytesMut::new();
+        }
         self.closed.push(conn);
         if let Phase::Connected(k) = phase {
             if self.event_settings.connections
@@ -443,7 +448,7 @@ impl Shard {
             {
                 self.events.push(crate::events::Event::Disconnected {
                     conn,
-                    client_id: s.client_id.clone(),
+                    client_id: s.client_id.to_string(),
                     clean: !abnormal,
                 });
             }
@@ -480,7 +485,10 @@ impl Shard {
 
     /// Bytes waiting to be written to `conn`'s socket.
     pub fn write_buffer(&self, conn: ConnId) -> &[u8] {
-        self.conns.get(conn).map_or(&[], |c| &c.write[..])
+        self.conns
+            .get(conn)
+            .and_then(|c| c.io.as_ref())
+            .map_or(&[], |io| &io.write[..])
     }
 
     /// Remember that `conn` has bytes to write (once per batch).
@@ -507,29 +515,32 @@ impl Shard {
 
     /// Take the whole write buffer of `conn` (no copy), for the server to write out.
     pub fn take_write(&mut self, conn: ConnId) -> bytes::Bytes {
-        let Some(c) = self.conns.get_mut(conn) else {
+        let Some(io) = self.conns.get_mut(conn).and_then(|c| c.io.as_deref_mut()) else {
             return bytes::Bytes::new();
         };
-        c.in_transit_bytes += c.write.len();
-        self.stats.bytes_sent += c.write.len() as u64;
-        c.write.split().freeze()
+        io.in_transit_bytes += io.write.len();
+        self.stats.bytes_sent += io.write.len() as u64;
+        io.write.split().freeze()
     }
 
     /// The server wrote `n` bytes it had taken with [`Shard::take_write`] to the socket.
     pub fn written(&mut self, conn: ConnId, n: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
-            c.in_transit_bytes = c.in_transit_bytes.saturating_sub(n);
-            if c.in_transit_bytes == 0 {
-                shrink_when_idle(&mut c.write, self.limits.idle_buffer_bytes_max);
+            if let Some(io) = c.io.as_deref_mut() {
+                io.in_transit_bytes = io.in_transit_bytes.saturating_sub(n);
             }
+            c.flushed(self.limits.idle_buffer_bytes_max);
         }
     }
 
     /// `n` bytes of the write buffer were written.
     pub fn consumed(&mut self, conn: ConnId, n: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
-            let n = n.min(c.write.len());
-            bytes::Buf::advance(&mut c.write, n);
+            if let Some(io) = c.io.as_deref_mut() {
+                let n = n.min(io.write.len());
+                bytes::Buf::advance(&mut io.write, n);
+            }
+            c.flushed(self.limits.idle_buffer_bytes_max);
         }
     }
 
@@ -544,11 +555,15 @@ impl Shard {
         self.conns.len()
     }
 
-    /// Bytes allocated for `conn`'s read and write buffers (capacity, not content).
+    /// Bytes allocated for `conn`'s buffers: the [`ConnIo`] and the capacity of its read and
+    /// write buffers (0 for an idle connection).
     pub fn buffer_capacity_bytes(&self, conn: ConnId) -> usize {
         self.conns
             .get(conn)
-            .map_or(0, |c| c.read.capacity() + c.write.capacity())
+            .and_then(|c| c.io.as_deref())
+            .map_or(0, |io| {
+                std::mem::size_of::<ConnIo>() + io.read.capacity() + io.write.capacity()
+            })
     }
 
     /// Sessions, online and offline.
@@ -576,9 +591,10 @@ impl Shard {
             // Full since a QoS 0 message was dropped for lack of room; drained below half the cap
             // clears it.
             let drained = c.pending_bytes() < c.limits.write_buffer_bytes() / 2;
-            let since = if drained { None } else { c.over_cap_since_ms };
-            if let Some(c) = self.conns.get_mut(conn) {
-                c.over_cap_since_ms = since;
+            let since = c.io.as_ref().and_then(|io| io.over_cap_since_ms);
+            let since = if drained { None } else { since };
+            if let Some(io) = self.conns.get_mut(conn).and_then(|c| c.io.as_deref_mut()) {
+                io.over_cap_since_ms = since;
             }
             let stuck =
                 since.is_some_and(|t| now_ms.saturating_sub(t) >= self.limits.stuck_reader_ms);
@@ -596,7 +612,8 @@ impl Shard {
                 }
                 Phase::Connected(k) => {
                     k.keep_alive_ms > 0
-                        && now_ms.saturating_sub(c.last_packet_ms) >= k.keep_alive_ms * 3 / 2
+                        && now_ms.saturating_sub(c.last_packet_ms)
+                            >= u64::from(k.keep_alive_ms) * 3 / 2
                 }
                 Phase::Closing => false,
             };
@@ -609,6 +626,11 @@ impl Shard {
         }
         self.fire_delayed_wills(now_ms);
         self.expire_sessions(now_ms);
+        debug_assert_eq!(
+            self.by_client_id.len(),
+            self.sessions.len(),
+            "one index entry each"
+        );
         self.stats.clients_connected = connected;
         self.stats.sessions = self.sessions.len() as u64;
         self.stats.sockets_open = self.conns.len() as u64;
@@ -643,8 +665,8 @@ impl Shard {
         let mut wills = Vec::new();
         for &key in &sessions {
             if let Some(s) = self.sessions.get_mut(key) {
-                wills.extend(s.will.take());
-                wills.extend(s.pending_will.take().map(|(will, _)| will));
+                wills.extend(s.will.take().map(|w| *w));
+                wills.extend(s.pending_will.take().map(|d| d.will));
             }
         }
         for will in wills {
@@ -685,7 +707,7 @@ impl Shard {
                     Some(c.accepted_ms + self.limits.connect_timeout_ms)
                 }
                 Phase::Connected(k) if k.keep_alive_ms > 0 => {
-                    Some(c.last_packet_ms + k.keep_alive_ms * 3 / 2)
+                    Some(c.last_packet_ms + u64::from(k.keep_alive_ms) * 3 / 2)
                 }
                 _ => None,
             };
@@ -697,9 +719,9 @@ impl Shard {
         for key in self.sessions.keys() {
             let due = self.sessions.get(key).and_then(|s| {
                 let expiry = s
-                    .offline_since_ms
+                    .offline_since_ms()
                     .map(|t| t + u64::from(s.expiry_secs) * 1000);
-                let will = s.pending_will.as_ref().map(|(_, at)| *at);
+                let will = s.pending_will.as_ref().map(|d| d.fires_at_ms);
                 match (expiry, will) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -717,7 +739,7 @@ impl Shard {
 /// Release an empty connection buffer holding more than `idle_bytes_max`
 /// (`client_initial_buffer_size`), so a burst (a large packet in, a fan-out burst out) does not
 /// stay resident while the connection idles.
-fn shrink_when_idle(buf: &mut BytesMut, idle_bytes_max: usize) {
+pub(super) fn shrink_when_idle(buf: &mut BytesMut, idle_bytes_max: usize) {
     if buf.is_empty() && buf.capacity() > idle_bytes_max {
         *buf = BytesMut::new();
     }

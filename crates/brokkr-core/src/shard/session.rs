@@ -2,6 +2,7 @@
 
 use crate::message::Message;
 use crate::session::{InboundQos2, Outbound, Queued};
+use crate::short_str::ShortStr;
 use crate::slab::Key;
 use brokkr_codec::{ProtocolVersion, QoS, TopicFilter, Will};
 use std::num::NonZeroU32;
@@ -46,17 +47,40 @@ impl Queued for Pending {
     }
 }
 
-/// One session.
+/// Whether a session has a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Attached to this connection.
+    Online(Key),
+    /// Without one since `since_ms`; its Session Expiry Interval counts from then.
+    Offline {
+        /// When the connection went away (or, for a restored session, the equivalent time).
+        since_ms: u64,
+    },
+}
+
+/// A will waiting for its Will Delay Interval (or its session's end).
+#[derive(Debug)]
+pub struct DelayedWill {
+    /// The will.
+    pub will: Will,
+    /// When it is published, unless a connection resumes the session first.
+    pub fires_at_ms: u64,
+}
+
+/// One session. Kept small, since every idle client has one: what most sessions never use
+/// (wills, QoS 1/2 state) is boxed or allocated on first use, and a client id of up to 22
+/// bytes is kept inline.
 #[derive(Debug)]
 pub struct Session {
-    /// The client identifier.
-    pub client_id: String,
+    /// The client identifier (also the key of the shard's index by client id).
+    pub client_id: ShortStr,
     /// The user name the session was created with; another user may not take it over.
-    pub username: Option<String>,
+    pub username: Option<Box<str>>,
     /// The proof of its current (or last) CONNECT, for the ACL.
     pub login: crate::access::Login,
-    /// The connection attached to it, if online.
-    pub conn: Option<Key>,
+    /// Its connection, or since when it has none.
+    pub presence: Presence,
     /// The protocol version of its last connection.
     pub version: ProtocolVersion,
     /// Its subscriptions (also in the topic tree, keyed by this session).
@@ -65,12 +89,28 @@ pub struct Session {
     pub outbound: Outbound<Pending>,
     /// Inbound QoS 2 awaiting PUBREL.
     pub inbound_qos2: InboundQos2,
-    /// The will of the current connection.
-    pub will: Option<Will>,
-    /// A will waiting for its Will Delay Interval (or the session's end), with when it fires.
-    pub pending_will: Option<(Will, u64)>,
+    /// The will of the current connection, compacted (it never pins a read buffer).
+    pub will: Option<Box<Will>>,
+    /// A will waiting for its Will Delay Interval (or the session's end).
+    pub pending_will: Option<Box<DelayedWill>>,
     /// Session Expiry Interval in force (0: ends with the connection).
     pub expiry_secs: u32,
-    /// When the connection went away, for session expiry.
-    pub offline_since_ms: Option<u64>,
+}
+
+impl Session {
+    /// The connection attached to it, if online.
+    pub fn conn(&self) -> Option<Key> {
+        match self.presence {
+            Presence::Online(conn) => Some(conn),
+            Presence::Offline { .. } => None,
+        }
+    }
+
+    /// Since when it has been offline, if it is.
+    pub fn offline_since_ms(&self) -> Option<u64> {
+        match self.presence {
+            Presence::Online(_) => None,
+            Presence::Offline { since_ms } => Some(since_ms),
+        }
+    }
 }

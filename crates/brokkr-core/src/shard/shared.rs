@@ -12,8 +12,7 @@
 
 use super::session::SubOptions;
 use crate::access::{AccessPolicy, AllowAll};
-use crate::message::Message;
-use crate::retained::RetainedStore;
+use crate::retained::{RetainedMessage, RetainedStore};
 use crate::slab::Key;
 use crate::stats::ShardStats;
 use crate::subscriptions::TopicTree;
@@ -71,7 +70,7 @@ pub struct SharedState {
     /// Limits replaced by a reload, for connections and sessions created from then on.
     limits: RwLock<Option<Arc<crate::limits::Limits>>>,
     tree: RwLock<TopicTree<SessionRef, SubOptions>>,
-    retained: RwLock<RetainedStore<Arc<Message>>>,
+    retained: RwLock<RetainedStore<RetainedMessage>>,
     /// Each shard's latest statistics, by shard index (reported on its ticks).
     stats: Mutex<Vec<ShardStats>>,
 }
@@ -144,12 +143,12 @@ impl SharedState {
     }
 
     /// The retained store, for a walk.
-    pub(super) fn retained(&self) -> RwLockReadGuard<'_, RetainedStore<Arc<Message>>> {
+    pub(super) fn retained(&self) -> RwLockReadGuard<'_, RetainedStore<RetainedMessage>> {
         self.retained.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The retained store, for a change.
-    pub(super) fn retained_mut(&self) -> RwLockWriteGuard<'_, RetainedStore<Arc<Message>>> {
+    pub(super) fn retained_mut(&self) -> RwLockWriteGuard<'_, RetainedStore<RetainedMessage>> {
         self.retained
             .write()
             .unwrap_or_else(PoisonError::into_inner)

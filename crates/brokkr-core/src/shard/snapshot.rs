@@ -10,15 +10,16 @@
 //! cannot place an event before 0, so the server's clock should start far from 0 (wall-clock
 //! milliseconds, for instance) or an old session would get a few extra seconds.
 
-use super::session::{Pending, Session};
+use super::session::{DelayedWill, Pending, Presence, Session};
 use super::{ConnId, Phase, Shard, SharedState, home_shard};
 use crate::message::Message;
-use crate::retained::RetainedWalk;
+use crate::retained::{RetainedMessage, RetainedWalk};
 use crate::session::{InboundQos2, Outbound, OutboundState};
+use crate::short_str::ShortStr;
 use crate::snapshot::{
     DeliverySnapshot, InFlightSnapshot, RetainedSnapshot, SessionSnapshot, WillSnapshot,
 };
-use brokkr_codec::{Disconnect, Packet, QoS, ReasonCode};
+use brokkr_codec::{Disconnect, Packet, QoS, ReasonCode, Will};
 use std::sync::Arc;
 
 /// What a restore did.
@@ -35,17 +36,19 @@ impl SharedState {
     /// Every retained message except those on `$` topics (the broker's own, published again by
     /// the new process) and those expired at `now_ms`, in topic order.
     pub fn snapshot_retained(&self, now_ms: u64) -> Vec<RetainedSnapshot> {
-        let mut all: Vec<Arc<Message>> = Vec::new();
-        // The read lock is held while the Arcs are gathered, not while they are copied.
+        let mut all: Vec<RetainedMessage> = Vec::new();
+        // The read lock is held while the messages are gathered (one reference count each),
+        // not while they are decoded.
         self.retained()
             .walk(&mut RetainedWalk::new("#"), usize::MAX, |m| {
-                all.push(Arc::clone(m))
+                all.push(m.clone())
             });
         all.iter()
+            .filter_map(RetainedMessage::to_message)
             .filter(|m| m.remaining_expiry_secs(now_ms).is_ok())
             .map(|m| RetainedSnapshot {
-                message: detached(m),
                 age_ms: now_ms.saturating_sub(m.received_ms),
+                message: detached(&m),
             })
             .collect()
     }
@@ -104,8 +107,8 @@ fn session_snapshot(s: &Session, now_ms: u64) -> SessionSnapshot {
         .map(|p| delivery_snapshot(p, now_ms))
         .collect();
     // An online session's will is saved as if its connection were lost now (detach_session).
-    let will = match (&s.pending_will, &s.will) {
-        (Some((will, at_ms)), _) => Some((will, at_ms.saturating_sub(now_ms))),
+    let will: Option<(&Will, u64)> = match (&s.pending_will, &s.will) {
+        (Some(d), _) => Some((&d.will, d.fires_at_ms.saturating_sub(now_ms))),
         (None, Some(will)) => {
             let delay_secs = will.properties.will_delay_interval_secs.unwrap_or(0);
             Some((will, u64::from(delay_secs.min(s.expiry_secs)) * 1000))
@@ -113,16 +116,16 @@ fn session_snapshot(s: &Session, now_ms: u64) -> SessionSnapshot {
         (None, None) => None,
     };
     let will = will.map(|(will, delay_ms)| {
-        let mut will = will.clone();
+        let mut will = Will::clone(will);
         will.properties.will_delay_interval_secs = None;
         WillSnapshot { will, delay_ms }
     });
     SessionSnapshot {
-        client_id: s.client_id.clone(),
-        username: s.username.clone(),
+        client_id: s.client_id.to_string(),
+        username: s.username.as_deref().map(str::to_string),
         version: s.version,
         expiry_secs: s.expiry_secs,
-        offline_for_ms: s.offline_since_ms.map_or(0, |t| now_ms.saturating_sub(t)),
+        offline_for_ms: s.offline_since_ms().map_or(0, |t| now_ms.saturating_sub(t)),
         subscriptions: s.subscriptions.clone(),
         in_flight,
         queued,
@@ -161,8 +164,11 @@ impl Shard {
                 report.skipped += 1;
                 continue;
             }
-            let topic = message.topic.clone();
-            if self.store_retained(&topic, message) == super::route::Retained::Refused {
+            let Some(stored) = RetainedMessage::new(&message) else {
+                report.skipped += 1;
+                continue;
+            };
+            if self.store_retained(&message.topic, stored) == super::retained::Retained::Refused {
                 report.skipped += 1;
                 continue;
             }
@@ -182,7 +188,7 @@ impl Shard {
             let home = home_shard(s.client_id.as_bytes(), self.place.count);
             if home != self.place.index
                 || s.expiry_secs == 0
-                || self.by_client_id.contains_key(&s.client_id)
+                || self.by_client_id.contains(&self.sessions, &s.client_id)
             {
                 report.skipped += 1;
                 continue;
@@ -240,22 +246,26 @@ impl Shard {
                 .map(std::sync::Arc::from),
         };
         let key = self.sessions.insert(Session {
-            client_id: saved.client_id.clone(),
-            username: saved.username,
+            client_id: ShortStr::new(&saved.client_id),
+            username: saved.username.map(String::into_boxed_str),
             login,
-            conn: None,
+            presence: Presence::Offline {
+                since_ms: now_ms.saturating_sub(saved.offline_for_ms),
+            },
             version: saved.version,
             subscriptions: Vec::new(),
             outbound,
             inbound_qos2,
             will: None,
-            pending_will: saved
-                .will
-                .map(|w| (w.will, now_ms.saturating_add(w.delay_ms))),
+            pending_will: saved.will.map(|w| {
+                Box::new(DelayedWill {
+                    will: w.will,
+                    fires_at_ms: now_ms.saturating_add(w.delay_ms),
+                })
+            }),
             expiry_secs: saved.expiry_secs,
-            offline_since_ms: Some(now_ms.saturating_sub(saved.offline_for_ms)),
         });
-        self.by_client_id.insert(saved.client_id, key);
+        self.by_client_id.insert(&self.sessions, key);
         let sref = self.session_ref(key);
         let mut kept: Vec<(brokkr_codec::TopicFilter, super::SubOptions)> = Vec::new();
         for (filter, opts) in subscriptions {
