@@ -180,6 +180,12 @@ fn feed(spec: &Arc<TransportSpec>, bytes: &[u8], chunk: usize) -> Pass {
             pass.peer.or(Some(direct)),
             "the address it reported"
         );
+    } else {
+        // One read carrying a PROXY header and then something refused reports only the
+        // refusal: compare what was learned through the stack's state instead, and drop the
+        // username of a refused connection.
+        pass.peer = stack.peer().filter(|p| *p != direct);
+        pass.user = None;
     }
     if spec.websocket && spec.tls.is_none() && spec.proxy == ProxyMode::Off {
         check_websocket_output(&written, pass.failed.is_some());
