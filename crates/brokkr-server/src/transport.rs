@@ -217,7 +217,6 @@ impl Stack {
     /// hold a TLS alert, an HTTP error or a websocket close frame).
     pub fn ingest(&mut self, raw: &[u8], mqtt: &mut Vec<u8>) -> Result<Learned, TransportError> {
         let mut learned = Learned::default();
-        let mut raw = raw;
         if let Some(head) = self.proxy.as_mut() {
             head.extend_from_slice(raw);
             let limits = ProxyLimits::DEFAULT;
@@ -240,7 +239,7 @@ impl Stack {
                 }
             }
         }
-        self.after_proxy(std::mem::take(&mut raw), mqtt, &mut learned)?;
+        self.after_proxy(raw, mqtt, &mut learned)?;
         Ok(learned)
     }
 
@@ -307,7 +306,7 @@ impl Stack {
                 Ok(state) => state,
                 Err(e) => {
                     // The alert rustls queued goes out before the close.
-                    let _ = tls.write_tls(&mut self.out);
+                    drain_records(tls, &mut self.out);
                     return Err(TransportError::Tls(e));
                 }
             };
@@ -333,11 +332,7 @@ impl Stack {
                 break;
             }
         }
-        while tls.wants_write() {
-            if tls.write_tls(&mut self.out).is_err() {
-                break;
-            }
-        }
+        drain_records(tls, &mut self.out);
         if !self.tls_settled && !tls.is_handshaking() {
             self.tls_settled = true;
             let verifies = self.spec.tls.as_ref().is_some_and(|l| l.verifies_clients());
@@ -455,19 +450,10 @@ impl Stack {
         }
     }
 
-    /// Send `bytes` below the websocket stage: through TLS if there is TLS.
+    /// Send the transport's own `bytes` (a pong, a close frame, the `101`) below the websocket
+    /// stage, within the output bound.
     fn emit(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
-        match self.tls.as_mut() {
-            Some(tls) => {
-                let _ = std::io::Write::write_all(&mut tls.writer(), bytes);
-                while tls.wants_write() {
-                    if tls.write_tls(&mut self.out).is_err() {
-                        break;
-                    }
-                }
-            }
-            None => self.out.extend_from_slice(bytes),
-        }
+        self.write_below(bytes);
         if self.out.len() > TRANSPORT_OUT_BYTES_MAX {
             return Err(TransportError::OutputOverflow);
         }
@@ -488,16 +474,14 @@ impl Stack {
         }
     }
 
-    /// Like [`Stack::emit`] without the bound: sealed MQTT bytes are bounded by the shard.
+    /// Send `bytes` below the websocket stage: through TLS if there is TLS. No bound here:
+    /// sealed MQTT bytes are bounded by the shard, the transport's own by [`Stack::emit`].
     fn write_below(&mut self, bytes: &[u8]) {
         match self.tls.as_mut() {
             Some(tls) => {
+                // Cannot fall short: the buffer limit is lifted in `Stack::new`.
                 let _ = std::io::Write::write_all(&mut tls.writer(), bytes);
-                while tls.wants_write() {
-                    if tls.write_tls(&mut self.out).is_err() {
-                        break;
-                    }
-                }
+                drain_records(tls, &mut self.out);
             }
             None => self.out.extend_from_slice(bytes),
         }
@@ -513,11 +497,7 @@ impl Stack {
         }
         if let Some(tls) = self.tls.as_mut() {
             tls.send_close_notify();
-            while tls.wants_write() {
-                if tls.write_tls(&mut self.out).is_err() {
-                    break;
-                }
-            }
+            drain_records(tls, &mut self.out);
         }
     }
 
@@ -540,5 +520,14 @@ impl Stack {
     pub fn put_back(&mut self, mut unsent: Vec<u8>) {
         unsent.extend_from_slice(&self.out);
         self.out = unsent;
+    }
+}
+
+/// Move every TLS record rustls has ready into `out`.
+fn drain_records(tls: &mut rustls::ServerConnection, out: &mut Vec<u8>) {
+    while tls.wants_write() {
+        if tls.write_tls(out).is_err() {
+            break;
+        }
     }
 }
