@@ -118,9 +118,9 @@ impl Flow {
     }
 }
 
-/// The window of one publisher/subscriber pair (the pairs scenario): without it the shared
-/// window would let one pair hold far more than its share, overrun that subscriber's buffer in
-/// the broker and have QoS 0 dropped. Written off after [`STALL`] like the shared one.
+/// The window of one subscriber: without it the shared window would let one subscriber (of a
+/// pair, or the slowest of a fan-out) hold far more than its share, overrun its buffer in the
+/// broker and have QoS 0 dropped. Written off after [`STALL`] like the shared one.
 #[derive(Debug)]
 pub struct Lane {
     window: u64,

@@ -61,7 +61,16 @@ impl Topology {
 
     /// Subscribers that receive a message on `topic` (the filters are exact topics).
     pub fn fanout(&self, topic: &str) -> u64 {
-        self.subscribers.iter().filter(|f| *f == topic).count() as u64
+        self.fed(topic).count() as u64
+    }
+
+    /// The indices of the subscribers that receive a message on `topic`.
+    pub fn fed<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.subscribers
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| *f == topic)
+            .map(|(i, _)| i)
     }
 }
 
@@ -76,14 +85,15 @@ pub async fn run(d: &Dialer, w: &Workload, broker_pid: Option<u32>) -> io::Resul
         .saturating_mul(topo.subscribers.len().max(1) as u64);
     let per_publisher = window / (4 * topo.publishers.len().max(1) as u64);
     let flow = Rc::new(Flow::new(window, u64::MAX));
-    // Pairs: subscriber i and publisher i share lane i, a window of their own.
-    let lanes: Vec<Rc<Lane>> = match w.scenario {
-        Scenario::Pairs => (0..topo.subscribers.len())
-            .map(|_| Rc::new(Lane::new(w.window)))
-            .collect(),
-        _ => Vec::new(),
-    };
+    // Every subscriber has a lane, a window of its own: a publisher sends only while each
+    // subscriber it feeds has room, so one slow subscriber of a fan-out (or of a pair) cannot
+    // have far more than its share on the way, overrun its buffer in the broker and have
+    // QoS 0 dropped.
+    let lanes: Vec<Rc<Lane>> = (0..topo.subscribers.len())
+        .map(|_| Rc::new(Lane::new(w.window)))
+        .collect();
     let lane = |i: usize| lanes.get(i).map(Rc::clone);
+    let fed_by = |topic: &str| -> Vec<Rc<Lane>> { topo.fed(topic).filter_map(lane).collect() };
     let mut subs = JoinSet::new();
     for (i, filter) in topo.subscribers.iter().enumerate() {
         let mut c = Conn::open(d, w.version, &format!("bb-s{i}"), w.tcp_nodelay).await?;
@@ -97,7 +107,7 @@ pub async fn run(d: &Dialer, w: &Workload, broker_pid: Option<u32>) -> io::Resul
         let fanout = topo.fanout(topic);
         let batch = (BATCH_BYTES / t.len().max(1)).clamp(1, 256) as u64;
         let batch = batch.min(per_publisher / fanout.max(1)).max(1);
-        let shares = (Rc::clone(&flow), lane(i));
+        let shares = (Rc::clone(&flow), fed_by(topic));
         pubs.spawn_local(publisher(c, t, (batch, fanout), w.qos, shares));
     }
     tokio::time::sleep(w.warmup).await;
@@ -196,7 +206,7 @@ async fn publisher(
     t: PublishTemplate,
     sizes: (u64, u64),
     qos: QoS,
-    (flow, lane): (Rc<Flow>, Option<Rc<Lane>>),
+    (flow, lanes): (Rc<Flow>, Vec<Rc<Lane>>),
 ) -> io::Result<()> {
     let version = c.version;
     let (read, mut write) = c.stream.into_split();
@@ -208,7 +218,7 @@ async fn publisher(
         Rc::clone(&state),
         Rc::clone(&flow),
     ));
-    let shares = (&*flow, lane.as_deref());
+    let shares = (&*flow, lanes.as_slice());
     let result = publish_loop(&mut write, &t, sizes, qos, shares, &state).await;
     reader.abort();
     result
@@ -219,7 +229,7 @@ async fn publish_loop(
     t: &PublishTemplate,
     (batch, fanout): (u64, u64),
     qos: QoS,
-    (flow, lane): (&Flow, Option<&Lane>),
+    (flow, lanes): (&Flow, &[Rc<Lane>]),
     state: &PubState,
 ) -> io::Result<()> {
     let mut out = Vec::with_capacity(t.len() * batch as usize);
@@ -232,7 +242,8 @@ async fn publish_loop(
         let inflight = sent - state.acked.get();
         let window_ok = qos == QoS::AtMostOnce || inflight + batch <= PUB_INFLIGHT_MAX;
         let deliveries = batch * fanout;
-        let lane_ok = lane.is_none_or(|l| l.has_room(deliveries));
+        // Each subscriber fed gets `batch` of the deliveries.
+        let lane_ok = lanes.iter().all(|l| l.has_room(batch));
         if !flow.is_stopped() && window_ok && lane_ok && flow.has_room(deliveries) {
             out.clear();
             for _ in 0..batch {
@@ -242,9 +253,7 @@ async fn publish_loop(
             }
             sent += batch;
             flow.sent(batch, fanout);
-            if let Some(lane) = lane {
-                lane.sent(deliveries);
-            }
+            lanes.iter().for_each(|l| l.sent(batch));
             write.write_all(&out).await?;
             continue;
         }
@@ -304,5 +313,19 @@ mod tests {
         assert_eq!((t.publishers.len(), t.fanout("bench/in")), (8, 1));
         let t = Topology::of(Scenario::Pairs, 8);
         assert!(t.publishers.iter().all(|p| t.fanout(p) == 1));
+    }
+
+    #[test]
+    fn each_publisher_waits_for_every_subscriber_it_feeds() {
+        // The lanes a publisher checks: all of a fan-out's subscribers, its own pair's one.
+        let t = Topology::of(Scenario::FanOut, 8);
+        assert_eq!(
+            t.fed("bench/out").collect::<Vec<_>>(),
+            (0..8).collect::<Vec<_>>()
+        );
+        let t = Topology::of(Scenario::Pairs, 4);
+        for (i, topic) in t.publishers.iter().enumerate() {
+            assert_eq!(t.fed(topic).collect::<Vec<_>>(), vec![i]);
+        }
     }
 }
