@@ -156,8 +156,10 @@ impl Shard {
                 .resolve(&publish.topic, publish.properties.topic_alias())?,
             _ => return Ok(()),
         };
+        // A topic of n bytes has at most n + 1 levels: most are too short to need counting.
+        let levels_max = self.limits.topic_levels_max;
         if topic.len() > self.limits.string_bytes_max
-            || topic.levels().count() > self.limits.topic_levels_max
+            || (topic.len() >= levels_max && topic.level_count() > levels_max)
         {
             return Err(DecodeError::limit(
                 ReasonCode::TopicNameInvalid,

@@ -98,6 +98,9 @@ pub struct Shard {
     retained_jobs: std::collections::VecDeque<retained::RetainedJob>,
     background_waiting: usize,
     route_targets: Vec<(SessionRef, SubOptions)>,
+    /// The fan-out's encodings of the message being routed (reset per message, buffer reused;
+    /// boxed so that taking it out for a fan-out moves a pointer).
+    encode_cache: Option<Box<crate::message::EncodeCache>>,
     scratch: MatchScratch,
     /// What happened on this shard (reported to `shared` on every tick).
     stats: crate::stats::ShardStats,
@@ -156,6 +159,7 @@ impl Shard {
             retained_jobs: std::collections::VecDeque::new(),
             background_waiting: 0,
             route_targets: Vec::new(),
+            encode_cache: None,
             scratch: MatchScratch::default(),
         }
     }
@@ -246,7 +250,7 @@ impl Shard {
 
     /// A batch of deliveries from another shard, in the order that shard routed them.
     pub fn deliver_remote(&mut self, now_ms: u64, batch: Vec<RemoteDelivery>) {
-        let mut cache = crate::message::EncodeCache::default();
+        let mut cache = self.encode_cache.take().unwrap_or_default();
         let mut last: Option<Arc<Message>> = None;
         for d in batch {
             // Deliveries of one message are adjacent in a batch: they share one encode cache.
@@ -254,11 +258,12 @@ impl Shard {
                 .as_ref()
                 .is_some_and(|m| Arc::ptr_eq(m, &d.pending.message))
             {
-                cache = crate::message::EncodeCache::default();
+                cache.reset();
                 last = Some(Arc::clone(&d.pending.message));
             }
             self.deliver(now_ms, d.session, d.pending, &mut cache);
         }
+        self.encode_cache = Some(cache);
     }
 
     /// Move `conn`, whose CONNECT (`first_byte`, `body`) names a session homed on `home`, to
@@ -520,6 +525,7 @@ impl Shard {
         };
         io.in_transit_bytes += io.write.len();
         self.stats.bytes_sent += io.write.len() as u64;
+        io.write_hint_bytes = io.write.len().min(conn::WRITE_HINT_BYTES_MAX);
         io.write.split().freeze()
     }
 

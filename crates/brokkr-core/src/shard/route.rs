@@ -10,7 +10,6 @@ use crate::slab::Key;
 use crate::subscriptions::Match;
 use crate::topic_alias::OutboundTopic;
 use brokkr_codec::{Packet, PubRel, PublishPropertiesBuilder, QoS, QosPid, Will};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 impl Shard {
@@ -50,7 +49,9 @@ impl Shard {
                     }
                 }
             });
-        let mut cache = EncodeCache::default();
+        // One encode cache per shard, reset for each message: its buffer is reused.
+        let mut cache = self.encode_cache.take().unwrap_or_default();
+        cache.reset();
         let journal = self.journal_id();
         for &(session, opts) in &targets {
             if opts.no_local && Some(session) == publisher {
@@ -76,6 +77,7 @@ impl Shard {
             }
         }
         self.route_targets = targets;
+        self.encode_cache = Some(cache);
     }
 
     /// One delivery to one session.
@@ -195,17 +197,20 @@ impl Shard {
             (true, OutboundTopic::Use(a)) => Some((a, false)),
             _ => None,
         };
-        let ids: Vec<NonZeroU32> = p.subscription_id.into_iter().collect();
         let d = Delivery {
             version,
             qos_pid,
             retain: p.retain,
             dup,
             alias,
-            subscription_ids: if version.is_v5() { &ids } else { &[] },
+            subscription_ids: if version.is_v5() {
+                p.subscription_id.as_slice()
+            } else {
+                &[]
+            },
         };
         let before = io.write.len();
-        match encode_delivery(&p.message, &d, now_ms, cache, &mut io.write) {
+        match encode_delivery(&p.message, &d, now_ms, cache, io.write_for_delivery()) {
             // QoS 0 never takes the buffer past its cap: a client that reads slowly loses QoS 0
             // messages, not the broker's memory.
             Ok(n)
