@@ -28,10 +28,10 @@ impl PacketIds {
             return None;
         }
         let mut candidate = PacketId::new(self.last).map_or(PacketId::new(1)?, PacketId::next);
-        while self.in_use.contains(&candidate.get()) {
+        // One hash lookup for the usual free candidate: `insert` says whether it was taken.
+        while !self.in_use.insert(candidate.get()) {
             candidate = candidate.next();
         }
-        self.in_use.insert(candidate.get());
         self.last = candidate.get();
         Some(candidate)
     }

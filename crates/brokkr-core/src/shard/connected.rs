@@ -50,11 +50,7 @@ impl Shard {
                 let accepted = !r.reason.is_error();
                 self.outbound_ack(now_ms, session, |o| o.pubrec(r.packet_id, accepted))?;
                 if accepted {
-                    self.send(
-                        conn,
-                        &Packet::PubRel(brokkr_codec::PubRel::new(r.packet_id)),
-                        v,
-                    );
+                    self.send_success_ack(conn, r.packet_id, brokkr_codec::PubRel::encode_success);
                 }
             }
             Packet::PubComp(c) => self.outbound_ack(now_ms, session, |o| o.pubcomp(c.packet_id))?,
@@ -63,11 +59,13 @@ impl Shard {
                     .sessions
                     .get_mut(session)
                     .is_some_and(|s| s.inbound_qos2.release(r.packet_id));
-                let mut comp = PubComp::new(r.packet_id);
                 if !known && v.is_v5() {
+                    let mut comp = PubComp::new(r.packet_id);
                     comp.reason = ReasonCode::PacketIdentifierNotFound;
+                    self.send(conn, &Packet::PubComp(comp), v);
+                } else {
+                    self.send_success_ack(conn, r.packet_id, PubComp::encode_success);
                 }
-                self.send(conn, &Packet::PubComp(comp), v);
             }
             Packet::Subscribe(s) => self.handle_subscribe(now_ms, conn, v, session, s)?,
             Packet::Unsubscribe(u) => self.handle_unsubscribe(conn, v, session, u),
@@ -194,7 +192,7 @@ impl Shard {
                 );
             }
             // mqtt3_qos_exceed_action drop: acknowledged, then discarded.
-            self.acknowledge(conn, v, qos_pid);
+            self.acknowledge(conn, qos_pid);
             return Ok(());
         }
         if publish.retain {
@@ -204,7 +202,7 @@ impl Shard {
                         .with_reason(ReasonCode::RetainNotSupported));
                 }
                 RetainedMode::Drop => {
-                    self.acknowledge(conn, v, qos_pid);
+                    self.acknowledge(conn, qos_pid);
                     return Ok(());
                 }
                 RetainedMode::Downgrade => publish.retain = false,
@@ -242,7 +240,7 @@ impl Shard {
             match receipt {
                 Some(Qos2Receipt::New) => {}
                 Some(Qos2Receipt::Duplicate) => {
-                    self.send(conn, &Packet::PubRec(PubRec::new(id)), v);
+                    self.send_success_ack(conn, id, PubRec::encode_success);
                     return Ok(());
                 }
                 _ => {
@@ -255,7 +253,7 @@ impl Shard {
         }
         // Acknowledge first, then fan out (as FlashMQ does): a publisher subscribed to its own
         // topic sees its PUBACK before its copy of the message.
-        self.acknowledge(conn, v, qos_pid);
+        self.acknowledge(conn, qos_pid);
         self.stats.messages_received += 1;
         let msg = Arc::new(Message::from_publish(publish, topic, now_ms));
         if msg.topic.is_dollar() {
@@ -270,11 +268,11 @@ impl Shard {
     }
 
     /// Acknowledge a PUBLISH with success (PUBACK or PUBREC; nothing for QoS 0).
-    fn acknowledge(&mut self, conn: ConnId, v: ProtocolVersion, qos_pid: QosPid) {
+    fn acknowledge(&mut self, conn: ConnId, qos_pid: QosPid) {
         match qos_pid {
             QosPid::AtMostOnce => {}
-            QosPid::AtLeastOnce(id) => self.send(conn, &Packet::PubAck(PubAck::new(id)), v),
-            QosPid::ExactlyOnce(id) => self.send(conn, &Packet::PubRec(PubRec::new(id)), v),
+            QosPid::AtLeastOnce(id) => self.send_success_ack(conn, id, PubAck::encode_success),
+            QosPid::ExactlyOnce(id) => self.send_success_ack(conn, id, PubRec::encode_success),
         }
     }
 

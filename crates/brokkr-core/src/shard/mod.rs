@@ -434,6 +434,21 @@ impl Shard {
         }
     }
 
+    /// Write a PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties (the
+    /// same bytes for every version) into `conn`'s write buffer: `encode` is the packet type's
+    /// `encode_success`.
+    fn send_success_ack(
+        &mut self,
+        conn: ConnId,
+        id: brokkr_codec::PacketId,
+        encode: fn(brokkr_codec::PacketId, &mut BytesMut),
+    ) {
+        self.mark_dirty(conn);
+        if let Some(c) = self.conns.get_mut(conn) {
+            encode(id, &mut c.io_mut().write);
+        }
+    }
+
     /// Close `conn`: publish the will if `abnormal`, detach or end its session, queue the close.
     fn close(&mut self, now_ms: u64, conn: ConnId, abnormal: bool) {
         let Some(c) = self.conns.get_mut(conn) else {
