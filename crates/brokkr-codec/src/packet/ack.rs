@@ -197,6 +197,8 @@ mod tests {
     use crate::types::{PacketId, ProtocolVersion};
     use bytes::BytesMut;
 
+    type Fast = fn(PacketId, &mut BytesMut);
+
     #[test]
     fn encode_success_writes_what_the_full_encoder_writes() {
         for v in [
@@ -206,7 +208,7 @@ mod tests {
         ] {
             for n in [1u16, 255, 256, 65_535] {
                 let id = PacketId::new(n).unwrap();
-                let cases: [(Packet, fn(PacketId, &mut BytesMut)); 4] = [
+                let cases: [(Packet, Fast); 4] = [
                     (Packet::PubAck(PubAck::new(id)), PubAck::encode_success),
                     (Packet::PubRec(PubRec::new(id)), PubRec::encode_success),
                     (Packet::PubRel(PubRel::new(id)), PubRel::encode_success),
