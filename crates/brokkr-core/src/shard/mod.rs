@@ -23,6 +23,7 @@ mod connected;
 mod journal;
 mod retained;
 mod route;
+mod route_cache;
 mod session;
 mod shared;
 mod snapshot;
@@ -98,6 +99,8 @@ pub struct Shard {
     retained_jobs: std::collections::VecDeque<retained::RetainedJob>,
     background_waiting: usize,
     route_targets: Vec<(SessionRef, SubOptions)>,
+    /// Recent matches by topic.
+    route_cache: route_cache::RouteCache,
     /// The fan-out's encodings of the message being routed (reset per message, buffer reused;
     /// boxed so that taking it out for a fan-out moves a pointer).
     encode_cache: Option<Box<crate::message::EncodeCache>>,
@@ -159,6 +162,7 @@ impl Shard {
             retained_jobs: std::collections::VecDeque::new(),
             background_waiting: 0,
             route_targets: Vec::new(),
+            route_cache: route_cache::RouteCache::default(),
             encode_cache: None,
             scratch: MatchScratch::default(),
         }

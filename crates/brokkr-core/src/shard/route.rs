@@ -32,12 +32,18 @@ impl Shard {
                 .map_or(0, |s| home_shard_hash(s.client_id.as_bytes())),
             _ => 0,
         };
-        // The tree's read lock is held for the match only, never while delivering.
-        self.shared
-            .tree()
-            .for_each_match(msg.topic.as_str(), &mut self.scratch, |m| match m {
+        let topic = msg.topic.as_str();
+        if let Some(hit) = self.route_cache.get(self.shared.tree_generation(), topic) {
+            targets.extend_from_slice(hit);
+        } else {
+            // The tree's read lock is held for the match only, never while delivering.
+            let tree = self.shared.tree();
+            let generation = self.shared.tree_generation();
+            let mut shared_group = false;
+            tree.for_each_match(topic, &mut self.scratch, |m| match m {
                 Match::Direct(k, o) => targets.push((*k, *o)),
                 Match::Shared(group) => {
+                    shared_group = true;
                     let n = group.members.len().max(1);
                     let pick = match targeting {
                         crate::limits::ShareTargeting::RoundRobin => group.cursor.advance() % n,
@@ -49,6 +55,11 @@ impl Shard {
                     }
                 }
             });
+            drop(tree);
+            if !shared_group {
+                self.route_cache.put(generation, topic, &targets);
+            }
+        }
         // One encode cache per shard, reset for each message: its buffer is reused.
         let mut cache = self.encode_cache.take().unwrap_or_default();
         cache.reset();
