@@ -43,17 +43,19 @@ impl Shard {
             Packet::Publish(p) => self.handle_publish(now_ms, conn, v, session, p)?,
             Packet::PubAck(a) => {
                 self.journal_completed(session, a.packet_id);
-                self.outbound_ack(now_ms, session, |o| o.puback(a.packet_id))?;
+                self.outbound_ack(now_ms, session, |o| o.puback_take(a.packet_id))?;
             }
             Packet::PubRec(r) => {
                 self.journal_completed(session, r.packet_id);
                 let accepted = !r.reason.is_error();
-                self.outbound_ack(now_ms, session, |o| o.pubrec(r.packet_id, accepted))?;
+                self.outbound_ack(now_ms, session, |o| o.pubrec_take(r.packet_id, accepted))?;
                 if accepted {
                     self.send_success_ack(conn, r.packet_id, brokkr_codec::PubRel::encode_success);
                 }
             }
-            Packet::PubComp(c) => self.outbound_ack(now_ms, session, |o| o.pubcomp(c.packet_id))?,
+            Packet::PubComp(c) => {
+                self.outbound_ack(now_ms, session, |o| o.pubcomp(c.packet_id).map(|()| None))?;
+            }
             Packet::PubRel(r) => {
                 let known = self
                     .sessions
@@ -102,14 +104,18 @@ impl Shard {
         &mut self,
         now_ms: u64,
         session: crate::slab::Key,
-        ack: impl FnOnce(&mut crate::session::Outbound<super::Pending>) -> Result<(), AckError>,
+        ack: impl FnOnce(
+            &mut crate::session::Outbound<super::Pending>,
+        ) -> Result<Option<super::Pending>, AckError>,
     ) -> Result<(), DecodeError> {
         let Some(s) = self.sessions.get_mut(session) else {
             return Ok(());
         };
         match ack(&mut s.outbound) {
+            // The flow no longer needs its message: its allocation may serve the next one.
+            Ok(Some(done)) => self.message_pool.give(done.message),
             // An acknowledgement for an identifier not in flight is ignored (it may be late).
-            Ok(()) | Err(AckError::UnknownId) => {}
+            Ok(None) | Err(AckError::UnknownId) => {}
             Err(AckError::WrongState) => return Err(protocol("acknowledgement out of order")),
         }
         self.pump(now_ms, session);
@@ -255,7 +261,9 @@ impl Shard {
         // topic sees its PUBACK before its copy of the message.
         self.acknowledge(conn, qos_pid);
         self.stats.messages_received += 1;
-        let msg = Arc::new(Message::from_publish(publish, topic, now_ms));
+        let msg = self
+            .message_pool
+            .take(Message::from_publish(publish, topic, now_ms));
         if msg.topic.is_dollar() {
             // `$` topics belong to the broker: acknowledged above, never retained or routed.
             return Ok(());
@@ -264,6 +272,9 @@ impl Shard {
         self.retain(Some(conn), &msg);
         self.route(now_ms, Some(session), Arc::clone(&msg));
         self.journal_publish_end(session, &msg);
+        // Kept for the next PUBLISH if no delivery or record holds it (QoS 0 to online
+        // subscribers, or no subscriber).
+        self.message_pool.give(msg);
         Ok(())
     }
 

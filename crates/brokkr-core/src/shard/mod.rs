@@ -101,6 +101,8 @@ pub struct Shard {
     route_targets: Vec<(SessionRef, SubOptions)>,
     /// Recent matches by topic.
     route_cache: route_cache::RouteCache,
+    /// Allocations of finished messages, for new ones.
+    message_pool: crate::message::MessagePool,
     /// The fan-out's encodings of the message being routed (reset per message, buffer reused;
     /// boxed so that taking it out for a fan-out moves a pointer).
     encode_cache: Option<Box<crate::message::EncodeCache>>,
@@ -163,6 +165,7 @@ impl Shard {
             background_waiting: 0,
             route_targets: Vec::new(),
             route_cache: route_cache::RouteCache::default(),
+            message_pool: crate::message::MessagePool::default(),
             encode_cache: None,
             scratch: MatchScratch::default(),
         }
