@@ -351,50 +351,63 @@ impl Shard {
                 Phase::Closing => return,
             };
             let cap = self.limits.packet_cap(connected);
-            let raw = match framer::next_packet(&mut c.io_mut().read, cap) {
-                Ok(Some(raw)) => raw,
-                Ok(None) => {
-                    if idle_signal {
-                        // The buffers go once the CONNACK or PINGRESP is written.
-                        c.idle_pending = true;
-                        c.go_idle();
-                    } else if let Some(io) = c.io.as_deref_mut() {
-                        shrink_when_idle(&mut io.read, self.limits.idle_buffer_bytes_max);
-                    }
-                    return;
-                }
-                Err(e) => return self.fail(now_ms, conn, version, &e),
+            // Acknowledgements in their four-byte form skip the general framing and decoding.
+            let short = match c.io.as_deref_mut() {
+                Some(io) if connected && cap >= 4 => framer::next_short_response(&mut io.read),
+                _ => None,
             };
-            c.last_packet_ms = now_ms;
-            let is_connect = raw.first_byte >> 4 == PacketType::Connect as u8;
-            idle_signal = is_connect || raw.first_byte >> 4 == PacketType::PingReq as u8;
-            let result = match version {
-                None if !is_connect => {
-                    Err(DecodeError::protocol("first packet is not CONNECT").rule("MQTT-3.1.0-1"))
-                }
-                None => {
-                    let level = brokkr_codec::connect_level(&raw.body);
-                    let (first_byte, body) = (raw.first_byte, raw.body.clone());
-                    match Packet::decode(raw, ProtocolVersion::V3_1_1) {
-                        Ok(Packet::Connect(connect)) => {
-                            if let Some(home) = self.foreign_home(conn, connect.client_id.as_str())
-                            {
-                                return self.hand_off(conn, home, first_byte, &body);
-                            }
-                            self.handle_connect(now_ms, conn, *connect);
-                            continue;
+            let result = if let Some(packet) = short {
+                c.last_packet_ms = now_ms;
+                idle_signal = false;
+                Ok(packet)
+            } else {
+                let raw = match framer::next_packet(&mut c.io_mut().read, cap) {
+                    Ok(Some(raw)) => raw,
+                    Ok(None) => {
+                        if idle_signal {
+                            // The buffers go once the CONNACK or PINGRESP is written.
+                            c.idle_pending = true;
+                            c.go_idle();
+                        } else if let Some(io) = c.io.as_deref_mut() {
+                            shrink_when_idle(&mut io.read, self.limits.idle_buffer_bytes_max);
                         }
-                        Ok(_) => Err(DecodeError::protocol("first packet is not CONNECT")),
-                        Err(e) => {
-                            let v = level_version(level);
-                            return self.fail(now_ms, conn, v, &e);
+                        return;
+                    }
+                    Err(e) => return self.fail(now_ms, conn, version, &e),
+                };
+                c.last_packet_ms = now_ms;
+                let is_connect = raw.first_byte >> 4 == PacketType::Connect as u8;
+                idle_signal = is_connect || raw.first_byte >> 4 == PacketType::PingReq as u8;
+                match version {
+                    None if !is_connect => {
+                        Err(DecodeError::protocol("first packet is not CONNECT")
+                            .rule("MQTT-3.1.0-1"))
+                    }
+                    None => {
+                        let level = brokkr_codec::connect_level(&raw.body);
+                        let (first_byte, body) = (raw.first_byte, raw.body.clone());
+                        match Packet::decode(raw, ProtocolVersion::V3_1_1) {
+                            Ok(Packet::Connect(connect)) => {
+                                if let Some(home) =
+                                    self.foreign_home(conn, connect.client_id.as_str())
+                                {
+                                    return self.hand_off(conn, home, first_byte, &body);
+                                }
+                                self.handle_connect(now_ms, conn, *connect);
+                                continue;
+                            }
+                            Ok(_) => Err(DecodeError::protocol("first packet is not CONNECT")),
+                            Err(e) => {
+                                let v = level_version(level);
+                                return self.fail(now_ms, conn, v, &e);
+                            }
                         }
                     }
+                    Some(_) if is_connect => {
+                        Err(DecodeError::protocol("second CONNECT").rule("MQTT-3.1.0-2"))
+                    }
+                    Some(v) => Packet::decode(raw, v),
                 }
-                Some(_) if is_connect => {
-                    Err(DecodeError::protocol("second CONNECT").rule("MQTT-3.1.0-2"))
-                }
-                Some(v) => Packet::decode(raw, v),
             };
             match result {
                 Ok(packet) => {
