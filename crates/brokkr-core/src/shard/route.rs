@@ -156,10 +156,12 @@ impl Shard {
                 return;
             };
             let qos_pid = QosPid::from_parts(p.qos, id);
-            let mut own = EncodeCache::default();
+            // A cache of its own only for a message other than the fan-out's (built lazily:
+            // most pumped messages are the one just offered).
+            let mut own = None;
             let cache = match shared.as_mut() {
                 Some((m, c)) if Arc::ptr_eq(m, &p.message) => &mut **c,
-                _ => &mut own,
+                _ => own.insert(EncodeCache::default()),
             };
             if !self.write_publish(now_ms, conn, &p, qos_pid, false, cache)
                 && let Some(s) = self.sessions.get_mut(session)
