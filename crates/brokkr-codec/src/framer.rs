@@ -98,12 +98,35 @@ pub fn next_packet(
     if buf.len() < total {
         return Ok(None);
     }
-    let mut packet = buf.split_to(total).freeze();
-    let body = packet.split_off(header.header_len);
+    // The fixed header is skipped, the body split off: one shared reference, not two.
+    bytes::Buf::advance(buf, header.header_len);
+    let body = buf.split_to(header.remaining_len as usize).freeze();
     Ok(Some(RawPacket {
         first_byte: header.first_byte,
         body,
     }))
+}
+
+/// The packet at the front of `buf` if it is a PUBACK, PUBREC, PUBREL or PUBCOMP in its four-byte
+/// form (reason Success, no properties: the same bytes in every protocol version), cut off and
+/// decoded without a shared body: the acknowledgement hot path. `None` for anything else,
+/// including such a packet with packet identifier 0 or wrong flags, which the general path
+/// ([`next_packet`], then [`Packet::decode`](crate::Packet::decode)) refuses with its error.
+pub fn next_short_response(buf: &mut BytesMut) -> Option<crate::Packet> {
+    use crate::packet::{Packet, PubAck, PubComp, PubRec, PubRel};
+    let (&[first, 2, hi, lo], _) = buf.split_first_chunk::<4>()? else {
+        return None;
+    };
+    let id = crate::PacketId::new(u16::from_be_bytes([hi, lo]))?;
+    let packet = match first {
+        0x40 => Packet::PubAck(PubAck::new(id)),
+        0x50 => Packet::PubRec(PubRec::new(id)),
+        0x62 => Packet::PubRel(PubRel::new(id)),
+        0x70 => Packet::PubComp(PubComp::new(id)),
+        _ => return None,
+    };
+    bytes::Buf::advance(buf, 4);
+    Some(packet)
 }
 
 /// How many more bytes the packet at the front of `buf` needs, when known. Lets a connection
@@ -115,6 +138,40 @@ pub fn bytes_needed(buf: &[u8], max_packet_bytes: usize) -> Result<Option<usize>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_responses_decode_as_the_general_path_decodes_them() {
+        use crate::{Packet, ProtocolVersion};
+        for v in [
+            ProtocolVersion::V3_1,
+            ProtocolVersion::V3_1_1,
+            ProtocolVersion::V5,
+        ] {
+            for first in 0u8..=255 {
+                for id in [0u16, 1, 0x1234, 65_535] {
+                    let [hi, lo] = id.to_be_bytes();
+                    let bytes = [first, 2, hi, lo, 0xC0];
+                    let mut fast = BytesMut::from(&bytes[..]);
+                    let Some(p) = next_short_response(&mut fast) else {
+                        assert_eq!(fast.len(), 5, "nothing taken");
+                        continue;
+                    };
+                    assert_eq!(&fast[..], [0xC0], "exactly the packet taken");
+                    let mut slow = BytesMut::from(&bytes[..]);
+                    let raw = next_packet(&mut slow, usize::MAX).unwrap().unwrap();
+                    assert_eq!(Packet::decode(raw, v).unwrap(), p, "{first:#x} {id} {v:?}");
+                }
+            }
+        }
+        // Each of the four types is taken, identifier 0 and other flags are not.
+        for first in [0x40u8, 0x50, 0x62, 0x70] {
+            assert!(next_short_response(&mut BytesMut::from(&[first, 2, 0, 1][..])).is_some());
+            assert!(next_short_response(&mut BytesMut::from(&[first, 2, 0, 0][..])).is_none());
+            assert!(next_short_response(&mut BytesMut::from(&[first | 1, 2, 0, 1][..])).is_none());
+            assert!(next_short_response(&mut BytesMut::from(&[first, 3, 0, 1, 0][..])).is_none());
+        }
+        assert!(next_short_response(&mut BytesMut::from(&[0x40u8, 2, 0][..])).is_none());
+    }
 
     #[test]
     fn cuts_packets_and_keeps_the_rest() {

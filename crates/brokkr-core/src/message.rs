@@ -10,11 +10,12 @@
 
 use brokkr_codec::properties::id;
 use brokkr_codec::{
-    EncodeError, IdSet, PropertyEdits, ProtocolVersion, Publish, PublishProperties, QoS, QosPid,
-    TopicName,
+    EncodeError, IdSet, PropertyEdits, ProtocolVersion, Publish, PublishProperties, PublishView,
+    QoS, QosPid, TopicName,
 };
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use std::num::{NonZeroU16, NonZeroU32};
+use std::sync::Arc;
 
 /// Properties that belong to one connection, never forwarded as received: the Topic Alias (its
 /// mapping lives in one network connection) and Subscription Identifiers (a client must not send
@@ -56,6 +57,18 @@ impl Message {
         }
     }
 
+    /// A message with no topic, payload or properties (what a [`MessagePool`] keeps).
+    pub fn empty() -> Message {
+        Message {
+            topic: TopicName::default(),
+            payload: Bytes::new(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: PublishProperties::default(),
+            received_ms: 0,
+        }
+    }
+
     /// A copy whose topic and payload have their own allocations, for messages kept beyond the
     /// read buffer they arrived in (queues, retained store).
     pub fn compact(&self) -> Message {
@@ -81,6 +94,53 @@ impl Message {
         } else {
             Ok(Some(u32::try_from(left).unwrap_or(interval)))
         }
+    }
+}
+
+/// Allocations of finished messages, for the next ones: a QoS 1/2 message lives until its
+/// subscriber's acknowledgement, so under load hundreds are alive at once and each new one would
+/// take malloc's slow path (a `Message` is 112 bytes, above glibc's fast bins). A message whose
+/// flow ended is handed back ([`MessagePool::give`]) and, if nothing else holds it, emptied
+/// (so it pins no received buffer) and kept, up to [`MESSAGE_POOL_MAX`].
+#[derive(Debug, Default)]
+pub struct MessagePool {
+    free: Vec<Arc<Message>>,
+}
+
+/// Empty messages a [`MessagePool`] keeps (128 bytes each).
+pub const MESSAGE_POOL_MAX: usize = 256;
+
+impl MessagePool {
+    /// `message` in a shared allocation, a kept one if there is one.
+    pub fn take(&mut self, message: Message) -> Arc<Message> {
+        if let Some(mut kept) = self.free.pop()
+            && let Some(slot) = Arc::get_mut(&mut kept)
+        {
+            *slot = message;
+            return kept;
+        }
+        Arc::new(message)
+    }
+
+    /// A message no longer needed by its holder: kept for reuse if it was the last reference.
+    pub fn give(&mut self, mut message: Arc<Message>) {
+        if self.free.len() >= MESSAGE_POOL_MAX {
+            return;
+        }
+        if let Some(m) = Arc::get_mut(&mut message) {
+            *m = Message::empty();
+            self.free.push(message);
+        }
+    }
+
+    /// Allocations kept.
+    pub fn len(&self) -> usize {
+        self.free.len()
+    }
+
+    /// True if none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.free.is_empty()
     }
 }
 
@@ -118,19 +178,51 @@ impl Delivery<'_> {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Encoded {
-    bytes: Bytes,
-    /// Where the packet identifier sits, for QoS 1 and 2.
-    pid_offset: Option<usize>,
+/// What a cache knows of one (version, QoS, RETAIN) combination.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Slot {
+    /// Not delivered yet.
+    #[default]
+    Empty,
+    /// Delivered once, encoded straight into that subscriber's buffer and not kept: most
+    /// messages (fan-in, pairs) have one subscriber, who should not pay for a copy.
+    Once,
+    /// Kept in the cache's buffer at `start..start + len`, the packet identifier (QoS 1 and 2)
+    /// at `pid_offset` within it.
+    Kept {
+        start: u32,
+        len: u32,
+        pid_offset: Option<u32>,
+    },
 }
 
-/// Encodings of one message during one fan-out (one `now`), by version, QoS and RETAIN.
+/// Encodings of one message during one fan-out (one `now`), by version, QoS and RETAIN. The
+/// first delivery of a combination is encoded straight into its subscriber's buffer; the second
+/// encodes it once more into the cache's buffer, which every later one copies. A cache can be
+/// kept and [`reset`](EncodeCache::reset) for the next message, so its buffer is reused.
 #[derive(Debug, Default)]
 pub struct EncodeCache {
-    slots: [Option<Encoded>; 12],
-    /// Encodings built (for tests and statistics).
+    slots: [Slot; 12],
+    /// The kept encodings, back to back.
+    buf: BytesMut,
+    /// Encodings kept for reuse (for tests and statistics).
     pub built: usize,
+}
+
+/// Buffer capacity a reset cache keeps: a burst of large messages does not stay resident.
+const CACHE_KEEP_BYTES: usize = 16 * 1024;
+
+impl EncodeCache {
+    /// Forget every encoding, for another message (or another `now`); the buffer is kept
+    /// unless it grew past [`CACHE_KEEP_BYTES`].
+    pub fn reset(&mut self) {
+        self.slots = Default::default();
+        if self.buf.capacity() > CACHE_KEEP_BYTES {
+            self.buf = BytesMut::new();
+        } else {
+            self.buf.clear();
+        }
+    }
 }
 
 /// Encode `msg` for one subscriber into `out`; returns the bytes written. The caller drops
@@ -144,49 +236,80 @@ pub fn encode_delivery(
     cache: &mut EncodeCache,
     out: &mut BytesMut,
 ) -> Result<usize, EncodeError> {
-    if !d.cacheable() {
-        let before = out.len();
-        encode_one(msg, d, now_ms, out)?;
-        return Ok(out.len() - before);
-    }
-    let slot = d.cache_slot();
-    let encoded = match cache.slots.get(slot).and_then(Option::as_ref) {
-        Some(e) => e.clone(),
-        None => {
-            let mut buf = BytesMut::new();
-            encode_one(msg, d, now_ms, &mut buf)?;
-            let pid_offset = d
-                .qos_pid
-                .packet_id()
-                .map(|_| pid_offset(&buf, msg.topic.len()));
-            let e = Encoded {
-                bytes: buf.freeze(),
-                pid_offset,
-            };
-            if let Some(s) = cache.slots.get_mut(slot) {
-                *s = Some(e.clone());
-            }
-            cache.built += 1;
-            e
-        }
-    };
     let start = out.len();
-    out.put_slice(&encoded.bytes);
-    if let (Some(offset), Some(pid)) = (encoded.pid_offset, d.qos_pid.packet_id())
-        && let Some(slot) = out.get_mut(start + offset..start + offset + 2)
-    {
-        slot.copy_from_slice(&pid.get().to_be_bytes());
+    let slot = d.cacheable().then(|| d.cache_slot());
+    let kept = match slot.and_then(|i| cache.slots.get(i).copied()) {
+        Some(Slot::Kept {
+            start,
+            len,
+            pid_offset,
+        }) => Some((start, len, pid_offset)),
+        Some(Slot::Once) => cache.keep(msg, d, now_ms, slot)?,
+        Some(Slot::Empty) | None => None,
+    };
+    let Some((kept_start, kept_len, pid_offset)) = kept else {
+        // Not cacheable, or the first delivery of its combination: straight into `out`.
+        encode_one(msg, d, now_ms, out)?;
+        if let Some(s) = slot.and_then(|i| cache.slots.get_mut(i))
+            && *s == Slot::Empty
+        {
+            *s = Slot::Once;
+        }
+        return Ok(out.len() - start);
+    };
+    let (kept_start, kept_len) = (kept_start as usize, kept_len as usize);
+    let bytes = cache.buf.get(kept_start..kept_start + kept_len);
+    out.extend_from_slice(bytes.unwrap_or_default());
+    if let (Some(offset), Some(pid)) = (pid_offset, d.qos_pid.packet_id()) {
+        let at = start + offset as usize;
+        if let Some(slot) = out.get_mut(at..at + 2) {
+            slot.copy_from_slice(&pid.get().to_be_bytes());
+        }
     }
     Ok(out.len() - start)
 }
 
+impl EncodeCache {
+    /// Encode `d` into the cache's buffer and remember it in `slot`: (start, length, offset of
+    /// the packet identifier). `None` if it does not fit the cache's 32-bit offsets (then every
+    /// delivery is encoded on its own).
+    fn keep(
+        &mut self,
+        msg: &Message,
+        d: &Delivery<'_>,
+        now_ms: u64,
+        slot: Option<usize>,
+    ) -> Result<Option<(u32, u32, Option<u32>)>, EncodeError> {
+        let before = self.buf.len();
+        encode_one(msg, d, now_ms, &mut self.buf)?;
+        let encoded = self.buf.get(before..).unwrap_or_default();
+        let pid_at = d.qos_pid.packet_id().map(|_| pid_offset(encoded, msg));
+        let fits = |n: usize| u32::try_from(n).ok();
+        let (Some(start), Some(len)) = (fits(before), fits(encoded.len())) else {
+            self.buf.truncate(before);
+            return Ok(None);
+        };
+        // Inside the encoding, so it fits when the length does.
+        let pid_at = pid_at.and_then(fits);
+        if let Some(s) = slot.and_then(|i| self.slots.get_mut(i)) {
+            *s = Slot::Kept {
+                start,
+                len,
+                pid_offset: pid_at,
+            };
+        }
+        self.built += 1;
+        Ok(Some((start, len, pid_at)))
+    }
+}
+
 /// Offset of the packet identifier in an encoded PUBLISH: fixed header, topic length and topic.
-fn pid_offset(encoded: &[u8], topic_len: usize) -> usize {
+fn pid_offset(encoded: &[u8], msg: &Message) -> usize {
     let mut header = 1;
     while encoded.get(header).is_some_and(|b| b & 0x80 != 0) {
         header += 1;
     }
-    header + 1 + 2 + topic_len
+    header + 1 + 2 + msg.topic.len()
 }
 
 /// Encode one delivery: the message's properties copied with the Message Expiry Interval
@@ -198,9 +321,7 @@ fn encode_one(
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     let mut edits = PropertyEdits::default();
-    let mut properties = PublishProperties::default();
     if d.version.is_v5() {
-        properties = msg.properties.clone();
         edits = PropertyEdits {
             remove: PER_CONNECTION.with(id::MESSAGE_EXPIRY_INTERVAL),
             message_expiry_interval_secs: match msg.remaining_expiry_secs(now_ms) {
@@ -213,17 +334,18 @@ fn encode_one(
             subscription_identifiers: d.subscription_ids,
         };
     }
-    let topic = match d.alias {
-        Some((_, false)) => TopicName::default(),
-        _ => msg.topic.clone(),
-    };
-    let publish = Publish {
+    let empty = TopicName::default();
+    let publish = PublishView {
         dup: d.dup && d.qos_pid != QosPid::AtMostOnce,
         qos_pid: d.qos_pid,
         retain: d.retain,
-        topic,
-        properties,
-        payload: msg.payload.clone(),
+        // An alias in use stands for the topic, which is then empty (MQTT-3.3.2-12).
+        topic: match d.alias {
+            Some((_, false)) => &empty,
+            _ => &msg.topic,
+        },
+        properties: &msg.properties,
+        payload: &msg.payload,
     };
     publish.encode_edited(d.version, &edits, out)
 }
@@ -354,6 +476,32 @@ mod tests {
         encode_delivery(&msg, &d, 0, &mut EncodeCache::default(), &mut out).unwrap();
         let second = decode(&out, ProtocolVersion::V5);
         assert!(second.topic.is_empty());
+    }
+
+    #[test]
+    fn the_pool_reuses_a_finished_message_and_nothing_still_shared() {
+        let mut pool = MessagePool::default();
+        let first = pool.take(message(None));
+        let at = Arc::as_ptr(&first);
+        let shared = Arc::clone(&first);
+        pool.give(first);
+        assert!(pool.is_empty(), "still held elsewhere: not kept");
+        pool.give(shared);
+        assert_eq!(pool.len(), 1);
+        let second = pool.take(message(Some(5)));
+        assert_eq!(Arc::as_ptr(&second), at, "the same allocation");
+        assert_eq!(*second, message(Some(5)));
+        for _ in 0..MESSAGE_POOL_MAX + 1 {
+            pool.give(Arc::new(message(None)));
+        }
+        assert_eq!(pool.len(), MESSAGE_POOL_MAX);
+        // What is kept holds nothing of the old message.
+        pool.give(second);
+        assert!(
+            pool.free
+                .iter()
+                .all(|m| m.payload.is_empty() && m.topic.is_empty())
+        );
     }
 
     #[test]

@@ -111,6 +111,43 @@ fn qos0_pub_sub_across_versions() {
 }
 
 #[test]
+// Regression guard for the shard's route cache: a topic routed once is remembered, and every
+// subscription change after that must still be seen by the next PUBLISH.
+fn subscription_changes_after_a_topic_was_routed_apply_to_the_next_publish() {
+    let mut w = World::new();
+    let mut first = w.connect(V311, "first", true);
+    let mut second = w.connect(V311, "second", true);
+    let publisher = w.connect(V311, "pub", true);
+    subscribe(&mut w, &mut first, "a/b", QoS::AtMostOnce);
+    let count = |w: &mut World, c: &mut Client| publishes(&w.recv(c)).len();
+    for _ in 0..2 {
+        publish(&mut w, &publisher, "a/b", b"1", QoS::AtMostOnce, false);
+    }
+    assert_eq!(
+        (count(&mut w, &mut first), count(&mut w, &mut second)),
+        (2, 0)
+    );
+    subscribe(&mut w, &mut second, "a/+", QoS::AtMostOnce);
+    publish(&mut w, &publisher, "a/b", b"2", QoS::AtMostOnce, false);
+    assert_eq!(
+        (count(&mut w, &mut first), count(&mut w, &mut second)),
+        (1, 1)
+    );
+    w.send(&first, Packet::Unsubscribe(build::unsubscribe(2, &["a/b"])));
+    assert!(matches!(&w.recv(&mut first)[..], [Packet::UnsubAck(_)]));
+    publish(&mut w, &publisher, "a/b", b"3", QoS::AtMostOnce, false);
+    assert_eq!(
+        (count(&mut w, &mut first), count(&mut w, &mut second)),
+        (0, 1)
+    );
+    // A changed subscription (QoS 0 to 1) is a change too.
+    subscribe(&mut w, &mut second, "a/+", QoS::AtLeastOnce);
+    publish(&mut w, &publisher, "a/b", b"4", QoS::AtLeastOnce, false);
+    let got = w.recv(&mut second);
+    assert_eq!(publishes(&got)[0].qos_pid.qos(), QoS::AtLeastOnce);
+}
+
+#[test]
 // FlashMQ: testDowngradeQoSOnSubscribeQos2to2, testDowngradeQoSOnSubscribeQos2to1, testDowngradeQoSOnSubscribeQos2to0, testDowngradeQoSOnSubscribeQos1to1, testDowngradeQoSOnSubscribeQos1to0, testDowngradeQoSOnSubscribeQos0to0
 fn mqtt_3_8_4_8_delivery_qos_is_the_minimum_and_acks_flow() {
     let mut w = World::new();

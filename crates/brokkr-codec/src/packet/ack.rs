@@ -161,6 +161,17 @@ macro_rules! pub_response {
                 Ok(Self { packet_id: r.packet_id, reason: r.reason, properties: r.properties })
             }
 
+            /// Encode `Self::new(packet_id)` (reason Success, no properties): the same four
+            /// bytes for every protocol version, written without building the packet. The
+            /// broker's acknowledgement hot path.
+            pub fn encode_success(packet_id: $crate::types::PacketId, out: &mut ::bytes::BytesMut) {
+                let id = packet_id.get().to_be_bytes();
+                ::bytes::BufMut::put_slice(
+                    out,
+                    &[super::first_byte($kind, $flags), 2, id[0], id[1]],
+                );
+            }
+
             /// Encode for a connection speaking `v`.
             pub fn encode(
                 &self,
@@ -179,3 +190,38 @@ macro_rules! pub_response {
     };
 }
 pub(crate) use pub_response;
+
+#[cfg(test)]
+mod tests {
+    use crate::packet::{Packet, PubAck, PubComp, PubRec, PubRel};
+    use crate::types::{PacketId, ProtocolVersion};
+    use bytes::BytesMut;
+
+    type Fast = fn(PacketId, &mut BytesMut);
+
+    #[test]
+    fn encode_success_writes_what_the_full_encoder_writes() {
+        for v in [
+            ProtocolVersion::V3_1,
+            ProtocolVersion::V3_1_1,
+            ProtocolVersion::V5,
+        ] {
+            for n in [1u16, 255, 256, 65_535] {
+                let id = PacketId::new(n).unwrap();
+                let cases: [(Packet, Fast); 4] = [
+                    (Packet::PubAck(PubAck::new(id)), PubAck::encode_success),
+                    (Packet::PubRec(PubRec::new(id)), PubRec::encode_success),
+                    (Packet::PubRel(PubRel::new(id)), PubRel::encode_success),
+                    (Packet::PubComp(PubComp::new(id)), PubComp::encode_success),
+                ];
+                for (packet, fast) in cases {
+                    let mut want = BytesMut::new();
+                    packet.encode(v, &mut want).unwrap();
+                    let mut got = BytesMut::from(&b"x"[..]);
+                    fast(id, &mut got);
+                    assert_eq!(&got[1..], &want[..], "{packet:?} {v:?}");
+                }
+            }
+        }
+    }
+}

@@ -32,7 +32,7 @@ pub use connect::{
 pub use disconnect::{Disconnect, DisconnectProperties};
 pub use puback::PubAck;
 pub use pubcomp::PubComp;
-pub use publish::{Publish, QosPid};
+pub use publish::{Publish, PublishView, QosPid};
 pub use publish_properties::{
     IdSet, Iter as PublishPropertiesIter, PropertyEdits, PublishProperties,
     PublishPropertiesBuilder, PublishProperty,

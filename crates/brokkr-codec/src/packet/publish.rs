@@ -121,14 +121,19 @@ impl Publish {
 
     /// The fixed-header flags this PUBLISH encodes to.
     pub fn flags(&self) -> u8 {
-        let mut flags = self.qos_pid.qos().as_u8() << 1;
-        if self.dup {
-            flags |= FLAG_DUP;
+        self.view().flags()
+    }
+
+    /// The PUBLISH as borrowed parts, the form the encoder works on.
+    pub fn view(&self) -> PublishView<'_> {
+        PublishView {
+            dup: self.dup,
+            qos_pid: self.qos_pid,
+            retain: self.retain,
+            topic: &self.topic,
+            properties: &self.properties,
+            payload: &self.payload,
         }
-        if self.retain {
-            flags |= FLAG_RETAIN;
-        }
-        flags
     }
 
     /// Length of the body (everything after the fixed header) for version `v`.
@@ -143,6 +148,64 @@ impl Publish {
         edits: &PropertyEdits<'_>,
     ) -> Result<usize, EncodeError> {
         Ok(self.body_and_properties_len(v, edits)?.0)
+    }
+
+    fn body_and_properties_len(
+        &self,
+        v: ProtocolVersion,
+        edits: &PropertyEdits<'_>,
+    ) -> Result<(usize, usize), EncodeError> {
+        self.view().body_and_properties_len(v, edits)
+    }
+
+    /// Encode for a connection speaking `v`: the properties exactly as received or built.
+    pub fn encode(&self, v: ProtocolVersion, out: &mut BytesMut) -> Result<(), EncodeError> {
+        self.encode_edited(v, &PropertyEdits::default(), out)
+    }
+
+    /// Encode for a connection speaking `v` with `edits` applied to the properties while they
+    /// are copied (forwarding: see [`PropertyEdits`]). Ignored for 3.x, which has no properties.
+    pub fn encode_edited(
+        &self,
+        v: ProtocolVersion,
+        edits: &PropertyEdits<'_>,
+        out: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
+        self.view().encode_edited(v, edits, out)
+    }
+}
+
+/// A PUBLISH as borrowed parts: what the broker encodes a stored message from for each
+/// subscriber, without building a [`Publish`] (which would take a reference to the topic and
+/// the payload, two atomic counts up and down per delivery). [`Publish::encode_edited`] is this
+/// encoder too.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishView<'a> {
+    /// DUP flag (never with QoS 0).
+    pub dup: bool,
+    /// QoS and packet identifier.
+    pub qos_pid: QosPid,
+    /// RETAIN flag.
+    pub retain: bool,
+    /// Topic Name; empty only with a Topic Alias among the properties.
+    pub topic: &'a TopicName,
+    /// MQTT 5 properties (ignored for 3.x).
+    pub properties: &'a PublishProperties,
+    /// Application message.
+    pub payload: &'a [u8],
+}
+
+impl PublishView<'_> {
+    /// The fixed-header flags.
+    pub fn flags(&self) -> u8 {
+        let mut flags = self.qos_pid.qos().as_u8() << 1;
+        if self.dup {
+            flags |= FLAG_DUP;
+        }
+        if self.retain {
+            flags |= FLAG_RETAIN;
+        }
+        flags
     }
 
     /// (body length, property block length without its prefix; 0 for 3.x).
@@ -163,13 +226,8 @@ impl Publish {
         Ok((len, props))
     }
 
-    /// Encode for a connection speaking `v`: the properties exactly as received or built.
-    pub fn encode(&self, v: ProtocolVersion, out: &mut BytesMut) -> Result<(), EncodeError> {
-        self.encode_edited(v, &PropertyEdits::default(), out)
-    }
-
     /// Encode for a connection speaking `v` with `edits` applied to the properties while they
-    /// are copied (forwarding: see [`PropertyEdits`]). Ignored for 3.x, which has no properties.
+    /// are copied (ignored for 3.x, which has no properties).
     pub fn encode_edited(
         &self,
         v: ProtocolVersion,
@@ -189,7 +247,7 @@ impl Publish {
         if v.is_v5() {
             self.properties.write_edited(edits, props_len, out);
         }
-        out.put_slice(&self.payload);
+        out.put_slice(self.payload);
         Ok(())
     }
 }

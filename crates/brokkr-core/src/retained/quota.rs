@@ -88,7 +88,7 @@ impl<M> RetainedStore<M> {
         let Some(quota) = self.quota.as_ref().filter(|_| !exempt(topic)) else {
             return false;
         };
-        let levels = topic.levels().count();
+        let levels = topic.level_count();
         if levels <= quota.depth {
             return false;
         }

@@ -164,38 +164,52 @@ impl<M: Queued + Clone> Outbound<M> {
         }
     }
 
-    fn finish(&mut self, pos: usize) {
-        if let Some(f) = self.flows.as_deref_mut()
-            && let Some(done) = f.in_flight.remove(pos)
-        {
-            f.ids.release(done.id);
-        }
+    /// End the flow at `pos`; its message, if it still had one.
+    fn finish(&mut self, pos: usize) -> Option<M> {
+        let f = self.flows.as_deref_mut()?;
+        // Acknowledgements mostly come in order: the oldest flow ends.
+        let done = if pos == 0 {
+            f.in_flight.pop_front()
+        } else {
+            f.in_flight.remove(pos)
+        }?;
+        f.ids.release(done.id);
+        done.message
     }
 
     /// PUBACK for a QoS 1 message: it is done.
     pub fn puback(&mut self, id: PacketId) -> Result<(), AckError> {
+        self.puback_take(id).map(drop)
+    }
+
+    /// [`Outbound::puback`], handing back the message the flow held (the broker reuses its
+    /// allocation).
+    pub fn puback_take(&mut self, id: PacketId) -> Result<Option<M>, AckError> {
         let pos = self.position(id, OutboundState::AwaitingPubAck)?;
-        self.finish(pos);
-        Ok(())
+        Ok(self.finish(pos))
     }
 
     /// PUBREC for a QoS 2 message: answer PUBREL. A PUBREC with an error reason (MQTT 5,
     /// `accepted == false`) ends the flow instead (MQTT-4.3.3-4 does not apply then).
     pub fn pubrec(&mut self, id: PacketId, accepted: bool) -> Result<(), AckError> {
+        self.pubrec_take(id, accepted).map(drop)
+    }
+
+    /// [`Outbound::pubrec`], handing back the message the flow no longer needs.
+    pub fn pubrec_take(&mut self, id: PacketId, accepted: bool) -> Result<Option<M>, AckError> {
         let pos = self.position(id, OutboundState::AwaitingPubRec)?;
         if !accepted {
-            self.finish(pos);
-            return Ok(());
+            return Ok(self.finish(pos));
         }
-        if let Some(f) = self
+        let Some(f) = self
             .flows
             .as_deref_mut()
             .and_then(|f| f.in_flight.get_mut(pos))
-        {
-            f.state = OutboundState::AwaitingPubComp;
-            f.message = None;
-        }
-        Ok(())
+        else {
+            return Ok(None);
+        };
+        f.state = OutboundState::AwaitingPubComp;
+        Ok(f.message.take())
     }
 
     /// PUBCOMP: the QoS 2 flow is done.

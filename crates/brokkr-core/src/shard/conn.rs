@@ -54,9 +54,24 @@ pub struct ConnIo {
     /// Since when this client's buffer has been full (a QoS 0 message was dropped for lack of
     /// room and it has not drained below half the cap since).
     pub over_cap_since_ms: Option<u64>,
+    /// Bytes the server last took at once (at most [`WRITE_HINT_BYTES_MAX`]): a delivery into
+    /// an empty write buffer reserves this much, so a busy connection's buffer, let go after
+    /// each flush, comes back in one allocation instead of growing by doubling every turn.
+    pub write_hint_bytes: usize,
 }
 
+/// The most a write buffer reserves ahead ([`ConnIo::write_hint_bytes`]).
+pub const WRITE_HINT_BYTES_MAX: usize = 64 * 1024;
+
 impl ConnIo {
+    /// The write buffer, for a delivery: reserved to the last turn's size if it is empty.
+    pub fn write_for_delivery(&mut self) -> &mut BytesMut {
+        if self.write.capacity() == 0 {
+            self.write.reserve(self.write_hint_bytes);
+        }
+        &mut self.write
+    }
+
     /// Bytes encoded and not yet written to the socket.
     pub fn pending_bytes(&self) -> usize {
         self.write.len() + self.in_transit_bytes

@@ -43,31 +43,31 @@ impl Shard {
             Packet::Publish(p) => self.handle_publish(now_ms, conn, v, session, p)?,
             Packet::PubAck(a) => {
                 self.journal_completed(session, a.packet_id);
-                self.outbound_ack(now_ms, session, |o| o.puback(a.packet_id))?;
+                self.outbound_ack(now_ms, session, |o| o.puback_take(a.packet_id))?;
             }
             Packet::PubRec(r) => {
                 self.journal_completed(session, r.packet_id);
                 let accepted = !r.reason.is_error();
-                self.outbound_ack(now_ms, session, |o| o.pubrec(r.packet_id, accepted))?;
+                self.outbound_ack(now_ms, session, |o| o.pubrec_take(r.packet_id, accepted))?;
                 if accepted {
-                    self.send(
-                        conn,
-                        &Packet::PubRel(brokkr_codec::PubRel::new(r.packet_id)),
-                        v,
-                    );
+                    self.send_success_ack(conn, r.packet_id, brokkr_codec::PubRel::encode_success);
                 }
             }
-            Packet::PubComp(c) => self.outbound_ack(now_ms, session, |o| o.pubcomp(c.packet_id))?,
+            Packet::PubComp(c) => {
+                self.outbound_ack(now_ms, session, |o| o.pubcomp(c.packet_id).map(|()| None))?;
+            }
             Packet::PubRel(r) => {
                 let known = self
                     .sessions
                     .get_mut(session)
                     .is_some_and(|s| s.inbound_qos2.release(r.packet_id));
-                let mut comp = PubComp::new(r.packet_id);
                 if !known && v.is_v5() {
+                    let mut comp = PubComp::new(r.packet_id);
                     comp.reason = ReasonCode::PacketIdentifierNotFound;
+                    self.send(conn, &Packet::PubComp(comp), v);
+                } else {
+                    self.send_success_ack(conn, r.packet_id, PubComp::encode_success);
                 }
-                self.send(conn, &Packet::PubComp(comp), v);
             }
             Packet::Subscribe(s) => self.handle_subscribe(now_ms, conn, v, session, s)?,
             Packet::Unsubscribe(u) => self.handle_unsubscribe(conn, v, session, u),
@@ -104,14 +104,18 @@ impl Shard {
         &mut self,
         now_ms: u64,
         session: crate::slab::Key,
-        ack: impl FnOnce(&mut crate::session::Outbound<super::Pending>) -> Result<(), AckError>,
+        ack: impl FnOnce(
+            &mut crate::session::Outbound<super::Pending>,
+        ) -> Result<Option<super::Pending>, AckError>,
     ) -> Result<(), DecodeError> {
         let Some(s) = self.sessions.get_mut(session) else {
             return Ok(());
         };
         match ack(&mut s.outbound) {
+            // The flow no longer needs its message: its allocation may serve the next one.
+            Ok(Some(done)) => self.message_pool.give(done.message),
             // An acknowledgement for an identifier not in flight is ignored (it may be late).
-            Ok(()) | Err(AckError::UnknownId) => {}
+            Ok(None) | Err(AckError::UnknownId) => {}
             Err(AckError::WrongState) => return Err(protocol("acknowledgement out of order")),
         }
         self.pump(now_ms, session);
@@ -156,8 +160,10 @@ impl Shard {
                 .resolve(&publish.topic, publish.properties.topic_alias())?,
             _ => return Ok(()),
         };
+        // A topic of n bytes has at most n + 1 levels: most are too short to need counting.
+        let levels_max = self.limits.topic_levels_max;
         if topic.len() > self.limits.string_bytes_max
-            || topic.levels().count() > self.limits.topic_levels_max
+            || (topic.len() >= levels_max && topic.level_count() > levels_max)
         {
             return Err(DecodeError::limit(
                 ReasonCode::TopicNameInvalid,
@@ -192,7 +198,7 @@ impl Shard {
                 );
             }
             // mqtt3_qos_exceed_action drop: acknowledged, then discarded.
-            self.acknowledge(conn, v, qos_pid);
+            self.acknowledge(conn, qos_pid);
             return Ok(());
         }
         if publish.retain {
@@ -202,7 +208,7 @@ impl Shard {
                         .with_reason(ReasonCode::RetainNotSupported));
                 }
                 RetainedMode::Drop => {
-                    self.acknowledge(conn, v, qos_pid);
+                    self.acknowledge(conn, qos_pid);
                     return Ok(());
                 }
                 RetainedMode::Downgrade => publish.retain = false,
@@ -240,7 +246,7 @@ impl Shard {
             match receipt {
                 Some(Qos2Receipt::New) => {}
                 Some(Qos2Receipt::Duplicate) => {
-                    self.send(conn, &Packet::PubRec(PubRec::new(id)), v);
+                    self.send_success_ack(conn, id, PubRec::encode_success);
                     return Ok(());
                 }
                 _ => {
@@ -253,9 +259,11 @@ impl Shard {
         }
         // Acknowledge first, then fan out (as FlashMQ does): a publisher subscribed to its own
         // topic sees its PUBACK before its copy of the message.
-        self.acknowledge(conn, v, qos_pid);
+        self.acknowledge(conn, qos_pid);
         self.stats.messages_received += 1;
-        let msg = Arc::new(Message::from_publish(publish, topic, now_ms));
+        let msg = self
+            .message_pool
+            .take(Message::from_publish(publish, topic, now_ms));
         if msg.topic.is_dollar() {
             // `$` topics belong to the broker: acknowledged above, never retained or routed.
             return Ok(());
@@ -264,15 +272,18 @@ impl Shard {
         self.retain(Some(conn), &msg);
         self.route(now_ms, Some(session), Arc::clone(&msg));
         self.journal_publish_end(session, &msg);
+        // Kept for the next PUBLISH if no delivery or record holds it (QoS 0 to online
+        // subscribers, or no subscriber).
+        self.message_pool.give(msg);
         Ok(())
     }
 
     /// Acknowledge a PUBLISH with success (PUBACK or PUBREC; nothing for QoS 0).
-    fn acknowledge(&mut self, conn: ConnId, v: ProtocolVersion, qos_pid: QosPid) {
+    fn acknowledge(&mut self, conn: ConnId, qos_pid: QosPid) {
         match qos_pid {
             QosPid::AtMostOnce => {}
-            QosPid::AtLeastOnce(id) => self.send(conn, &Packet::PubAck(PubAck::new(id)), v),
-            QosPid::ExactlyOnce(id) => self.send(conn, &Packet::PubRec(PubRec::new(id)), v),
+            QosPid::AtLeastOnce(id) => self.send_success_ack(conn, id, PubAck::encode_success),
+            QosPid::ExactlyOnce(id) => self.send_success_ack(conn, id, PubRec::encode_success),
         }
     }
 

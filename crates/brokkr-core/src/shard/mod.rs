@@ -23,6 +23,7 @@ mod connected;
 mod journal;
 mod retained;
 mod route;
+mod route_cache;
 mod session;
 mod shared;
 mod snapshot;
@@ -98,6 +99,13 @@ pub struct Shard {
     retained_jobs: std::collections::VecDeque<retained::RetainedJob>,
     background_waiting: usize,
     route_targets: Vec<(SessionRef, SubOptions)>,
+    /// Recent matches by topic.
+    route_cache: route_cache::RouteCache,
+    /// Allocations of finished messages, for new ones.
+    message_pool: crate::message::MessagePool,
+    /// The fan-out's encodings of the message being routed (reset per message, buffer reused;
+    /// boxed so that taking it out for a fan-out moves a pointer).
+    encode_cache: Option<Box<crate::message::EncodeCache>>,
     scratch: MatchScratch,
     /// What happened on this shard (reported to `shared` on every tick).
     stats: crate::stats::ShardStats,
@@ -156,6 +164,9 @@ impl Shard {
             retained_jobs: std::collections::VecDeque::new(),
             background_waiting: 0,
             route_targets: Vec::new(),
+            route_cache: route_cache::RouteCache::default(),
+            message_pool: crate::message::MessagePool::default(),
+            encode_cache: None,
             scratch: MatchScratch::default(),
         }
     }
@@ -246,7 +257,7 @@ impl Shard {
 
     /// A batch of deliveries from another shard, in the order that shard routed them.
     pub fn deliver_remote(&mut self, now_ms: u64, batch: Vec<RemoteDelivery>) {
-        let mut cache = crate::message::EncodeCache::default();
+        let mut cache = self.encode_cache.take().unwrap_or_default();
         let mut last: Option<Arc<Message>> = None;
         for d in batch {
             // Deliveries of one message are adjacent in a batch: they share one encode cache.
@@ -254,11 +265,12 @@ impl Shard {
                 .as_ref()
                 .is_some_and(|m| Arc::ptr_eq(m, &d.pending.message))
             {
-                cache = crate::message::EncodeCache::default();
+                cache.reset();
                 last = Some(Arc::clone(&d.pending.message));
             }
             self.deliver(now_ms, d.session, d.pending, &mut cache);
         }
+        self.encode_cache = Some(cache);
     }
 
     /// Move `conn`, whose CONNECT (`first_byte`, `body`) names a session homed on `home`, to
@@ -339,50 +351,63 @@ impl Shard {
                 Phase::Closing => return,
             };
             let cap = self.limits.packet_cap(connected);
-            let raw = match framer::next_packet(&mut c.io_mut().read, cap) {
-                Ok(Some(raw)) => raw,
-                Ok(None) => {
-                    if idle_signal {
-                        // The buffers go once the CONNACK or PINGRESP is written.
-                        c.idle_pending = true;
-                        c.go_idle();
-                    } else if let Some(io) = c.io.as_deref_mut() {
-                        shrink_when_idle(&mut io.read, self.limits.idle_buffer_bytes_max);
-                    }
-                    return;
-                }
-                Err(e) => return self.fail(now_ms, conn, version, &e),
+            // Acknowledgements in their four-byte form skip the general framing and decoding.
+            let short = match c.io.as_deref_mut() {
+                Some(io) if connected && cap >= 4 => framer::next_short_response(&mut io.read),
+                _ => None,
             };
-            c.last_packet_ms = now_ms;
-            let is_connect = raw.first_byte >> 4 == PacketType::Connect as u8;
-            idle_signal = is_connect || raw.first_byte >> 4 == PacketType::PingReq as u8;
-            let result = match version {
-                None if !is_connect => {
-                    Err(DecodeError::protocol("first packet is not CONNECT").rule("MQTT-3.1.0-1"))
-                }
-                None => {
-                    let level = brokkr_codec::connect_level(&raw.body);
-                    let (first_byte, body) = (raw.first_byte, raw.body.clone());
-                    match Packet::decode(raw, ProtocolVersion::V3_1_1) {
-                        Ok(Packet::Connect(connect)) => {
-                            if let Some(home) = self.foreign_home(conn, connect.client_id.as_str())
-                            {
-                                return self.hand_off(conn, home, first_byte, &body);
-                            }
-                            self.handle_connect(now_ms, conn, *connect);
-                            continue;
+            let result = if let Some(packet) = short {
+                c.last_packet_ms = now_ms;
+                idle_signal = false;
+                Ok(packet)
+            } else {
+                let raw = match framer::next_packet(&mut c.io_mut().read, cap) {
+                    Ok(Some(raw)) => raw,
+                    Ok(None) => {
+                        if idle_signal {
+                            // The buffers go once the CONNACK or PINGRESP is written.
+                            c.idle_pending = true;
+                            c.go_idle();
+                        } else if let Some(io) = c.io.as_deref_mut() {
+                            shrink_when_idle(&mut io.read, self.limits.idle_buffer_bytes_max);
                         }
-                        Ok(_) => Err(DecodeError::protocol("first packet is not CONNECT")),
-                        Err(e) => {
-                            let v = level_version(level);
-                            return self.fail(now_ms, conn, v, &e);
+                        return;
+                    }
+                    Err(e) => return self.fail(now_ms, conn, version, &e),
+                };
+                c.last_packet_ms = now_ms;
+                let is_connect = raw.first_byte >> 4 == PacketType::Connect as u8;
+                idle_signal = is_connect || raw.first_byte >> 4 == PacketType::PingReq as u8;
+                match version {
+                    None if !is_connect => {
+                        Err(DecodeError::protocol("first packet is not CONNECT")
+                            .rule("MQTT-3.1.0-1"))
+                    }
+                    None => {
+                        let level = brokkr_codec::connect_level(&raw.body);
+                        let (first_byte, body) = (raw.first_byte, raw.body.clone());
+                        match Packet::decode(raw, ProtocolVersion::V3_1_1) {
+                            Ok(Packet::Connect(connect)) => {
+                                if let Some(home) =
+                                    self.foreign_home(conn, connect.client_id.as_str())
+                                {
+                                    return self.hand_off(conn, home, first_byte, &body);
+                                }
+                                self.handle_connect(now_ms, conn, *connect);
+                                continue;
+                            }
+                            Ok(_) => Err(DecodeError::protocol("first packet is not CONNECT")),
+                            Err(e) => {
+                                let v = level_version(level);
+                                return self.fail(now_ms, conn, v, &e);
+                            }
                         }
                     }
+                    Some(_) if is_connect => {
+                        Err(DecodeError::protocol("second CONNECT").rule("MQTT-3.1.0-2"))
+                    }
+                    Some(v) => Packet::decode(raw, v),
                 }
-                Some(_) if is_connect => {
-                    Err(DecodeError::protocol("second CONNECT").rule("MQTT-3.1.0-2"))
-                }
-                Some(v) => Packet::decode(raw, v),
             };
             match result {
                 Ok(packet) => {
@@ -426,6 +451,21 @@ impl Shard {
             // Our own packets always encode; a failure would be a bug, not peer input.
             let ok = packet.encode(v, &mut c.io_mut().write).is_ok();
             debug_assert!(ok, "control packet failed to encode");
+        }
+    }
+
+    /// Write a PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties (the
+    /// same bytes for every version) into `conn`'s write buffer: `encode` is the packet type's
+    /// `encode_success`.
+    fn send_success_ack(
+        &mut self,
+        conn: ConnId,
+        id: brokkr_codec::PacketId,
+        encode: fn(brokkr_codec::PacketId, &mut BytesMut),
+    ) {
+        self.mark_dirty(conn);
+        if let Some(c) = self.conns.get_mut(conn) {
+            encode(id, &mut c.io_mut().write);
         }
     }
 
@@ -520,6 +560,7 @@ impl Shard {
         };
         io.in_transit_bytes += io.write.len();
         self.stats.bytes_sent += io.write.len() as u64;
+        io.write_hint_bytes = io.write.len().min(conn::WRITE_HINT_BYTES_MAX);
         io.write.split().freeze()
     }
 

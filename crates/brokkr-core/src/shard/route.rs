@@ -10,7 +10,6 @@ use crate::slab::Key;
 use crate::subscriptions::Match;
 use crate::topic_alias::OutboundTopic;
 use brokkr_codec::{Packet, PubRel, PublishPropertiesBuilder, QoS, QosPid, Will};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 impl Shard {
@@ -33,12 +32,18 @@ impl Shard {
                 .map_or(0, |s| home_shard_hash(s.client_id.as_bytes())),
             _ => 0,
         };
-        // The tree's read lock is held for the match only, never while delivering.
-        self.shared
-            .tree()
-            .for_each_match(msg.topic.as_str(), &mut self.scratch, |m| match m {
+        let topic = msg.topic.as_str();
+        if let Some(hit) = self.route_cache.get(self.shared.tree_generation(), topic) {
+            targets.extend_from_slice(hit);
+        } else {
+            // The tree's read lock is held for the match only, never while delivering.
+            let tree = self.shared.tree();
+            let generation = self.shared.tree_generation();
+            let mut shared_group = false;
+            tree.for_each_match(topic, &mut self.scratch, |m| match m {
                 Match::Direct(k, o) => targets.push((*k, *o)),
                 Match::Shared(group) => {
+                    shared_group = true;
                     let n = group.members.len().max(1);
                     let pick = match targeting {
                         crate::limits::ShareTargeting::RoundRobin => group.cursor.advance() % n,
@@ -50,7 +55,14 @@ impl Shard {
                     }
                 }
             });
-        let mut cache = EncodeCache::default();
+            drop(tree);
+            if !shared_group {
+                self.route_cache.put(generation, topic, &targets);
+            }
+        }
+        // One encode cache per shard, reset for each message: its buffer is reused.
+        let mut cache = self.encode_cache.take().unwrap_or_default();
+        cache.reset();
         let journal = self.journal_id();
         for &(session, opts) in &targets {
             if opts.no_local && Some(session) == publisher {
@@ -76,6 +88,7 @@ impl Shard {
             }
         }
         self.route_targets = targets;
+        self.encode_cache = Some(cache);
     }
 
     /// One delivery to one session.
@@ -143,10 +156,12 @@ impl Shard {
                 return;
             };
             let qos_pid = QosPid::from_parts(p.qos, id);
-            let mut own = EncodeCache::default();
+            // A cache of its own only for a message other than the fan-out's (built lazily:
+            // most pumped messages are the one just offered).
+            let mut own = None;
             let cache = match shared.as_mut() {
                 Some((m, c)) if Arc::ptr_eq(m, &p.message) => &mut **c,
-                _ => &mut own,
+                _ => own.insert(EncodeCache::default()),
             };
             if !self.write_publish(now_ms, conn, &p, qos_pid, false, cache)
                 && let Some(s) = self.sessions.get_mut(session)
@@ -195,17 +210,20 @@ impl Shard {
             (true, OutboundTopic::Use(a)) => Some((a, false)),
             _ => None,
         };
-        let ids: Vec<NonZeroU32> = p.subscription_id.into_iter().collect();
         let d = Delivery {
             version,
             qos_pid,
             retain: p.retain,
             dup,
             alias,
-            subscription_ids: if version.is_v5() { &ids } else { &[] },
+            subscription_ids: if version.is_v5() {
+                p.subscription_id.as_slice()
+            } else {
+                &[]
+            },
         };
         let before = io.write.len();
-        match encode_delivery(&p.message, &d, now_ms, cache, &mut io.write) {
+        match encode_delivery(&p.message, &d, now_ms, cache, io.write_for_delivery()) {
             // QoS 0 never takes the buffer past its cap: a client that reads slowly loses QoS 0
             // messages, not the broker's memory.
             Ok(n)

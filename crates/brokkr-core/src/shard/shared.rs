@@ -70,6 +70,9 @@ pub struct SharedState {
     /// Limits replaced by a reload, for connections and sessions created from then on.
     limits: RwLock<Option<Arc<crate::limits::Limits>>>,
     tree: RwLock<TopicTree<SessionRef, SubOptions>>,
+    /// Bumped by every change of `tree` (under its write lock, before the change), so shards
+    /// know when their remembered matches (`route_cache.rs`) are stale.
+    tree_generation: AtomicU64,
     retained: RwLock<RetainedStore<RetainedMessage>>,
     /// Each shard's latest statistics, by shard index (reported on its ticks).
     stats: Mutex<Vec<ShardStats>>,
@@ -82,6 +85,7 @@ impl Default for SharedState {
             policy_generation: AtomicU64::new(0),
             limits: RwLock::new(None),
             tree: RwLock::default(),
+            tree_generation: AtomicU64::new(0),
             retained: RwLock::default(),
             stats: Mutex::default(),
         }
@@ -137,9 +141,19 @@ impl SharedState {
         self.tree.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The subscription tree, for a change.
+    /// The subscription tree, for a change (which bumps its generation).
     pub(super) fn tree_mut(&self) -> RwLockWriteGuard<'_, TopicTree<SessionRef, SubOptions>> {
-        self.tree.write().unwrap_or_else(PoisonError::into_inner)
+        let tree = self.tree.write().unwrap_or_else(PoisonError::into_inner);
+        self.tree_generation.fetch_add(1, Ordering::Release);
+        tree
+    }
+
+    /// The subscription tree's generation: read under [`SharedState::tree`]'s lock it is the
+    /// generation of what the lock shows; read without it, a generation equal to a match's
+    /// means nothing changed since that match (a change in progress may be missed, as if the
+    /// PUBLISH had come just before it).
+    pub(super) fn tree_generation(&self) -> u64 {
+        self.tree_generation.load(Ordering::Acquire)
     }
 
     /// The retained store, for a walk.

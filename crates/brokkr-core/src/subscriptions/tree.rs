@@ -316,7 +316,8 @@ impl<K: PartialEq, V> TopicTree<K, V> {
                 continue;
             }
             let rest = topic.get(start..).unwrap_or_default();
-            let (level, next) = match rest.find('/') {
+            // A byte search: `str::find` with a char pattern costs ~100 instructions of set-up.
+            let (level, next) = match rest.as_bytes().iter().position(|&b| b == b'/') {
                 Some(i) => (rest.get(..i).unwrap_or_default(), start + i + 1),
                 None => (rest, end),
             };

@@ -219,20 +219,27 @@ impl PublishProperties {
     }
 
     /// The value bytes of the first property `pid`, found from lengths alone.
+    #[inline]
     fn value_of(&self, pid: u8) -> Option<&[u8]> {
+        // Most PUBLISH packets (every 3.x one) have none: no walk for them.
+        if self.is_empty() {
+            return None;
+        }
         self.spans()
             .find(|&(p, _)| p == pid)
             .and_then(|(_, span)| span.get(1..))
     }
 
     /// True when a property with identifier `pid` is present.
+    #[inline]
     pub fn contains(&self, pid: u8) -> bool {
-        self.spans().any(|(p, _)| p == pid)
+        !self.is_empty() && self.spans().any(|(p, _)| p == pid)
     }
 
     /// True when any property of `ids` is present.
+    #[inline]
     pub fn contains_any(&self, ids: IdSet) -> bool {
-        self.spans().any(|(p, _)| ids.contains(p))
+        !self.is_empty() && self.spans().any(|(p, _)| ids.contains(p))
     }
 
     /// Payload Format Indicator.
