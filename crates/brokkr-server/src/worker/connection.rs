@@ -1,101 +1,22 @@
-//! One connection's task: it reads the socket into the worker's one scratch buffer and hands
-//! the bytes to the shard (through the transport [`Stack`] when the listener has one), and
-//! writes what the shard encoded for it, woken once per loop turn. Reading and writing wait on
-//! the socket's readiness in one `select!`, so a peer that neither reads nor stops sending
-//! never blocks the other direction, and an idle connection holds no buffer at all.
+//! One connection's task: it waits for the socket to be readable, reads into the worker's one
+//! scratch buffer and hands the bytes to the shard (through the transport [`Stack`] when the
+//! listener has one). It does not write in the ordinary case: the worker's flusher does
+//! (`flush.rs`). The task waits for writability only while bytes wait for the socket, and
+//! writes them itself when it may; reading goes on meanwhile, so a peer that neither reads nor
+//! stops sending never blocks the other direction. Everything the connection owns lives in
+//! the worker's record (`conns.rs`); the task's future is the worker, the record's key and, for
+//! a closing connection, a boxed grace timer: it fits tokio's smallest task cell.
 //!
 //! A connection handed to another worker moves whole (socket and transport state); a closing
-//! one flushes what was encoded, for at most [`super::WRITE_GRACE`].
+//! one flushes what was encoded, then the transport's goodbye (websocket close, TLS
+//! close_notify), for at most [`super::WRITE_GRACE`].
 
+use super::flush::Wrote;
 use super::{Inbox, Shared, WRITE_GRACE, Worker, clock_ms};
-use crate::stream::Stream;
-use crate::transport::Stack;
-use brokkr_core::shard::ConnId;
-use bytes::Bytes;
-use std::collections::VecDeque;
-use std::io::{ErrorKind, IoSlice};
-use std::rc::Rc;
-use tokio::sync::Notify;
-
-/// Most chunks handed to one vectored write.
-const WRITE_SLICES_MAX: usize = 64;
-
-/// Bytes waiting for the socket, in order; the first chunk may be partly written. Each chunk
-/// carries the number of the shard's bytes it stands for (a sealed chunk's TLS or websocket
-/// framing makes it longer; a transport's own bytes stand for none): the shard hears they
-/// left only when the chunk is written, so its write-buffer cap bounds what waits here.
-#[derive(Debug, Default)]
-struct Outgoing {
-    chunks: VecDeque<(Bytes, usize)>,
-    /// Bytes of the first chunk already written.
-    offset: usize,
-}
-
-impl Outgoing {
-    fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
-    }
-
-    /// Queue `bytes`, which stand for `credit` of the shard's bytes.
-    fn push(&mut self, bytes: Bytes, credit: usize) {
-        if !bytes.is_empty() {
-            self.chunks.push_back((bytes, credit));
-        }
-    }
-
-    /// Write as much as the socket takes now. `Ok(credit)`: the shard's bytes of the chunks
-    /// written completely; `Err` when the socket failed.
-    fn write_some(&mut self, stream: &Stream) -> std::io::Result<usize> {
-        let mut total = 0;
-        while !self.chunks.is_empty() {
-            let mut slices = [IoSlice::new(&[]); WRITE_SLICES_MAX];
-            let mut used = 0;
-            for (slot, (i, (chunk, _))) in slices.iter_mut().zip(self.chunks.iter().enumerate()) {
-                let from = if i == 0 { self.offset } else { 0 };
-                *slot = IoSlice::new(chunk.get(from..).unwrap_or_default());
-                used += 1;
-            }
-            let n = match stream.try_write_vectored(slices.get(..used).unwrap_or_default()) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            total += self.consume(n);
-        }
-        Ok(total)
-    }
-
-    /// Drop `n` written bytes from the front; returns the credit of the chunks finished.
-    fn consume(&mut self, mut n: usize) -> usize {
-        let mut credit = 0;
-        while let Some((front, c)) = self.chunks.front() {
-            let left = front.len().saturating_sub(self.offset);
-            if n < left {
-                self.offset += n;
-                break;
-            }
-            n -= left;
-            credit += c;
-            self.offset = 0;
-            self.chunks.pop_front();
-        }
-        credit
-    }
-
-    /// Everything not written yet, as one buffer (for a connection moving to another worker).
-    fn unsent(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (i, (chunk, _)) in self.chunks.iter().enumerate() {
-            let from = if i == 0 { self.offset } else { 0 };
-            out.extend_from_slice(chunk.get(from..).unwrap_or_default());
-        }
-        self.chunks.clear();
-        self.offset = 0;
-        out
-    }
-}
+use brokkr_core::slab::Key;
+use std::future::Future;
+use std::io::ErrorKind;
+use std::task::{Context, Poll, ready};
 
 /// Why the connection stopped reading.
 enum Ended {
@@ -107,273 +28,283 @@ enum Ended {
     Moving,
 }
 
-pub(super) async fn connection(
-    stream: Stream,
-    id: ConnId,
-    wake: Rc<Notify>,
-    worker: Shared,
-    mut stack: Option<Box<Stack>>,
-) {
-    let mut out = Outgoing::default();
-    let ended = serve(&stream, id, &wake, &worker, &mut stack, &mut out).await;
+/// Serve the connection whose record is `key` until it closes or moves.
+pub(super) async fn connection(worker: Shared, key: Key) {
+    let ended = std::future::poll_fn(|cx| poll_serve(&worker, key, cx)).await;
     if let Ended::Moving = ended {
-        move_away(stream, id, &worker, stack, &mut out);
+        move_away(&worker, key);
         return;
     }
     // Lost or closed by the shard: either way the shard frees the connection now (a will
-    // fires now, not after the flush) and what it still had encoded is sent last.
-    finish_reading(id, &worker);
-    if let Some(stack) = stack.as_mut() {
-        stack.finish();
-    }
-    // Send what was already encoded, boundedly (a peer that does not read would keep the
-    // socket forever), then close.
-    let _ = tokio::time::timeout(
-        WRITE_GRACE,
-        drain(&stream, id, &wake, &worker, &mut stack, &mut out),
-    )
+    // fires now, not after the flush) and what it still had encoded is sent last, boundedly
+    // (a peer that does not read would keep the socket forever).
+    finish_reading(&worker, key);
+    let mut grace = Box::pin(tokio::time::sleep(WRITE_GRACE));
+    let mut finished = false;
+    std::future::poll_fn(|cx| {
+        if grace.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        poll_drain(&worker, key, &mut finished, cx)
+    })
     .await;
-    worker.borrow_mut().conns.remove(&id);
+    let conn = worker.borrow_mut().conns.remove(key);
+    drop(conn); // the socket closes
 }
 
 /// The connection's life until it stops reading.
-async fn serve(
-    stream: &Stream,
-    id: ConnId,
-    wake: &Notify,
-    worker: &Shared,
-    stack: &mut Option<Box<Stack>>,
-    out: &mut Outgoing,
-) -> Ended {
+fn poll_serve(worker: &Shared, key: Key, cx: &mut Context<'_>) -> Poll<Ended> {
+    let mut w = worker.borrow_mut();
     loop {
-        let (closing, moving) = collect(id, worker, stack, out);
-        if moving {
-            return Ended::Moving;
+        let Some(c) = w.conns.get(key) else {
+            return Poll::Ready(Ended::Lost);
+        };
+        if c.moving {
+            return Poll::Ready(Ended::Moving);
         }
-        if closing {
-            return Ended::Closed;
+        if c.closing {
+            return Poll::Ready(Ended::Closed);
         }
-        match out.write_some(stream) {
-            Ok(n) => report_written(id, worker, n),
-            Err(_) => return Ended::Lost,
+        if c.blocked() {
+            match c.stream.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    if w.write_conn(key) == Wrote::Failed {
+                        return Poll::Ready(Ended::Lost);
+                    }
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(Ended::Lost),
+                Poll::Pending => {}
+            }
         }
         // Not while the journal queue is full and this connection's records wait in it
         // (`journal_queue.rs`); it is woken when they are durable.
-        let may_read = worker.borrow_mut().may_read(id);
-        tokio::select! {
-            ready = stream.readable(), if may_read => {
-                if ready.is_err() {
-                    return Ended::Lost;
-                }
-                match read(stream, id, worker, stack) {
-                    Read::Again => {}
-                    Read::Ended => return Ended::Lost,
-                }
+        let read = if w.may_read(key) {
+            read(&mut w, key, cx)
+        } else {
+            Poll::Pending
+        };
+        match read {
+            Poll::Ready(Read::Again) => {}
+            Poll::Ready(Read::Full) => {
+                // More may wait: yield to the other connections and the flusher first.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
-            ready = stream.writable(), if !out.is_empty() => {
-                if ready.is_err() {
-                    return Ended::Lost;
+            Poll::Ready(Read::Ended) => return Poll::Ready(Ended::Lost),
+            Poll::Pending => {
+                if let Some(c) = w.conns.get_mut(key) {
+                    c.park(cx.waker());
                 }
+                return Poll::Pending;
             }
-            () = wake.notified() => {}
         }
     }
 }
 
 enum Read {
+    /// Read part of the scratch buffer: the socket is drained for now.
     Again,
+    /// Filled the scratch buffer.
+    Full,
     Ended,
 }
 
 /// Read what the socket has and hand it to the shard.
-fn read(stream: &Stream, id: ConnId, worker: &Shared, stack: &mut Option<Box<Stack>>) -> Read {
-    let mut w = worker.borrow_mut();
-    let n = {
-        let Worker { scratch, .. } = &mut *w;
-        match stream.try_read(scratch) {
-            Ok(0) => return Read::Ended,
-            Ok(n) => n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                return Read::Again;
-            }
-            Err(_) => return Read::Ended,
-        }
+fn read(w: &mut Worker, key: Key, cx: &mut Context<'_>) -> Poll<Read> {
+    let Worker { conns, scratch, .. } = w;
+    let Some(c) = conns.get_mut(key) else {
+        return Poll::Ready(Read::Ended);
     };
-    let now = clock_ms(w.epoch);
+    let n = match ready!(c.stream.poll_read(cx, scratch)) {
+        Ok(0) => return Poll::Ready(Read::Ended),
+        Ok(n) => n,
+        Err(e) if e.kind() == ErrorKind::Interrupted => return Poll::Ready(Read::Again),
+        Err(_) => return Poll::Ready(Read::Ended),
+    };
+    let full = n == scratch.len();
     let sent_before = w.journal_sent();
+    let ended = handle_bytes(w, key, n);
+    w.flush_outputs();
+    w.note_read(key, sent_before);
+    if w.conns
+        .get(key)
+        .and_then(|c| c.stack.as_ref())
+        .is_some_and(|s| s.has_out())
+    {
+        // The transport answered on its own (handshake records, a pong).
+        w.queue_write(key);
+    }
+    Poll::Ready(match (ended, full) {
+        (true, _) => Read::Ended,
+        (false, true) => Read::Full,
+        (false, false) => Read::Again,
+    })
+}
+
+/// Give the `n` bytes read into the scratch buffer to the shard, through the transport if
+/// there is one. True when the transport ended the connection.
+fn handle_bytes(w: &mut Worker, key: Key, n: usize) -> bool {
+    let now = clock_ms(w.epoch);
     let Worker {
         shard,
         scratch,
         plain,
         conns,
         ..
-    } = &mut *w;
+    } = w;
+    let Some(c) = conns.get_mut(key) else {
+        return true;
+    };
+    let id = c.id;
     let raw = scratch.get(..n).unwrap_or_default();
-    let mut ended = false;
-    match stack.as_mut() {
-        None => shard.bytes_received(now, id, raw),
-        Some(stack) => {
-            plain.clear();
-            match stack.ingest(raw, plain) {
-                Ok(learned) => {
-                    if let Some(peer) = learned.peer
-                        && !stack.source_allowed(peer.ip())
-                    {
-                        log::info!("connection from {peer} refused by only_allow_from/deny_from");
-                        ended = true;
-                    } else {
-                        if let Some(peer) = learned.peer {
-                            log::debug!("connection {id:?} comes from {peer}");
-                            if let Some(c) = conns.get_mut(&id) {
-                                c.peer = Some(peer);
-                            }
-                        }
-                        if let Some(user) = learned.user {
-                            shard.set_transport_user(id, user);
-                        }
-                        if !plain.is_empty() {
-                            shard.bytes_received(now, id, plain);
-                        }
-                        ended = stack.closed_by_peer();
-                    }
+    let Some(stack) = c.stack.as_mut() else {
+        shard.bytes_received(now, id, raw);
+        return false;
+    };
+    plain.clear();
+    let ended = match stack.ingest(raw, plain) {
+        Ok(learned) => {
+            if let Some(peer) = learned.peer
+                && !stack.source_allowed(peer.ip())
+            {
+                log::info!("connection from {peer} refused by only_allow_from/deny_from");
+                true
+            } else {
+                if let Some(user) = learned.user {
+                    shard.set_transport_user(id, user);
                 }
-                Err(e) => {
-                    log::info!(
-                        "closing connection from {}: {e}",
-                        stack
-                            .peer()
-                            .map_or_else(|| "a unix socket".into(), |p| p.to_string())
-                    );
-                    ended = true;
+                if !plain.is_empty() {
+                    shard.bytes_received(now, id, plain);
                 }
-            }
-            if plain.capacity() > super::READ_CHUNK_BYTES * 4 {
-                *plain = Vec::new();
+                let ended = stack.closed_by_peer();
+                if let Some(peer) = learned.peer {
+                    log::debug!("connection {id:?} comes from {peer}");
+                    c.peer = Some(peer);
+                }
+                ended
             }
         }
-    }
-    w.flush_outputs();
-    w.note_read(id, sent_before);
-    if ended { Read::Ended } else { Read::Again }
-}
-
-/// Take what the shard (and the transport) has for the socket. Returns (closing, moving).
-fn collect(
-    id: ConnId,
-    worker: &Shared,
-    stack: &mut Option<Box<Stack>>,
-    out: &mut Outgoing,
-) -> (bool, bool) {
-    let mut w = worker.borrow_mut();
-    let (chunks, closing, moving) = w.writable(id);
-    if moving {
-        return (false, true);
-    }
-    match stack.as_mut() {
-        None => chunks.into_iter().for_each(|c| {
-            let n = c.len();
-            out.push(c, n);
-        }),
-        Some(stack) => {
-            // The transport's own bytes first (a pong, handshake records), then each chunk
-            // sealed, standing for its MQTT bytes.
-            if stack.has_out() {
-                out.push(Bytes::from(stack.take_out()), 0);
-            }
-            for chunk in chunks.iter().filter(|c| !c.is_empty()) {
-                stack.seal(chunk);
-                out.push(Bytes::from(stack.take_out()), chunk.len());
-            }
+        Err(e) => {
+            log::info!(
+                "closing connection from {}: {e}",
+                stack
+                    .peer()
+                    .map_or_else(|| "a unix socket".into(), |p| p.to_string())
+            );
+            true
         }
+    };
+    if plain.capacity() > super::READ_CHUNK_BYTES * 4 {
+        *plain = Vec::new();
     }
-    (closing, false)
-}
-
-/// Tell the shard `n` of its bytes reached the socket.
-fn report_written(id: ConnId, worker: &Shared, n: usize) {
-    if n > 0 {
-        worker.borrow_mut().shard.written(id, n);
-    }
+    ended
 }
 
 /// Reading is done: the peer closed, the socket failed, the transport gave up, or the shard
-/// closed the connection. The shard hears it at once and frees the connection.
-fn finish_reading(id: ConnId, worker: &Shared) {
+/// closed the connection. The shard hears it at once and frees the connection; what it still
+/// had for the socket becomes the record's tail.
+fn finish_reading(worker: &Shared, key: Key) {
     let mut w = worker.borrow_mut();
     let now = w.now_ms();
+    let Some(id) = w.conns.get(key).map(|c| c.id) else {
+        return;
+    };
     let tail = w.shard.take_write(id);
     w.shard.connection_lost(now, id);
-    if let Some(c) = w.conns.get_mut(&id) {
+    if let Some(c) = w.conns.get_mut(key) {
         c.closing = true;
         if !tail.is_empty() {
-            c.tail = Some(tail);
+            c.extra().tail = Some(tail);
         }
     }
     w.flush_outputs();
 }
 
-/// Write the rest and close (bounded by the caller).
-async fn drain(
-    stream: &Stream,
-    id: ConnId,
-    wake: &Notify,
-    worker: &Shared,
-    stack: &mut Option<Box<Stack>>,
-    out: &mut Outgoing,
-) {
+/// Write the rest, then the transport's goodbye, and close (bounded by the caller).
+fn poll_drain(worker: &Shared, key: Key, finished: &mut bool, cx: &mut Context<'_>) -> Poll<()> {
+    let mut w = worker.borrow_mut();
     loop {
-        let (closing, _) = collect(id, worker, stack, out);
-        match out.write_some(stream) {
-            Ok(n) => report_written(id, worker, n),
-            Err(_) => return,
+        if w.write_conn(key) == Wrote::Failed {
+            return Poll::Ready(());
         }
-        if closing && out.is_empty() {
-            stream.shutdown_write();
-            return;
-        }
-        tokio::select! {
-            ready = stream.writable(), if !out.is_empty() => {
-                if ready.is_err() {
-                    return;
-                }
+        let Some(c) = w.conns.get_mut(key) else {
+            return Poll::Ready(());
+        };
+        if !c.holds() && !*finished {
+            // Everything the shard had is queued: the goodbye goes after it.
+            *finished = true;
+            if let Some(stack) = c.stack.as_mut() {
+                stack.finish();
+                continue;
             }
-            () = wake.notified() => {}
         }
+        if c.blocked() {
+            match c.stream.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => {}
+            }
+        } else if *finished {
+            c.stream.shutdown_write();
+            return Poll::Ready(());
+        }
+        // Bytes wait for the socket or for the journal.
+        c.park(cx.waker());
+        return Poll::Pending;
     }
 }
 
 /// The shard handed the connection to the home worker of its session: the socket and the
 /// transport state move there intact.
-fn move_away(
-    stream: Stream,
-    id: ConnId,
-    worker: &Shared,
-    mut stack: Option<Box<Stack>>,
-    out: &mut Outgoing,
-) {
-    let (handoff, peer, addr) = {
+fn move_away(worker: &Shared, key: Key) {
+    let (conn, peer) = {
         let mut w = worker.borrow_mut();
-        let (handoff, addr) = w
-            .conns
-            .remove(&id)
-            .map_or((None, None), |mut c| (c.handoff.take(), c.peer));
+        let Some(mut conn) = w.conns.remove(key) else {
+            return;
+        };
+        let handoff = conn.extra.as_mut().and_then(|e| e.handoff.take());
         let peer = handoff
             .as_ref()
             .and_then(|h| w.peers.get(h.shard as usize).cloned());
-        (handoff, peer, addr)
+        (conn, handoff.zip(peer))
     };
+    let Some((handoff, peer)) = peer else {
+        return; // dropped: closed
+    };
+    let mut stack = conn.stack;
     // Nothing of the shard's was written before CONNACK; transport bytes not yet written
     // (TLS session tickets) go with the transport.
-    let unsent = out.unsent();
-    if let Some(stack) = stack.as_mut() {
-        stack.put_back(unsent);
+    if let (Some(mut out), Some(stack)) = (conn.out, stack.as_mut()) {
+        stack.put_back(out.unsent());
     }
-    if let (Some(handoff), Some(peer), Ok(stream)) = (handoff, peer, stream.into_std()) {
+    if let Ok(stream) = conn.stream.into_std() {
         let _ = peer.try_send(Inbox::HandedOver {
             stream,
             handoff,
             stack,
-            peer: addr,
+            peer: conn.peer,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future `f` returns.
+    fn future_bytes<F, Fut>(_: F) -> usize
+    where
+        F: FnOnce(Shared, Key) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// tokio's task cell is 256 bytes for a future of up to 136 bytes and 384 beyond (cells
+    /// are aligned to 128 bytes): an idle connection pays for every byte over the line.
+    #[test]
+    fn the_connection_future_fits_the_smallest_task_cell() {
+        let bytes = future_bytes(connection);
+        eprintln!("the connection's future is {bytes} bytes");
+        assert!(bytes <= 136, "the connection's future is {bytes} bytes");
     }
 }
