@@ -1,8 +1,9 @@
 //! One worker: a current-thread tokio runtime owning a [`Shard`] and its connections.
 //! (The threads and their inboxes are in `cluster.rs`.)
 //!
-//! Each connection has a task that reads its socket into the shard (`connection.rs`); the
-//! worker keeps the connection's record (`conns.rs`) and writes to its socket itself. After
+//! One reader task reads every connection's socket into the shard when its waker says so
+//! (`connection.rs`); the worker keeps the connection's record (`conns.rs`) and writes to its
+//! socket itself. After
 //! every input the worker collects the shard's outputs once: connections written to (listed
 //! for the flusher, which writes each once per loop turn: `flush.rs`), connections to close
 //! and connections handed to other workers (their tasks woken). A timer task runs [`Shard::tick`] at the shard's next
@@ -33,7 +34,6 @@ use brokkr_core::limits::Limits;
 use brokkr_core::shard::{ConnId, Handoff, Placement, RemoteDelivery, Shard, SharedState};
 use brokkr_core::slab::Key;
 use brokkr_core::snapshot::{RetainedSnapshot, SessionSnapshot};
-use connection::connection;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -154,6 +154,10 @@ struct Worker {
     flusher: Rc<Notify>,
     /// The queue a write starts in; a connection gets its own only when its socket blocks.
     out_scratch: outgoing::Outgoing,
+    /// Connections woken for the reader task (`connection.rs`).
+    ready: Arc<connection::Ready>,
+    /// Closing connections with the time their grace to write the rest ends, in that order.
+    draining: std::collections::VecDeque<(u64, Key)>,
     epoch: Instant,
     /// The one read buffer of this worker (see `connection`).
     scratch: Vec<u8>,
@@ -394,6 +398,21 @@ impl Worker {
         }
     }
 
+    /// Close the connections whose grace to write what was left ran out (a peer that does not
+    /// read would keep its socket forever).
+    fn end_expired_drains(&mut self, now: u64) {
+        while let Some(&(deadline, key)) = self.draining.front() {
+            if deadline > now {
+                break;
+            }
+            self.draining.pop_front();
+            if self.conns.get(key).is_some_and(|c| c.draining) {
+                let conn = self.conns.remove(key);
+                drop(conn); // the socket closes
+            }
+        }
+    }
+
     /// One batch per peer with deliveries waiting, sent or kept in order in the outbox's
     /// backlog; what its bound drops is counted in `$SYS`.
     fn send_batches(&mut self) {
@@ -431,14 +450,15 @@ impl Worker {
         stack: Option<Box<Stack>>,
         peer: Option<std::net::SocketAddr>,
     ) {
-        let key = {
-            let mut w = worker.borrow_mut();
-            let peer = stack.as_ref().map_or(peer, |s| s.peer());
-            let key = w.conns.insert(conns::Conn::new(id, stream, stack, peer));
-            w.flush_outputs();
-            key
-        };
-        tokio::task::spawn_local(connection(Rc::clone(worker), key));
+        let mut w = worker.borrow_mut();
+        let peer = stack.as_ref().map_or(peer, |s| s.peer());
+        let key = w.conns.insert(conns::Conn::new(id, stream, stack, peer));
+        let waker = connection::waker(key, &w.ready);
+        if let Some(c) = w.conns.get_mut(key) {
+            c.waker = waker;
+            c.wake(); // its first step registers it for readability
+        }
+        w.flush_outputs();
     }
 }
 
@@ -457,6 +477,8 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         dirty: Vec::new(),
         flusher: Rc::new(Notify::new()),
         out_scratch: outgoing::Outgoing::default(),
+        ready: Arc::default(),
+        draining: std::collections::VecDeque::new(),
         epoch: setup.epoch,
         scratch: vec![0; READ_CHUNK_BYTES],
         plain: Vec::new(),
@@ -516,6 +538,9 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         setup.inbox,
         Rc::clone(&worker),
     ))];
+    tasks.push(tokio::task::spawn_local(connection::reader(Rc::clone(
+        &worker,
+    ))));
     tasks.push(tokio::task::spawn_local(flush::flusher(Rc::clone(&worker))));
     tasks.push(tokio::task::spawn_local(timer_loop(Rc::clone(&worker))));
     let drift = crate::overload::measure_drift(setup.overload, setup.index);
@@ -741,6 +766,7 @@ async fn timer_loop(worker: Shared) {
         let now = w.now_ms();
         w.shard.tick(now);
         w.flush_outputs();
+        w.end_expired_drains(now);
     }
 }
 

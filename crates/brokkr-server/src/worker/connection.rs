@@ -1,22 +1,87 @@
-//! One connection's task: it waits for the socket to be readable, reads into the worker's one
-//! scratch buffer and hands the bytes to the shard (through the transport [`Stack`] when the
-//! listener has one). It does not write in the ordinary case: the worker's flusher does
-//! (`flush.rs`). The task waits for writability only while bytes wait for the socket, and
-//! writes them itself when it may; reading goes on meanwhile, so a peer that neither reads nor
-//! stops sending never blocks the other direction. Everything the connection owns lives in
-//! the worker's record (`conns.rs`); the task's future is the worker, the record's key and, for
-//! a closing connection, a boxed grace timer: it fits tokio's smallest task cell.
+//! The worker's connections on the read side, all served by one reader task per worker. Each
+//! connection has a waker of its own (an `Arc` of its record's key and the worker's [`Ready`]
+//! list, a few dozen bytes) that tokio's IO driver calls when the socket becomes readable or
+//! writable; the reader task then steps every connection woken since its last turn: reads the
+//! socket into the worker's one scratch buffer and hands the bytes to the shard (through the
+//! transport [`Stack`] when the listener has one). Writing is the flusher's (`flush.rs`), once
+//! per loop turn after the reads; a connection waits for writability only while bytes wait for
+//! its socket, and then writes them itself when it may. Reading goes on meanwhile, so a peer
+//! that neither reads nor stops sending never blocks the other direction.
+//!
+//! A connection is not a tokio task: a task is a 256-byte cell aligned to 128 bytes, which
+//! glibc's allocator serves with some 150 bytes of slack beside it; a waker costs 32 bytes.
 //!
 //! A connection handed to another worker moves whole (socket and transport state); a closing
 //! one flushes what was encoded, then the transport's goodbye (websocket close, TLS
-//! close_notify), for at most [`super::WRITE_GRACE`].
+//! close_notify), for at most [`super::WRITE_GRACE`] (enforced by the timer task, to within
+//! its one-second tick).
 
 use super::flush::Wrote;
 use super::{Inbox, Shared, WRITE_GRACE, Worker, clock_ms};
+use crate::transport::Stack;
 use brokkr_core::slab::Key;
-use std::future::Future;
 use std::io::ErrorKind;
-use std::task::{Context, Poll, ready};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker, ready};
+
+/// Connections woken since the reader task's last turn, and the reader task's own waker.
+#[derive(Default)]
+pub(super) struct Ready {
+    inner: Mutex<ReadyInner>,
+}
+
+#[derive(Default)]
+struct ReadyInner {
+    keys: Vec<Key>,
+    reader: Option<Waker>,
+}
+
+impl Ready {
+    /// `key`'s connection has something to do: the reader task steps it on its next turn.
+    pub(super) fn push(&self, key: Key) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.keys.push(key);
+        if inner.keys.len() == 1
+            && let Some(reader) = &inner.reader
+        {
+            reader.wake_by_ref();
+        }
+    }
+
+    /// The keys pushed since the last call (into `into`, which must be empty), and remember
+    /// the reader task's waker.
+    fn take(&self, into: &mut Vec<Key>, reader: &Waker) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if !inner.reader.as_ref().is_some_and(|r| r.will_wake(reader)) {
+            inner.reader = Some(reader.clone());
+        }
+        std::mem::swap(into, &mut inner.keys);
+    }
+}
+
+/// One connection's waker: tokio's driver (and the worker) wake the connection through it.
+struct ConnWake {
+    key: Key,
+    ready: Arc<Ready>,
+}
+
+impl Wake for ConnWake {
+    fn wake(self: Arc<Self>) {
+        self.ready.push(self.key);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.ready.push(self.key);
+    }
+}
+
+/// The waker of the connection whose record is `key`.
+pub(super) fn waker(key: Key, ready: &Arc<Ready>) -> Waker {
+    Waker::from(Arc::new(ConnWake {
+        key,
+        ready: Arc::clone(ready),
+    }))
+}
 
 /// Why the connection stopped reading.
 enum Ended {
@@ -28,33 +93,61 @@ enum Ended {
     Moving,
 }
 
-/// Serve the connection whose record is `key` until it closes or moves.
-pub(super) async fn connection(worker: Shared, key: Key) {
-    let ended = std::future::poll_fn(|cx| poll_serve(&worker, key, cx)).await;
-    if let Ended::Moving = ended {
-        move_away(&worker, key);
-        return;
-    }
-    // Lost or closed by the shard: either way the shard frees the connection now (a will
-    // fires now, not after the flush) and what it still had encoded is sent last, boundedly
-    // (a peer that does not read would keep the socket forever).
-    finish_reading(&worker, key);
-    let mut grace = Box::pin(tokio::time::sleep(WRITE_GRACE));
-    let mut finished = false;
+/// The worker's reader task: every turn, step each connection woken since the last.
+pub(super) async fn reader(worker: Shared) {
+    let ready = Arc::clone(&worker.borrow().ready);
+    let mut batch = Vec::new();
     std::future::poll_fn(|cx| {
-        if grace.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(());
+        ready.take(&mut batch, cx.waker());
+        if !batch.is_empty() {
+            let mut w = worker.borrow_mut();
+            for key in batch.drain(..) {
+                step(&mut w, key);
+            }
         }
-        poll_drain(&worker, key, &mut finished, cx)
+        Poll::<()>::Pending
     })
     .await;
-    let conn = worker.borrow_mut().conns.remove(key);
-    drop(conn); // the socket closes
+}
+
+/// Do what connection `key` can do now: read, write what waited for its socket, start
+/// closing, move, or finish closing.
+fn step(w: &mut Worker, key: Key) {
+    let Some(c) = w.conns.get_mut(key) else {
+        return; // gone since it was woken
+    };
+    // The connection's waker, out of the record while the record is borrowed (a wake meanwhile
+    // would be lost: every path below looks at the record's flags again before it waits).
+    let waker = std::mem::replace(&mut c.waker, Waker::noop().clone());
+    let mut cx = Context::from_waker(&waker);
+    let done = if c.draining {
+        poll_drain(w, key, &mut cx).is_ready()
+    } else {
+        match poll_serve(w, key, &mut cx) {
+            Poll::Pending => false,
+            Poll::Ready(Ended::Moving) => {
+                move_away(w, key);
+                return;
+            }
+            // Lost or closed by the shard: either way the shard frees the connection now (a
+            // will fires now, not after the flush) and what it still had encoded is sent
+            // last, boundedly (a peer that does not read would keep the socket forever).
+            Poll::Ready(Ended::Lost | Ended::Closed) => {
+                finish_reading(w, key);
+                poll_drain(w, key, &mut cx).is_ready()
+            }
+        }
+    };
+    if done {
+        let conn = w.conns.remove(key);
+        drop(conn); // the socket closes
+    } else if let Some(c) = w.conns.get_mut(key) {
+        c.waker = waker;
+    }
 }
 
 /// The connection's life until it stops reading.
-fn poll_serve(worker: &Shared, key: Key, cx: &mut Context<'_>) -> Poll<Ended> {
-    let mut w = worker.borrow_mut();
+fn poll_serve(w: &mut Worker, key: Key, cx: &mut Context<'_>) -> Poll<Ended> {
     loop {
         let Some(c) = w.conns.get(key) else {
             return Poll::Ready(Ended::Lost);
@@ -78,25 +171,18 @@ fn poll_serve(worker: &Shared, key: Key, cx: &mut Context<'_>) -> Poll<Ended> {
         }
         // Not while the journal queue is full and this connection's records wait in it
         // (`journal_queue.rs`); it is woken when they are durable.
-        let read = if w.may_read(key) {
-            read(&mut w, key, cx)
-        } else {
-            Poll::Pending
-        };
-        match read {
+        if !w.may_read(key) {
+            return Poll::Pending;
+        }
+        match read(w, key, cx) {
             Poll::Ready(Read::Again) => {}
             Poll::Ready(Read::Full) => {
-                // More may wait: yield to the other connections and the flusher first.
+                // More may wait: the other connections and the flusher go first.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             Poll::Ready(Read::Ended) => return Poll::Ready(Ended::Lost),
-            Poll::Pending => {
-                if let Some(c) = w.conns.get_mut(key) {
-                    c.park(cx.waker());
-                }
-                return Poll::Pending;
-            }
+            Poll::Pending => return Poll::Pending,
         }
     }
 }
@@ -203,8 +289,7 @@ fn handle_bytes(w: &mut Worker, key: Key, n: usize) -> bool {
 /// Reading is done: the peer closed, the socket failed, the transport gave up, or the shard
 /// closed the connection. The shard hears it at once and frees the connection; what it still
 /// had for the socket becomes the record's tail.
-fn finish_reading(worker: &Shared, key: Key) {
-    let mut w = worker.borrow_mut();
+fn finish_reading(w: &mut Worker, key: Key) {
     let now = w.now_ms();
     let Some(id) = w.conns.get(key).map(|c| c.id) else {
         return;
@@ -213,16 +298,18 @@ fn finish_reading(worker: &Shared, key: Key) {
     w.shard.connection_lost(now, id);
     if let Some(c) = w.conns.get_mut(key) {
         c.closing = true;
+        c.draining = true;
         if !tail.is_empty() {
             c.extra().tail = Some(tail);
         }
     }
+    let grace_ms = u64::try_from(WRITE_GRACE.as_millis()).unwrap_or(u64::MAX);
+    w.draining.push_back((now.saturating_add(grace_ms), key));
     w.flush_outputs();
 }
 
-/// Write the rest, then the transport's goodbye, and close (bounded by the caller).
-fn poll_drain(worker: &Shared, key: Key, finished: &mut bool, cx: &mut Context<'_>) -> Poll<()> {
-    let mut w = worker.borrow_mut();
+/// Write the rest, then the transport's goodbye, and close (bounded by the timer task).
+fn poll_drain(w: &mut Worker, key: Key, cx: &mut Context<'_>) -> Poll<()> {
     loop {
         if w.write_conn(key) == Wrote::Failed {
             return Poll::Ready(());
@@ -230,9 +317,9 @@ fn poll_drain(worker: &Shared, key: Key, finished: &mut bool, cx: &mut Context<'
         let Some(c) = w.conns.get_mut(key) else {
             return Poll::Ready(());
         };
-        if !c.holds() && !*finished {
+        if !c.holds() && !c.finished {
             // Everything the shard had is queued: the goodbye goes after it.
-            *finished = true;
+            c.finished = true;
             if let Some(stack) = c.stack.as_mut() {
                 stack.finish();
                 continue;
@@ -244,34 +331,29 @@ fn poll_drain(worker: &Shared, key: Key, finished: &mut bool, cx: &mut Context<'
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Pending => {}
             }
-        } else if *finished {
+        } else if c.finished {
             c.stream.shutdown_write();
             return Poll::Ready(());
         }
         // Bytes wait for the socket or for the journal.
-        c.park(cx.waker());
         return Poll::Pending;
     }
 }
 
 /// The shard handed the connection to the home worker of its session: the socket and the
 /// transport state move there intact.
-fn move_away(worker: &Shared, key: Key) {
-    let (conn, peer) = {
-        let mut w = worker.borrow_mut();
-        let Some(mut conn) = w.conns.remove(key) else {
-            return;
-        };
-        let handoff = conn.extra.as_mut().and_then(|e| e.handoff.take());
-        let peer = handoff
-            .as_ref()
-            .and_then(|h| w.peers.get(h.shard as usize).cloned());
-        (conn, handoff.zip(peer))
+fn move_away(w: &mut Worker, key: Key) {
+    let Some(mut conn) = w.conns.remove(key) else {
+        return;
     };
-    let Some((handoff, peer)) = peer else {
+    let handoff = conn.extra.as_mut().and_then(|e| e.handoff.take());
+    let peer = handoff
+        .as_ref()
+        .and_then(|h| w.peers.get(h.shard as usize).cloned());
+    let (Some(handoff), Some(peer)) = (handoff, peer) else {
         return; // dropped: closed
     };
-    let mut stack = conn.stack;
+    let mut stack: Option<Box<Stack>> = conn.stack;
     // Nothing of the shard's was written before CONNACK; transport bytes not yet written
     // (TLS session tickets) go with the transport.
     if let (Some(mut out), Some(stack)) = (conn.out, stack.as_mut()) {
@@ -291,20 +373,45 @@ fn move_away(worker: &Shared, key: Key) {
 mod tests {
     use super::*;
 
-    /// The size of the future `f` returns.
-    fn future_bytes<F, Fut>(_: F) -> usize
-    where
-        F: FnOnce(Shared, Key) -> Fut,
-    {
-        std::mem::size_of::<Fut>()
+    fn key(n: u32) -> Key {
+        let mut slab = brokkr_core::slab::Slab::default();
+        let mut last = slab.insert(());
+        for _ in 0..n {
+            last = slab.insert(());
+        }
+        last
     }
 
-    /// tokio's task cell is 256 bytes for a future of up to 136 bytes and 384 beyond (cells
-    /// are aligned to 128 bytes): an idle connection pays for every byte over the line.
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     #[test]
-    fn the_connection_future_fits_the_smallest_task_cell() {
-        let bytes = future_bytes(connection);
-        eprintln!("the connection's future is {bytes} bytes");
-        assert!(bytes <= 136, "the connection's future is {bytes} bytes");
+    fn the_reader_is_woken_once_per_batch_and_gets_every_key_in_order() {
+        let ready = Arc::new(Ready::default());
+        let count = Arc::new(Count::default());
+        let reader = Waker::from(Arc::clone(&count));
+        let mut batch = Vec::new();
+        ready.take(&mut batch, &reader);
+        assert!(batch.is_empty());
+        let (a, b) = (key(0), key(1));
+        waker(a, &ready).wake_by_ref();
+        waker(b, &ready).wake();
+        waker(a, &ready).wake_by_ref();
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        ready.take(&mut batch, &reader);
+        assert_eq!(batch, vec![a, b, a]);
+        batch.clear();
+        waker(b, &ready).wake_by_ref();
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::Relaxed), 2);
     }
 }

@@ -2,9 +2,8 @@
 //! stack, the waker of the connection's task, and (boxed, since most connections never need
 //! them) what waits for the socket, the journal or a hand-off.
 //!
-//! The record is the worker's, not the task's: the worker writes to the socket itself once per
-//! loop turn (`flush.rs`), and the task is left with the waiting (readable, writable while
-//! bytes wait, woken to close or move). Keys are the slab's own and stay valid for the
+//! The worker writes to the socket itself once per loop turn (`flush.rs`) and reads it when
+//! the connection's waker says so (`connection.rs`). Keys are the slab's own and stay valid for the
 //! record's whole life; the shard's [`ConnId`]s find their record through a side table indexed
 //! like the shard's slab. The two differ because a connection outlives its id in the shard: it
 //! is freed there as soon as reading ends (wills fire then) or it is handed over, and its
@@ -24,8 +23,9 @@ pub(super) struct Conn {
     /// The shard's id for it (freed in the shard once reading ends or it is handed over).
     pub id: ConnId,
     pub stream: Stream,
-    /// The connection's task, to wake when the socket would block, or it must close or move.
-    pub waker: Option<Waker>,
+    /// The connection's waker: the IO driver's way to it, and the worker's when the socket
+    /// would block, or the connection must close or move.
+    pub waker: Waker,
     /// The transport between the socket and MQTT (TLS, websockets, PROXY), if any.
     pub stack: Option<Box<Stack>>,
     /// Bytes the socket did not take yet; only while there are some.
@@ -41,6 +41,10 @@ pub(super) struct Conn {
     pub moving: bool,
     /// It is in the worker's list of connections to write this turn.
     pub queued: bool,
+    /// Reading is over: it writes what is left and closes.
+    pub draining: bool,
+    /// The transport's goodbye is sealed after the last bytes (draining).
+    pub finished: bool,
 }
 
 /// What few connections need, boxed to keep [`Conn`] small.
@@ -69,7 +73,7 @@ impl Conn {
         Conn {
             id,
             stream,
-            waker: None,
+            waker: Waker::noop().clone(),
             stack,
             out: None,
             peer,
@@ -77,6 +81,8 @@ impl Conn {
             closing: false,
             moving: false,
             queued: false,
+            draining: false,
+            finished: false,
         }
     }
 
@@ -95,18 +101,9 @@ impl Conn {
         self.out.as_ref().is_some_and(|o| !o.is_empty())
     }
 
-    /// Wake the connection's task (it looks at its record when it runs).
+    /// Have the reader task look at the connection (`connection.rs`).
     pub fn wake(&self) {
-        if let Some(w) = &self.waker {
-            w.wake_by_ref();
-        }
-    }
-
-    /// Keep `waker` to wake the task with (cloned only when it changed).
-    pub fn park(&mut self, waker: &Waker) {
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            self.waker = Some(waker.clone());
-        }
+        self.waker.wake_by_ref();
     }
 }
 
