@@ -83,8 +83,15 @@ pub(super) fn waker(key: Key, ready: &Arc<Ready>) -> Waker {
     }))
 }
 
-/// Why the connection stopped reading.
+/// Reads that fill the scratch buffer one connection gets per turn before the others (and the
+/// flusher) go first: up to 256 KiB, so that a busy publisher's deliveries leave in large
+/// writes, while no connection keeps the worker for long.
+const FULL_READS_PER_TURN: u32 = 4;
+
+/// Why the connection stopped reading (or paused: `ReadMore`).
 enum Ended {
+    /// Not ended: its read filled the scratch buffer, more may wait.
+    ReadMore,
     /// The peer closed, the socket failed, or the transport gave up.
     Lost,
     /// The shard closed it.
@@ -93,41 +100,78 @@ enum Ended {
     Moving,
 }
 
-/// The worker's reader task: every turn, step each connection woken since the last.
+/// The worker's reader task: every turn, step each connection woken since the last, once.
+///
+/// A connection whose read filled the scratch buffer (more may wait) is stepped again on the
+/// next turn, after `yield_now`: tokio polls its IO driver before it runs a task that yielded,
+/// so connections with new input are read in that turn too (a wake-up of our own would run the
+/// reader again before the driver is polled, up to 61 times, starving the others). The task
+/// runs without tokio's cooperative budget: each connection is stepped once per turn anyway,
+/// and a budget spent halfway would leave the rest of the turn's connections unread.
 pub(super) async fn reader(worker: Shared) {
     let ready = Arc::clone(&worker.borrow().ready);
     let mut batch = Vec::new();
-    std::future::poll_fn(|cx| {
-        ready.take(&mut batch, cx.waker());
-        if !batch.is_empty() {
-            let mut w = worker.borrow_mut();
-            for key in batch.drain(..) {
-                step(&mut w, key);
+    let mut again = Vec::new();
+    tokio::task::unconstrained(async {
+        loop {
+            std::future::poll_fn(|cx| {
+                ready.take(&mut batch, cx.waker());
+                batch.append(&mut again);
+                if batch.is_empty() {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                }
+            })
+            .await;
+            {
+                let mut w = worker.borrow_mut();
+                for key in batch.drain(..) {
+                    if step(&mut w, key) == Step::ReadMore {
+                        again.push(key);
+                    }
+                }
+            }
+            if !again.is_empty() {
+                tokio::task::yield_now().await;
             }
         }
-        Poll::<()>::Pending
     })
     .await;
 }
 
+/// What a step left to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Wait for the connection's waker.
+    Wait,
+    /// The read filled the scratch buffer: step it again next turn.
+    ReadMore,
+}
+
 /// Do what connection `key` can do now: read, write what waited for its socket, start
 /// closing, move, or finish closing.
-fn step(w: &mut Worker, key: Key) {
+fn step(w: &mut Worker, key: Key) -> Step {
     let Some(c) = w.conns.get_mut(key) else {
-        return; // gone since it was woken
+        return Step::Wait; // gone since it was woken
     };
     // The connection's waker, out of the record while the record is borrowed (a wake meanwhile
     // would be lost: every path below looks at the record's flags again before it waits).
     let waker = std::mem::replace(&mut c.waker, Waker::noop().clone());
     let mut cx = Context::from_waker(&waker);
+    let mut next = Step::Wait;
     let done = if c.draining {
         poll_drain(w, key, &mut cx).is_ready()
     } else {
         match poll_serve(w, key, &mut cx) {
             Poll::Pending => false,
+            Poll::Ready(Ended::ReadMore) => {
+                next = Step::ReadMore;
+                false
+            }
             Poll::Ready(Ended::Moving) => {
                 move_away(w, key);
-                return;
+                return Step::Wait;
             }
             // Lost or closed by the shard: either way the shard frees the connection now (a
             // will fires now, not after the flush) and what it still had encoded is sent
@@ -144,10 +188,12 @@ fn step(w: &mut Worker, key: Key) {
     } else if let Some(c) = w.conns.get_mut(key) {
         c.waker = waker;
     }
+    next
 }
 
 /// The connection's life until it stops reading.
 fn poll_serve(w: &mut Worker, key: Key, cx: &mut Context<'_>) -> Poll<Ended> {
+    let mut full_reads = 0;
     loop {
         let Some(c) = w.conns.get(key) else {
             return Poll::Ready(Ended::Lost);
@@ -177,9 +223,11 @@ fn poll_serve(w: &mut Worker, key: Key, cx: &mut Context<'_>) -> Poll<Ended> {
         match read(w, key, cx) {
             Poll::Ready(Read::Again) => {}
             Poll::Ready(Read::Full) => {
-                // More may wait: the other connections and the flusher go first.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
+                full_reads += 1;
+                if full_reads == FULL_READS_PER_TURN {
+                    // More may wait: the other connections and the flusher go first.
+                    return Poll::Ready(Ended::ReadMore);
+                }
             }
             Poll::Ready(Read::Ended) => return Poll::Ready(Ended::Lost),
             Poll::Pending => return Poll::Pending,
