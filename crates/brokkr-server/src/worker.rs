@@ -140,7 +140,7 @@ pub(crate) fn clock_ms(epoch: Instant) -> u64 {
     CLOCK_ORIGIN_MS.saturating_add(elapsed)
 }
 
-/// Time a closing connection's writer gets to send what was already encoded.
+/// Time a closing connection gets to send what was already encoded.
 const WRITE_GRACE: Duration = Duration::from_secs(5);
 
 /// Read at most this much per socket read (one buffer per worker, shared by its connections).
@@ -598,7 +598,7 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         }
         w.flush_outputs();
     }
-    // Give the writers a moment to send the DISCONNECTs and wills (bounded).
+    // Give the connections a moment to send the DISCONNECTs and wills (bounded).
     let deadline = Instant::now() + Duration::from_secs(2);
     while !worker.borrow().conns.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -681,7 +681,7 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                     let mut w = worker.borrow_mut();
                     let now = w.now_ms();
                     // The CONNECT is handled here, before the connection's tasks exist; the
-                    // writer finds the CONNACK in the shard when it starts.
+                    // flusher finds the CONNACK in the shard.
                     w.shard.accept_handoff(now, &handoff)
                 };
                 let peer = stack.as_ref().and_then(|s| s.peer()).or(peer);

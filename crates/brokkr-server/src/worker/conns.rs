@@ -35,9 +35,9 @@ pub(super) struct Conn {
     pub peer: Option<std::net::SocketAddr>,
     /// The rarely needed rest.
     pub extra: Option<Box<Extra>>,
-    /// The shard closed it, or reading ended: its task sends what is left and closes.
+    /// The shard closed it, or reading ended: the reader sends what is left and closes it.
     pub closing: bool,
-    /// The shard handed it to another worker: its task moves it there.
+    /// The shard handed it to another worker: the reader moves it there.
     pub moving: bool,
     /// It is in the worker's list of connections to write this turn.
     pub queued: bool,
@@ -52,7 +52,7 @@ pub(super) struct Conn {
 pub(super) struct Extra {
     /// What the shard still had for this connection when it was freed; written last.
     pub tail: Option<bytes::Bytes>,
-    /// The shard handed the connection to another worker, until its task takes it there.
+    /// The shard handed the connection to another worker, until the reader moves it there.
     pub handoff: Option<Handoff>,
     /// With the journal: bytes taken from the shard, each chunk with the ticket that must be
     /// durable before it is written (0: none), in order.

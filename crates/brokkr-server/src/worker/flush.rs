@@ -2,9 +2,10 @@
 //! connections the shard wrote to; one flusher task per worker writes them all, each with one
 //! vectored non-blocking write (sealed through its transport first), after the connections
 //! that were ready to read this turn have been read (tokio's current-thread scheduler runs
-//! woken tasks in order, and the flusher is woken by the first of them). A connection's own
-//! task is woken only when its socket would block (it then waits for writability and writes
-//! the rest itself), or when it must close or move to another worker.
+//! woken tasks in order, and the flusher is woken by the first of them, from inside the reader
+//! task's turn). A connection goes back to the reader task only when its socket would block
+//! (it then waits for writability and writes the rest itself), or when it must close or move
+//! to another worker.
 //!
 //! Accounting is the one the shard expects: [`brokkr_core::shard::Shard::written`] hears of a
 //! chunk only once it is written whole, so the shard's write-buffer cap bounds what waits in
@@ -20,7 +21,7 @@ use bytes::Bytes;
 use std::rc::Rc;
 use tokio::sync::Notify;
 
-/// What a write left to the connection's task.
+/// What a write left to the reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Wrote {
     /// Everything collected went out (or nothing was there).
@@ -56,12 +57,12 @@ impl Worker {
             };
             c.queued = false;
             if c.closing || c.moving {
-                // Its task sends the rest (or moves it) itself.
+                // The reader sends the rest (or moves it) itself.
                 c.wake();
                 continue;
             }
             if c.blocked() {
-                // Its task waits for writability and then takes everything there is.
+                // It waits for writability, then the reader writes everything there is.
                 continue;
             }
             if self.write_conn(key) != Wrote::Done
