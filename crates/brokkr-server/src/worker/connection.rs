@@ -443,6 +443,13 @@ mod tests {
         }
     }
 
+    /// A connection's waker is its one allocation besides tokio's `ScheduledIo`: the `Arc`'s
+    /// two counts and this (32 bytes, glibc's smallest chunk but one).
+    #[test]
+    fn a_connection_waker_stays_small() {
+        assert_eq!(std::mem::size_of::<ConnWake>(), 16);
+    }
+
     #[test]
     fn the_reader_is_woken_once_per_batch_and_gets_every_key_in_order() {
         let ready = Arc::new(Ready::default());
