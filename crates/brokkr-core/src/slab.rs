@@ -10,6 +10,14 @@ pub struct Key {
     generation: u32,
 }
 
+impl Key {
+    /// The key's slot: dense from 0, reused once freed (with a new generation), so a side
+    /// table indexed by it needs no hashing.
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+}
+
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.index, self.generation)

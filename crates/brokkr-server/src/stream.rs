@@ -3,6 +3,9 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// A connected socket.
@@ -42,24 +45,23 @@ impl Stream {
         })
     }
 
-    pub async fn readable(&self) -> io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.readable().await,
-            Self::Unix(s) => s.readable().await,
-        }
+    /// Read into `buf` once the socket is readable; `Pending` registers `cx` for readability.
+    /// A read that fills `buf` only partly marks the socket not readable (epoll is
+    /// edge-triggered), so the next poll costs no system call.
+    pub fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        let polled = match self {
+            Self::Tcp(s) => Pin::new(s).poll_read(cx, &mut buf),
+            Self::Unix(s) => Pin::new(s).poll_read(cx, &mut buf),
+        };
+        polled.map_ok(|()| buf.filled().len())
     }
 
-    pub async fn writable(&self) -> io::Result<()> {
+    /// `Ready` once the socket may be writable; `Pending` registers `cx` for writability.
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Self::Tcp(s) => s.writable().await,
-            Self::Unix(s) => s.writable().await,
-        }
-    }
-
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.try_read(buf),
-            Self::Unix(s) => s.try_read(buf),
+            Self::Tcp(s) => s.poll_write_ready(cx),
+            Self::Unix(s) => s.poll_write_ready(cx),
         }
     }
 

@@ -1,10 +1,12 @@
 //! One worker: a current-thread tokio runtime owning a [`Shard`] and its connections.
 //! (The threads and their inboxes are in `cluster.rs`.)
 //!
-//! Each connection has a reader task (socket to shard) and a writer task (shard to socket,
-//! woken when the shard wrote to that connection). After every input the worker collects the
-//! shard's outputs once: connections written to (each writer woken once: writes are coalesced
-//! per turn) and connections to close. A timer task runs [`Shard::tick`] at the shard's next
+//! One reader task reads every connection's socket into the shard when its waker says so
+//! (`connection.rs`); the worker keeps the connection's record (`conns.rs`) and writes to its
+//! socket itself. After
+//! every input the worker collects the shard's outputs once: connections written to (listed
+//! for the flusher, which writes each once per loop turn: `flush.rs`), connections to close
+//! and connections handed to other workers (their tasks woken). A timer task runs [`Shard::tick`] at the shard's next
 //! deadline (at least every second); a background task runs retained deliveries in slices.
 //! Deferred logins go to the broker's login threads (`auth.rs`) and their verdicts come back
 //! on a channel of this worker's; delivery batches for other workers leave through `outbox.rs`,
@@ -13,8 +15,11 @@
 mod accept;
 mod auth;
 mod connection;
+mod conns;
+mod flush;
 mod journal_queue;
 mod outbox;
+mod outgoing;
 
 pub(crate) use auth::{AUTH_QUEUE_CAPACITY, AuthPool, auth_threads};
 
@@ -27,10 +32,9 @@ use accept::{listener_updates, start_accepting};
 use brokkr_core::journal::JournalRecord;
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::{ConnId, Handoff, Placement, RemoteDelivery, Shard, SharedState};
+use brokkr_core::slab::Key;
 use brokkr_core::snapshot::{RetainedSnapshot, SessionSnapshot};
-use connection::connection;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,7 +125,7 @@ struct WorkerJournal {
     /// The last ticket sent to the journal thread (one per turn that produced records).
     sent: u64,
     /// Connections holding bytes, or stopped reading, until a ticket is durable.
-    waiting: Vec<(u64, ConnId)>,
+    waiting: Vec<(u64, Key)>,
     /// Tickets sent and not yet durable, with their records' weight (`worker/journal_queue.rs`).
     queue: journal_queue::Queue,
 }
@@ -136,39 +140,24 @@ pub(crate) fn clock_ms(epoch: Instant) -> u64 {
     CLOCK_ORIGIN_MS.saturating_add(elapsed)
 }
 
-/// Time a closing connection's writer gets to send what was already encoded.
+/// Time a closing connection gets to send what was already encoded.
 const WRITE_GRACE: Duration = Duration::from_secs(5);
 
 /// Read at most this much per socket read (one buffer per worker, shared by its connections).
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
-struct Conn {
-    /// Wakes the connection's task: the shard wrote to it, closed it or handed it over.
-    wake: Rc<Notify>,
-    closing: bool,
-    /// What the shard still had for this connection when it was freed; the writer sends it
-    /// last.
-    tail: Option<bytes::Bytes>,
-    /// The shard handed the connection to another worker, until the reader task takes it.
-    handoff: Option<Handoff>,
-    /// The connection is moving to another worker: its writer gives its half back.
-    moving: bool,
-    /// With the journal: bytes taken from the shard, each chunk with the ticket that must be
-    /// durable before it is written (0: none), in order.
-    held: VecDeque<(u64, bytes::Bytes)>,
-    /// With the journal: the last ticket holding records this connection's reads produced,
-    /// and whether it stopped reading until that ticket is durable (`worker/journal_queue.rs`).
-    reads: journal_queue::Reads,
-    /// The client's address as far as we know it (a PROXY header or a trusted `X-Real-IP`
-    /// replaces the socket's peer); `None` for a unix socket.
-    peer: Option<std::net::SocketAddr>,
-    /// What the listener speaks, for the log (`mqtt`, `websockets+tls`, ...).
-    transport: Option<Arc<TransportSpec>>,
-}
-
 struct Worker {
     shard: Shard,
-    conns: HashMap<ConnId, Conn>,
+    conns: conns::Conns,
+    /// Connections to write this turn (`flush.rs`), and the flusher's wake-up.
+    dirty: Vec<Key>,
+    flusher: Rc<Notify>,
+    /// The queue a write starts in; a connection gets its own only when its socket blocks.
+    out_scratch: outgoing::Outgoing,
+    /// Connections woken for the reader task (`connection.rs`).
+    ready: Arc<connection::Ready>,
+    /// Closing connections with the time their grace to write the rest ends, in that order.
+    draining: std::collections::VecDeque<(u64, Key)>,
     epoch: Instant,
     /// The one read buffer of this worker (see `connection`).
     scratch: Vec<u8>,
@@ -194,8 +183,9 @@ impl Worker {
         clock_ms(self.epoch)
     }
 
-    /// Wake the writers of every connection the shard wrote to or wants closed, the background
-    /// task if the shard has background work; send hand-offs and delivery batches to peers.
+    /// List every connection the shard wrote to for the flusher, wake the tasks of those it
+    /// wants closed or moved and the background task if the shard has background work; send
+    /// delivery batches to peers.
     fn flush_outputs(&mut self) {
         // First, since a refused login writes a CONNACK and closes.
         self.start_logins();
@@ -215,21 +205,21 @@ impl Worker {
         for conn in self.shard.take_dirty() {
             if self.journal.is_some() {
                 self.hold(conn, gate);
-            } else if let Some(c) = self.conns.get(&conn) {
-                c.wake.notify_one();
+            } else if let Some(key) = self.conns.key_of(conn) {
+                self.queue_write(key);
             }
         }
         for conn in self.shard.take_closed() {
-            if let Some(c) = self.conns.get_mut(&conn) {
+            if let Some((_, c)) = self.conns.by_id_mut(conn) {
                 c.closing = true;
-                c.wake.notify_one();
+                c.wake();
             }
         }
         for h in self.shard.take_handoffs() {
-            if let Some(c) = self.conns.get_mut(&h.conn) {
-                c.handoff = Some(h);
+            if let Some((_, c)) = self.conns.by_id_mut(h.conn) {
+                c.extra().handoff = Some(h);
                 c.moving = true;
-                c.wake.notify_one();
+                c.wake();
             }
         }
     }
@@ -239,14 +229,14 @@ impl Worker {
     fn log_events(&mut self) {
         use brokkr_core::events::Event;
         for event in self.shard.take_events() {
-            let conn = event.conn().and_then(|c| self.conns.get(&c));
+            let conn = event.conn().and_then(|c| self.conns.by_id(c));
             let from = match conn.and_then(|c| c.peer) {
                 Some(addr) => addr.ip().to_string(),
                 None => "a unix socket".to_string(),
             };
             let over = conn
-                .and_then(|c| c.transport.as_ref())
-                .map_or_else(|| "mqtt".to_string(), |t| t.describe());
+                .and_then(|c| c.stack.as_ref())
+                .map_or_else(|| "mqtt".to_string(), |s| s.spec().describe());
             match event {
                 Event::LoggedIn {
                     client_id,
@@ -363,12 +353,13 @@ impl Worker {
     /// before them) is durable.
     fn hold(&mut self, conn: ConnId, gate: u64) {
         let bytes = self.shard.take_write(conn);
-        let (Some(j), Some(c)) = (self.journal.as_mut(), self.conns.get_mut(&conn)) else {
+        let (Some(j), Some((key, c))) = (self.journal.as_mut(), self.conns.by_id_mut(conn)) else {
             return;
         };
-        let ticket = gate.max(c.held.back().map_or(0, |(t, _)| *t));
+        let held = &mut c.extra().held;
+        let ticket = gate.max(held.back().map_or(0, |(t, _)| *t));
         if !bytes.is_empty() {
-            c.held.push_back((ticket, bytes));
+            held.push_back((ticket, bytes));
         }
         if ticket
             > j.link
@@ -376,62 +367,50 @@ impl Worker {
                 .ticket
                 .load(std::sync::atomic::Ordering::Acquire)
         {
-            j.waiting.push((ticket, conn));
+            j.waiting.push((ticket, key));
         } else {
-            c.wake.notify_one();
+            self.queue_write(key);
         }
     }
 
-    /// What the writer of `conn` may write now: (chunks, closing, moving).
-    fn writable(&mut self, id: ConnId) -> (Vec<bytes::Bytes>, bool, bool) {
-        let Some(j) = self.journal.as_ref() else {
-            let mut bytes = self.shard.take_write(id);
-            let conn = self.conns.get_mut(&id);
-            let closing = conn.as_ref().is_none_or(|c| c.closing);
-            let moving = conn.as_ref().is_some_and(|c| c.moving);
-            if bytes.is_empty()
-                && let Some(tail) = conn.and_then(|c| c.tail.take())
-            {
-                bytes = tail;
-            }
-            return (vec![bytes], closing, moving);
-        };
-        let durable = j
-            .link
-            .durable
-            .ticket
-            .load(std::sync::atomic::Ordering::Acquire);
-        let Some(c) = self.conns.get_mut(&id) else {
-            return (Vec::new(), true, false);
-        };
-        let mut out = Vec::new();
-        while c.held.front().is_some_and(|(t, _)| *t <= durable) {
-            out.extend(c.held.pop_front().map(|(_, b)| b));
-        }
-        if c.held.is_empty() {
-            out.extend(c.tail.take());
-        }
-        (out, c.closing && c.held.is_empty(), c.moving)
-    }
-
-    /// The journal made tickets up to `durable` durable: wake the writers and readers waiting
-    /// for them.
+    /// The journal made tickets up to `durable` durable: the flusher writes what was held for
+    /// them, and connections that stopped reading for them read again.
     fn release(&mut self, durable: u64) {
         let Some(j) = self.journal.as_mut() else {
             return;
         };
         j.queue.durable(durable);
-        let conns = &mut self.conns;
-        j.waiting.retain(|&(ticket, conn)| {
+        let mut ready = Vec::new();
+        j.waiting.retain(|&(ticket, key)| {
             if ticket > durable {
                 return true;
             }
-            if let Some(c) = conns.get_mut(&conn) {
-                c.reads.resume();
-                c.wake.notify_one();
-            }
+            ready.push(key);
             false
         });
+        for key in ready {
+            if let Some(c) = self.conns.get_mut(key) {
+                if c.extra.as_mut().is_some_and(|e| e.reads.resume()) {
+                    c.wake();
+                }
+                self.queue_write(key);
+            }
+        }
+    }
+
+    /// Close the connections whose grace to write what was left ran out (a peer that does not
+    /// read would keep its socket forever).
+    fn end_expired_drains(&mut self, now: u64) {
+        while let Some(&(deadline, key)) = self.draining.front() {
+            if deadline > now {
+                break;
+            }
+            self.draining.pop_front();
+            if self.conns.get(key).is_some_and(|c| c.draining) {
+                let conn = self.conns.remove(key);
+                drop(conn); // the socket closes
+            }
+        }
     }
 
     /// One batch per peer with deliveries waiting, sent or kept in order in the outbox's
@@ -471,24 +450,15 @@ impl Worker {
         stack: Option<Box<Stack>>,
         peer: Option<std::net::SocketAddr>,
     ) {
-        let wake = Rc::new(Notify::new());
-        {
-            let mut w = worker.borrow_mut();
-            let conn = Conn {
-                peer: stack.as_ref().map_or(peer, |s| s.peer()),
-                transport: stack.as_ref().map(|s| Arc::clone(s.spec())),
-                wake: Rc::clone(&wake),
-                closing: false,
-                tail: None,
-                handoff: None,
-                moving: false,
-                held: VecDeque::new(),
-                reads: journal_queue::Reads::default(),
-            };
-            w.conns.insert(id, conn);
-            w.flush_outputs();
+        let mut w = worker.borrow_mut();
+        let peer = stack.as_ref().map_or(peer, |s| s.peer());
+        let key = w.conns.insert(conns::Conn::new(id, stream, stack, peer));
+        let waker = connection::waker(key, &w.ready);
+        if let Some(c) = w.conns.get_mut(key) {
+            c.waker = waker;
+            c.wake(); // its first step registers it for readability
         }
-        tokio::task::spawn_local(connection(stream, id, wake, Rc::clone(worker), stack));
+        w.flush_outputs();
     }
 }
 
@@ -503,7 +473,12 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
     let (auth, verdicts) = auth::WorkerAuth::new(setup.auth);
     let worker = Rc::new(RefCell::new(Worker {
         shard: Shard::with_placement(setup.limits, setup.seed, place, setup.shared),
-        conns: HashMap::new(),
+        conns: conns::Conns::default(),
+        dirty: Vec::new(),
+        flusher: Rc::new(Notify::new()),
+        out_scratch: outgoing::Outgoing::default(),
+        ready: Arc::default(),
+        draining: std::collections::VecDeque::new(),
         epoch: setup.epoch,
         scratch: vec![0; READ_CHUNK_BYTES],
         plain: Vec::new(),
@@ -563,6 +538,10 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         setup.inbox,
         Rc::clone(&worker),
     ))];
+    tasks.push(tokio::task::spawn_local(connection::reader(Rc::clone(
+        &worker,
+    ))));
+    tasks.push(tokio::task::spawn_local(flush::flusher(Rc::clone(&worker))));
     tasks.push(tokio::task::spawn_local(timer_loop(Rc::clone(&worker))));
     let drift = crate::overload::measure_drift(setup.overload, setup.index);
     tasks.push(tokio::task::spawn_local(drift));
@@ -619,7 +598,7 @@ pub(crate) async fn serve(setup: WorkerSetup, listeners: Vec<BoundListener>) {
         }
         w.flush_outputs();
     }
-    // Give the writers a moment to send the DISCONNECTs and wills (bounded).
+    // Give the connections a moment to send the DISCONNECTs and wills (bounded).
     let deadline = Instant::now() + Duration::from_secs(2);
     while !worker.borrow().conns.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -702,7 +681,7 @@ async fn inbox_loop(mut inbox: mpsc::Receiver<Inbox>, worker: Shared) {
                     let mut w = worker.borrow_mut();
                     let now = w.now_ms();
                     // The CONNECT is handled here, before the connection's tasks exist; the
-                    // writer finds the CONNACK in the shard when it starts.
+                    // flusher finds the CONNACK in the shard.
                     w.shard.accept_handoff(now, &handoff)
                 };
                 let peer = stack.as_ref().and_then(|s| s.peer()).or(peer);
@@ -787,6 +766,7 @@ async fn timer_loop(worker: Shared) {
         let now = w.now_ms();
         w.shard.tick(now);
         w.flush_outputs();
+        w.end_expired_drains(now);
     }
 }
 
@@ -818,7 +798,7 @@ async fn background_loop(worker: Shared) {
     }
 }
 
-/// Wake the writers whose held bytes became durable, each time the journal thread says so.
+/// Release the bytes and reads that waited for the journal, each time it says what is durable.
 async fn journal_loop(durable: Arc<Durable>, worker: Shared) {
     loop {
         durable.notify.notified().await;

@@ -1,104 +1,97 @@
-//! One connection's task: it reads the socket into the worker's one scratch buffer and hands
-//! the bytes to the shard (through the transport [`Stack`] when the listener has one), and
-//! writes what the shard encoded for it, woken once per loop turn. Reading and writing wait on
-//! the socket's readiness in one `select!`, so a peer that neither reads nor stops sending
-//! never blocks the other direction, and an idle connection holds no buffer at all.
+//! The worker's connections on the read side, all served by one reader task per worker. Each
+//! connection has a waker of its own (an `Arc` of its record's key and the worker's [`Ready`]
+//! list, a few dozen bytes) that tokio's IO driver calls when the socket becomes readable or
+//! writable; the reader task then steps every connection woken since its last turn: reads the
+//! socket into the worker's one scratch buffer and hands the bytes to the shard (through the
+//! transport [`Stack`] when the listener has one). Writing is the flusher's (`flush.rs`), once
+//! per loop turn after the reads; a connection waits for writability only while bytes wait for
+//! its socket, and then writes them itself when it may. Reading goes on meanwhile, so a peer
+//! that neither reads nor stops sending never blocks the other direction.
+//!
+//! A connection is not a tokio task: a task is a 256-byte cell aligned to 128 bytes, which
+//! glibc's allocator serves with some 150 bytes of slack beside it; a waker costs 32 bytes.
 //!
 //! A connection handed to another worker moves whole (socket and transport state); a closing
-//! one flushes what was encoded, for at most [`super::WRITE_GRACE`].
+//! one flushes what was encoded, then the transport's goodbye (websocket close, TLS
+//! close_notify), for at most [`super::WRITE_GRACE`] (enforced by the timer task, to within
+//! its one-second tick).
 
+use super::flush::Wrote;
 use super::{Inbox, Shared, WRITE_GRACE, Worker, clock_ms};
-use crate::stream::Stream;
 use crate::transport::Stack;
-use brokkr_core::shard::ConnId;
-use bytes::Bytes;
-use std::collections::VecDeque;
-use std::io::{ErrorKind, IoSlice};
-use std::rc::Rc;
-use tokio::sync::Notify;
+use brokkr_core::slab::Key;
+use std::io::ErrorKind;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker, ready};
 
-/// Most chunks handed to one vectored write.
-const WRITE_SLICES_MAX: usize = 64;
-
-/// Bytes waiting for the socket, in order; the first chunk may be partly written. Each chunk
-/// carries the number of the shard's bytes it stands for (a sealed chunk's TLS or websocket
-/// framing makes it longer; a transport's own bytes stand for none): the shard hears they
-/// left only when the chunk is written, so its write-buffer cap bounds what waits here.
-#[derive(Debug, Default)]
-struct Outgoing {
-    chunks: VecDeque<(Bytes, usize)>,
-    /// Bytes of the first chunk already written.
-    offset: usize,
+/// Connections woken since the reader task's last turn, and the reader task's own waker.
+#[derive(Default)]
+pub(super) struct Ready {
+    inner: Mutex<ReadyInner>,
 }
 
-impl Outgoing {
-    fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
-    }
+#[derive(Default)]
+struct ReadyInner {
+    keys: Vec<Key>,
+    reader: Option<Waker>,
+}
 
-    /// Queue `bytes`, which stand for `credit` of the shard's bytes.
-    fn push(&mut self, bytes: Bytes, credit: usize) {
-        if !bytes.is_empty() {
-            self.chunks.push_back((bytes, credit));
+impl Ready {
+    /// `key`'s connection has something to do: the reader task steps it on its next turn.
+    pub(super) fn push(&self, key: Key) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.keys.push(key);
+        if inner.keys.len() == 1
+            && let Some(reader) = &inner.reader
+        {
+            reader.wake_by_ref();
         }
     }
 
-    /// Write as much as the socket takes now. `Ok(credit)`: the shard's bytes of the chunks
-    /// written completely; `Err` when the socket failed.
-    fn write_some(&mut self, stream: &Stream) -> std::io::Result<usize> {
-        let mut total = 0;
-        while !self.chunks.is_empty() {
-            let mut slices = [IoSlice::new(&[]); WRITE_SLICES_MAX];
-            let mut used = 0;
-            for (slot, (i, (chunk, _))) in slices.iter_mut().zip(self.chunks.iter().enumerate()) {
-                let from = if i == 0 { self.offset } else { 0 };
-                *slot = IoSlice::new(chunk.get(from..).unwrap_or_default());
-                used += 1;
-            }
-            let n = match stream.try_write_vectored(slices.get(..used).unwrap_or_default()) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            total += self.consume(n);
+    /// The keys pushed since the last call (into `into`, which must be empty), and remember
+    /// the reader task's waker.
+    fn take(&self, into: &mut Vec<Key>, reader: &Waker) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if !inner.reader.as_ref().is_some_and(|r| r.will_wake(reader)) {
+            inner.reader = Some(reader.clone());
         }
-        Ok(total)
-    }
-
-    /// Drop `n` written bytes from the front; returns the credit of the chunks finished.
-    fn consume(&mut self, mut n: usize) -> usize {
-        let mut credit = 0;
-        while let Some((front, c)) = self.chunks.front() {
-            let left = front.len().saturating_sub(self.offset);
-            if n < left {
-                self.offset += n;
-                break;
-            }
-            n -= left;
-            credit += c;
-            self.offset = 0;
-            self.chunks.pop_front();
-        }
-        credit
-    }
-
-    /// Everything not written yet, as one buffer (for a connection moving to another worker).
-    fn unsent(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (i, (chunk, _)) in self.chunks.iter().enumerate() {
-            let from = if i == 0 { self.offset } else { 0 };
-            out.extend_from_slice(chunk.get(from..).unwrap_or_default());
-        }
-        self.chunks.clear();
-        self.offset = 0;
-        out
+        std::mem::swap(into, &mut inner.keys);
     }
 }
 
-/// Why the connection stopped reading.
+/// One connection's waker: tokio's driver (and the worker) wake the connection through it.
+struct ConnWake {
+    key: Key,
+    ready: Arc<Ready>,
+}
+
+impl Wake for ConnWake {
+    fn wake(self: Arc<Self>) {
+        self.ready.push(self.key);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.ready.push(self.key);
+    }
+}
+
+/// The waker of the connection whose record is `key`.
+pub(super) fn waker(key: Key, ready: &Arc<Ready>) -> Waker {
+    Waker::from(Arc::new(ConnWake {
+        key,
+        ready: Arc::clone(ready),
+    }))
+}
+
+/// Reads that fill the scratch buffer one connection gets per turn before the others (and the
+/// flusher) go first: up to 256 KiB, so that a busy publisher's deliveries leave in large
+/// writes, while no connection keeps the worker for long.
+const FULL_READS_PER_TURN: u32 = 4;
+
+/// Why the connection stopped reading (or paused: `ReadMore`).
 enum Ended {
+    /// Not ended: its read filled the scratch buffer, more may wait.
+    ReadMore,
     /// The peer closed, the socket failed, or the transport gave up.
     Lost,
     /// The shard closed it.
@@ -107,273 +100,373 @@ enum Ended {
     Moving,
 }
 
-pub(super) async fn connection(
-    stream: Stream,
-    id: ConnId,
-    wake: Rc<Notify>,
-    worker: Shared,
-    mut stack: Option<Box<Stack>>,
-) {
-    let mut out = Outgoing::default();
-    let ended = serve(&stream, id, &wake, &worker, &mut stack, &mut out).await;
-    if let Ended::Moving = ended {
-        move_away(stream, id, &worker, stack, &mut out);
-        return;
-    }
-    // Lost or closed by the shard: either way the shard frees the connection now (a will
-    // fires now, not after the flush) and what it still had encoded is sent last.
-    finish_reading(id, &worker);
-    if let Some(stack) = stack.as_mut() {
-        stack.finish();
-    }
-    // Send what was already encoded, boundedly (a peer that does not read would keep the
-    // socket forever), then close.
-    let _ = tokio::time::timeout(
-        WRITE_GRACE,
-        drain(&stream, id, &wake, &worker, &mut stack, &mut out),
-    )
+/// The worker's reader task: every turn, step each connection woken since the last, once.
+///
+/// A connection whose read filled the scratch buffer (more may wait) is stepped again on the
+/// next turn, after `yield_now`: tokio polls its IO driver before it runs a task that yielded,
+/// so connections with new input are read in that turn too (a wake-up of our own would run the
+/// reader again before the driver is polled, up to 61 times, starving the others). The task
+/// runs without tokio's cooperative budget: each connection is stepped once per turn anyway,
+/// and a budget spent halfway would leave the rest of the turn's connections unread.
+pub(super) async fn reader(worker: Shared) {
+    let ready = Arc::clone(&worker.borrow().ready);
+    let mut batch = Vec::new();
+    let mut again = Vec::new();
+    tokio::task::unconstrained(async {
+        loop {
+            std::future::poll_fn(|cx| {
+                ready.take(&mut batch, cx.waker());
+                batch.append(&mut again);
+                if batch.is_empty() {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                }
+            })
+            .await;
+            {
+                let mut w = worker.borrow_mut();
+                for key in batch.drain(..) {
+                    if step(&mut w, key) == Step::ReadMore {
+                        again.push(key);
+                    }
+                }
+            }
+            if !again.is_empty() {
+                tokio::task::yield_now().await;
+            }
+        }
+    })
     .await;
-    worker.borrow_mut().conns.remove(&id);
+}
+
+/// What a step left to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Wait for the connection's waker.
+    Wait,
+    /// The read filled the scratch buffer: step it again next turn.
+    ReadMore,
+}
+
+/// Do what connection `key` can do now: read, write what waited for its socket, start
+/// closing, move, or finish closing.
+fn step(w: &mut Worker, key: Key) -> Step {
+    let Some(c) = w.conns.get_mut(key) else {
+        return Step::Wait; // gone since it was woken
+    };
+    // The connection's waker, out of the record while the record is borrowed (a wake meanwhile
+    // would be lost: every path below looks at the record's flags again before it waits).
+    let waker = std::mem::replace(&mut c.waker, Waker::noop().clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut next = Step::Wait;
+    let done = if c.draining {
+        poll_drain(w, key, &mut cx).is_ready()
+    } else {
+        match poll_serve(w, key, &mut cx) {
+            Poll::Pending => false,
+            Poll::Ready(Ended::ReadMore) => {
+                next = Step::ReadMore;
+                false
+            }
+            Poll::Ready(Ended::Moving) => {
+                move_away(w, key);
+                return Step::Wait;
+            }
+            // Lost or closed by the shard: either way the shard frees the connection now (a
+            // will fires now, not after the flush) and what it still had encoded is sent
+            // last, boundedly (a peer that does not read would keep the socket forever).
+            Poll::Ready(Ended::Lost | Ended::Closed) => {
+                finish_reading(w, key);
+                poll_drain(w, key, &mut cx).is_ready()
+            }
+        }
+    };
+    if done {
+        let conn = w.conns.remove(key);
+        drop(conn); // the socket closes
+    } else if let Some(c) = w.conns.get_mut(key) {
+        c.waker = waker;
+    }
+    next
 }
 
 /// The connection's life until it stops reading.
-async fn serve(
-    stream: &Stream,
-    id: ConnId,
-    wake: &Notify,
-    worker: &Shared,
-    stack: &mut Option<Box<Stack>>,
-    out: &mut Outgoing,
-) -> Ended {
+fn poll_serve(w: &mut Worker, key: Key, cx: &mut Context<'_>) -> Poll<Ended> {
+    let mut full_reads = 0;
     loop {
-        let (closing, moving) = collect(id, worker, stack, out);
-        if moving {
-            return Ended::Moving;
+        let Some(c) = w.conns.get(key) else {
+            return Poll::Ready(Ended::Lost);
+        };
+        if c.moving {
+            return Poll::Ready(Ended::Moving);
         }
-        if closing {
-            return Ended::Closed;
+        if c.closing {
+            return Poll::Ready(Ended::Closed);
         }
-        match out.write_some(stream) {
-            Ok(n) => report_written(id, worker, n),
-            Err(_) => return Ended::Lost,
+        if c.blocked() {
+            match c.stream.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    if w.write_conn(key) == Wrote::Failed {
+                        return Poll::Ready(Ended::Lost);
+                    }
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(Ended::Lost),
+                Poll::Pending => {}
+            }
         }
         // Not while the journal queue is full and this connection's records wait in it
         // (`journal_queue.rs`); it is woken when they are durable.
-        let may_read = worker.borrow_mut().may_read(id);
-        tokio::select! {
-            ready = stream.readable(), if may_read => {
-                if ready.is_err() {
-                    return Ended::Lost;
-                }
-                match read(stream, id, worker, stack) {
-                    Read::Again => {}
-                    Read::Ended => return Ended::Lost,
-                }
-            }
-            ready = stream.writable(), if !out.is_empty() => {
-                if ready.is_err() {
-                    return Ended::Lost;
+        if !w.may_read(key) {
+            return Poll::Pending;
+        }
+        match read(w, key, cx) {
+            Poll::Ready(Read::Again) => {}
+            Poll::Ready(Read::Full) => {
+                full_reads += 1;
+                if full_reads == FULL_READS_PER_TURN {
+                    // More may wait: the other connections and the flusher go first.
+                    return Poll::Ready(Ended::ReadMore);
                 }
             }
-            () = wake.notified() => {}
+            Poll::Ready(Read::Ended) => return Poll::Ready(Ended::Lost),
+            Poll::Pending => return Poll::Pending,
         }
     }
 }
 
 enum Read {
+    /// Read part of the scratch buffer: the socket is drained for now.
     Again,
+    /// Filled the scratch buffer.
+    Full,
     Ended,
 }
 
 /// Read what the socket has and hand it to the shard.
-fn read(stream: &Stream, id: ConnId, worker: &Shared, stack: &mut Option<Box<Stack>>) -> Read {
-    let mut w = worker.borrow_mut();
-    let n = {
-        let Worker { scratch, .. } = &mut *w;
-        match stream.try_read(scratch) {
-            Ok(0) => return Read::Ended,
-            Ok(n) => n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                return Read::Again;
-            }
-            Err(_) => return Read::Ended,
-        }
+fn read(w: &mut Worker, key: Key, cx: &mut Context<'_>) -> Poll<Read> {
+    let Worker { conns, scratch, .. } = w;
+    let Some(c) = conns.get_mut(key) else {
+        return Poll::Ready(Read::Ended);
     };
-    let now = clock_ms(w.epoch);
+    let n = match ready!(c.stream.poll_read(cx, scratch)) {
+        Ok(0) => return Poll::Ready(Read::Ended),
+        Ok(n) => n,
+        Err(e) if e.kind() == ErrorKind::Interrupted => return Poll::Ready(Read::Again),
+        Err(_) => return Poll::Ready(Read::Ended),
+    };
+    let full = n == scratch.len();
     let sent_before = w.journal_sent();
+    let ended = handle_bytes(w, key, n);
+    w.flush_outputs();
+    w.note_read(key, sent_before);
+    if w.conns
+        .get(key)
+        .and_then(|c| c.stack.as_ref())
+        .is_some_and(|s| s.has_out())
+    {
+        // The transport answered on its own (handshake records, a pong).
+        w.queue_write(key);
+    }
+    Poll::Ready(match (ended, full) {
+        (true, _) => Read::Ended,
+        (false, true) => Read::Full,
+        (false, false) => Read::Again,
+    })
+}
+
+/// Give the `n` bytes read into the scratch buffer to the shard, through the transport if
+/// there is one. True when the transport ended the connection.
+fn handle_bytes(w: &mut Worker, key: Key, n: usize) -> bool {
+    let now = clock_ms(w.epoch);
     let Worker {
         shard,
         scratch,
         plain,
         conns,
         ..
-    } = &mut *w;
+    } = w;
+    let Some(c) = conns.get_mut(key) else {
+        return true;
+    };
+    let id = c.id;
     let raw = scratch.get(..n).unwrap_or_default();
-    let mut ended = false;
-    match stack.as_mut() {
-        None => shard.bytes_received(now, id, raw),
-        Some(stack) => {
-            plain.clear();
-            match stack.ingest(raw, plain) {
-                Ok(learned) => {
-                    if let Some(peer) = learned.peer
-                        && !stack.source_allowed(peer.ip())
-                    {
-                        log::info!("connection from {peer} refused by only_allow_from/deny_from");
-                        ended = true;
-                    } else {
-                        if let Some(peer) = learned.peer {
-                            log::debug!("connection {id:?} comes from {peer}");
-                            if let Some(c) = conns.get_mut(&id) {
-                                c.peer = Some(peer);
-                            }
-                        }
-                        if let Some(user) = learned.user {
-                            shard.set_transport_user(id, user);
-                        }
-                        if !plain.is_empty() {
-                            shard.bytes_received(now, id, plain);
-                        }
-                        ended = stack.closed_by_peer();
-                    }
+    let Some(stack) = c.stack.as_mut() else {
+        shard.bytes_received(now, id, raw);
+        return false;
+    };
+    plain.clear();
+    let ended = match stack.ingest(raw, plain) {
+        Ok(learned) => {
+            if let Some(peer) = learned.peer
+                && !stack.source_allowed(peer.ip())
+            {
+                log::info!("connection from {peer} refused by only_allow_from/deny_from");
+                true
+            } else {
+                if let Some(user) = learned.user {
+                    shard.set_transport_user(id, user);
                 }
-                Err(e) => {
-                    log::info!(
-                        "closing connection from {}: {e}",
-                        stack
-                            .peer()
-                            .map_or_else(|| "a unix socket".into(), |p| p.to_string())
-                    );
-                    ended = true;
+                if !plain.is_empty() {
+                    shard.bytes_received(now, id, plain);
                 }
-            }
-            if plain.capacity() > super::READ_CHUNK_BYTES * 4 {
-                *plain = Vec::new();
+                let ended = stack.closed_by_peer();
+                if let Some(peer) = learned.peer {
+                    log::debug!("connection {id:?} comes from {peer}");
+                    c.peer = Some(peer);
+                }
+                ended
             }
         }
-    }
-    w.flush_outputs();
-    w.note_read(id, sent_before);
-    if ended { Read::Ended } else { Read::Again }
-}
-
-/// Take what the shard (and the transport) has for the socket. Returns (closing, moving).
-fn collect(
-    id: ConnId,
-    worker: &Shared,
-    stack: &mut Option<Box<Stack>>,
-    out: &mut Outgoing,
-) -> (bool, bool) {
-    let mut w = worker.borrow_mut();
-    let (chunks, closing, moving) = w.writable(id);
-    if moving {
-        return (false, true);
-    }
-    match stack.as_mut() {
-        None => chunks.into_iter().for_each(|c| {
-            let n = c.len();
-            out.push(c, n);
-        }),
-        Some(stack) => {
-            // The transport's own bytes first (a pong, handshake records), then each chunk
-            // sealed, standing for its MQTT bytes.
-            if stack.has_out() {
-                out.push(Bytes::from(stack.take_out()), 0);
-            }
-            for chunk in chunks.iter().filter(|c| !c.is_empty()) {
-                stack.seal(chunk);
-                out.push(Bytes::from(stack.take_out()), chunk.len());
-            }
+        Err(e) => {
+            log::info!(
+                "closing connection from {}: {e}",
+                stack
+                    .peer()
+                    .map_or_else(|| "a unix socket".into(), |p| p.to_string())
+            );
+            true
         }
+    };
+    if plain.capacity() > super::READ_CHUNK_BYTES * 4 {
+        *plain = Vec::new();
     }
-    (closing, false)
-}
-
-/// Tell the shard `n` of its bytes reached the socket.
-fn report_written(id: ConnId, worker: &Shared, n: usize) {
-    if n > 0 {
-        worker.borrow_mut().shard.written(id, n);
-    }
+    ended
 }
 
 /// Reading is done: the peer closed, the socket failed, the transport gave up, or the shard
-/// closed the connection. The shard hears it at once and frees the connection.
-fn finish_reading(id: ConnId, worker: &Shared) {
-    let mut w = worker.borrow_mut();
+/// closed the connection. The shard hears it at once and frees the connection; what it still
+/// had for the socket becomes the record's tail.
+fn finish_reading(w: &mut Worker, key: Key) {
     let now = w.now_ms();
+    let Some(id) = w.conns.get(key).map(|c| c.id) else {
+        return;
+    };
     let tail = w.shard.take_write(id);
     w.shard.connection_lost(now, id);
-    if let Some(c) = w.conns.get_mut(&id) {
+    if let Some(c) = w.conns.get_mut(key) {
         c.closing = true;
+        c.draining = true;
         if !tail.is_empty() {
-            c.tail = Some(tail);
+            c.extra().tail = Some(tail);
         }
     }
+    let grace_ms = u64::try_from(WRITE_GRACE.as_millis()).unwrap_or(u64::MAX);
+    w.draining.push_back((now.saturating_add(grace_ms), key));
     w.flush_outputs();
 }
 
-/// Write the rest and close (bounded by the caller).
-async fn drain(
-    stream: &Stream,
-    id: ConnId,
-    wake: &Notify,
-    worker: &Shared,
-    stack: &mut Option<Box<Stack>>,
-    out: &mut Outgoing,
-) {
+/// Write the rest, then the transport's goodbye, and close (bounded by the timer task).
+fn poll_drain(w: &mut Worker, key: Key, cx: &mut Context<'_>) -> Poll<()> {
     loop {
-        let (closing, _) = collect(id, worker, stack, out);
-        match out.write_some(stream) {
-            Ok(n) => report_written(id, worker, n),
-            Err(_) => return,
+        if w.write_conn(key) == Wrote::Failed {
+            return Poll::Ready(());
         }
-        if closing && out.is_empty() {
-            stream.shutdown_write();
-            return;
-        }
-        tokio::select! {
-            ready = stream.writable(), if !out.is_empty() => {
-                if ready.is_err() {
-                    return;
-                }
+        let Some(c) = w.conns.get_mut(key) else {
+            return Poll::Ready(());
+        };
+        if !c.holds() && !c.finished {
+            // Everything the shard had is queued: the goodbye goes after it.
+            c.finished = true;
+            if let Some(stack) = c.stack.as_mut() {
+                stack.finish();
+                continue;
             }
-            () = wake.notified() => {}
         }
+        if c.blocked() {
+            match c.stream.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => {}
+            }
+        } else if c.finished {
+            c.stream.shutdown_write();
+            return Poll::Ready(());
+        }
+        // Bytes wait for the socket or for the journal.
+        return Poll::Pending;
     }
 }
 
 /// The shard handed the connection to the home worker of its session: the socket and the
 /// transport state move there intact.
-fn move_away(
-    stream: Stream,
-    id: ConnId,
-    worker: &Shared,
-    mut stack: Option<Box<Stack>>,
-    out: &mut Outgoing,
-) {
-    let (handoff, peer, addr) = {
-        let mut w = worker.borrow_mut();
-        let (handoff, addr) = w
-            .conns
-            .remove(&id)
-            .map_or((None, None), |mut c| (c.handoff.take(), c.peer));
-        let peer = handoff
-            .as_ref()
-            .and_then(|h| w.peers.get(h.shard as usize).cloned());
-        (handoff, peer, addr)
+fn move_away(w: &mut Worker, key: Key) {
+    let Some(mut conn) = w.conns.remove(key) else {
+        return;
     };
+    let handoff = conn.extra.as_mut().and_then(|e| e.handoff.take());
+    let peer = handoff
+        .as_ref()
+        .and_then(|h| w.peers.get(h.shard as usize).cloned());
+    let (Some(handoff), Some(peer)) = (handoff, peer) else {
+        return; // dropped: closed
+    };
+    let mut stack: Option<Box<Stack>> = conn.stack;
     // Nothing of the shard's was written before CONNACK; transport bytes not yet written
     // (TLS session tickets) go with the transport.
-    let unsent = out.unsent();
-    if let Some(stack) = stack.as_mut() {
-        stack.put_back(unsent);
+    if let (Some(mut out), Some(stack)) = (conn.out, stack.as_mut()) {
+        stack.put_back(out.unsent());
     }
-    if let (Some(handoff), Some(peer), Ok(stream)) = (handoff, peer, stream.into_std()) {
+    if let Ok(stream) = conn.stream.into_std() {
         let _ = peer.try_send(Inbox::HandedOver {
             stream,
             handoff,
             stack,
-            peer: addr,
+            peer: conn.peer,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u32) -> Key {
+        let mut slab = brokkr_core::slab::Slab::default();
+        let mut last = slab.insert(());
+        for _ in 0..n {
+            last = slab.insert(());
+        }
+        last
+    }
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// A connection's waker is its one allocation besides tokio's `ScheduledIo`: the `Arc`'s
+    /// two counts and this (32 bytes, glibc's smallest chunk but one).
+    #[test]
+    fn a_connection_waker_stays_small() {
+        assert_eq!(std::mem::size_of::<ConnWake>(), 16);
+    }
+
+    #[test]
+    fn the_reader_is_woken_once_per_batch_and_gets_every_key_in_order() {
+        let ready = Arc::new(Ready::default());
+        let count = Arc::new(Count::default());
+        let reader = Waker::from(Arc::clone(&count));
+        let mut batch = Vec::new();
+        ready.take(&mut batch, &reader);
+        assert!(batch.is_empty());
+        let (a, b) = (key(0), key(1));
+        waker(a, &ready).wake_by_ref();
+        waker(b, &ready).wake();
+        waker(a, &ready).wake_by_ref();
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        ready.take(&mut batch, &reader);
+        assert_eq!(batch, vec![a, b, a]);
+        batch.clear();
+        waker(b, &ready).wake_by_ref();
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::Relaxed), 2);
     }
 }

@@ -18,7 +18,7 @@
 //! the connections whose state changes need it.
 
 use super::Worker;
-use brokkr_core::shard::ConnId;
+use brokkr_core::slab::Key;
 use std::collections::VecDeque;
 
 /// Tickets sent to the journal thread and not yet durable, with their weight.
@@ -74,9 +74,10 @@ pub(super) struct Reads {
 }
 
 impl Reads {
-    /// Its ticket is durable (the worker's `release`): it may read again.
-    pub(super) fn resume(&mut self) {
-        self.paused = false;
+    /// Its ticket is durable (the worker's `release`): it may read again. True if it had
+    /// stopped reading (its task must be woken).
+    pub(super) fn resume(&mut self) -> bool {
+        std::mem::replace(&mut self.paused, false)
     }
 }
 
@@ -86,24 +87,24 @@ impl Worker {
         self.journal.as_ref().map_or(0, |j| j.sent)
     }
 
-    /// Connection `id`'s read was handled; `before` is [`Worker::journal_sent`] from before
+    /// Connection `key`'s read was handled; `before` is [`Worker::journal_sent`] from before
     /// it. A ticket sent since holds records the read produced.
-    pub(super) fn note_read(&mut self, id: ConnId, before: u64) {
+    pub(super) fn note_read(&mut self, key: Key, before: u64) {
         let sent = self.journal_sent();
         if sent > before
-            && let Some(c) = self.conns.get_mut(&id)
+            && let Some(c) = self.conns.get_mut(key)
         {
-            c.reads.ticket = sent;
+            c.extra().reads.ticket = sent;
         }
     }
 
-    /// Whether connection `id` may read now. No while the journal queue is full and the
+    /// Whether connection `key` may read now. No while the journal queue is full and the
     /// records its reads produced are not durable yet; it is then woken when they are.
-    pub(super) fn may_read(&mut self, id: ConnId) -> bool {
+    pub(super) fn may_read(&mut self, key: Key) -> bool {
         let Some(j) = self.journal.as_mut() else {
             return true;
         };
-        let Some(c) = self.conns.get_mut(&id) else {
+        let Some(c) = self.conns.get_mut(key).and_then(|c| c.extra.as_mut()) else {
             return true;
         };
         if c.reads.paused {
@@ -121,7 +122,7 @@ impl Worker {
             return true;
         }
         c.reads.paused = true;
-        j.waiting.push((c.reads.ticket, id));
+        j.waiting.push((c.reads.ticket, key));
         false
     }
 }
