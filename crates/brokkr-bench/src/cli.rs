@@ -138,6 +138,10 @@ pub struct LoadArgs {
     /// Leave Nagle's algorithm on.
     #[arg(long)]
     pub no_nodelay: bool,
+    /// Connection handshakes in progress at once in storm and idle (default 64: below
+    /// Mosquitto's listen backlog of 100, where a dropped SYN is retried after a second).
+    #[arg(long)]
+    pub handshakes: Option<usize>,
 }
 
 impl LoadArgs {
@@ -199,6 +203,9 @@ impl LoadArgs {
                 }
                 if let Some(c) = self.count.filter(|_| w.count > 0) {
                     w.count = c;
+                }
+                if let Some(h) = self.handshakes {
+                    w.handshakes = h;
                 }
                 if let Some(secs) = self.secs.filter(|s| s.is_finite() && *s > 0.0) {
                     w.measure = Duration::from_secs_f64(secs.min(120.0));

@@ -15,6 +15,9 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read buffer size per read call.
 pub const READ_CHUNK_BYTES: usize = 64 * 1024;
 
+/// Read buffer size while waiting for a CONNACK, SUBACK or PINGRESP.
+const HANDSHAKE_READ_BYTES: usize = 4096;
+
 /// A connected, acknowledged client.
 #[derive(Debug)]
 pub struct Conn {
@@ -43,7 +46,9 @@ impl Conn {
             wire::connect(version, client_id, &mut out)?;
             let mut conn = Conn {
                 stream,
-                buf: BytesMut::with_capacity(READ_CHUNK_BYTES),
+                // Small: a storm holds thousands of these; the throughput loops reserve
+                // `READ_CHUNK_BYTES` themselves before they read.
+                buf: BytesMut::with_capacity(HANDSHAKE_READ_BYTES),
                 version,
             };
             conn.stream.write_all(&out).await?;
@@ -80,7 +85,7 @@ impl Conn {
                     return Ok(frame);
                 }
             }
-            self.buf.reserve(READ_CHUNK_BYTES);
+            self.buf.reserve(HANDSHAKE_READ_BYTES);
             if self.stream.read_buf(&mut self.buf).await? == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }

@@ -1,5 +1,5 @@
-//! Connection storm and idle connections: `n` clients connect (at most [`CONCURRENCY`] at a
-//! time), each to a successful CONNACK. The storm reports connects per second from the first
+//! Connection storm and idle connections: `n` clients connect (at most
+//! `Workload::handshakes`, by default [`CONCURRENCY`], at a time), each to a successful CONNACK. The storm reports connects per second from the first
 //! connect to the last CONNACK; the idle scenario holds every connection open and reports the
 //! broker's RSS growth per connection (`/proc/PID/status`, so it needs the broker's PID).
 
@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
-/// Handshakes in progress at once. Below Mosquitto's listen backlog (100): a SYN dropped by a
+/// Handshakes in progress at once by default (`--handshakes`). Below Mosquitto's listen backlog (100): a SYN dropped by a
 /// full backlog is retried after a second, which would measure TCP, not the broker.
 pub const CONCURRENCY: usize = 64;
 
@@ -26,11 +26,12 @@ async fn open_all(d: &Dialer, w: &Workload, n: usize) -> (Vec<Conn>, usize) {
     let failures = Rc::new(RefCell::new(0usize));
     let mut tasks = JoinSet::new();
     let d = Rc::new(d.clone());
-    for lane in 0..CONCURRENCY.min(n) {
+    let lanes = w.handshakes.max(1);
+    for lane in 0..lanes.min(n) {
         let (conns, failures, w) = (Rc::clone(&conns), Rc::clone(&failures), w.clone());
         let d = Rc::clone(&d);
         tasks.spawn_local(async move {
-            for i in (lane..n).step_by(CONCURRENCY) {
+            for i in (lane..n).step_by(lanes) {
                 match Conn::open(&d, w.version, &format!("bb-c{i}"), w.tcp_nodelay).await {
                     Ok(c) => conns.borrow_mut().push(c),
                     Err(_) => *failures.borrow_mut() += 1,

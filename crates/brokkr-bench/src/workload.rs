@@ -78,11 +78,15 @@ pub struct Workload {
     pub tcp_nodelay: bool,
     /// What carries the MQTT bytes (TCP, TLS, websockets, both).
     pub transport: TransportKind,
+    /// Connection handshakes in progress at once (storm, idle).
+    pub handshakes: usize,
 }
 
 /// Payload bounds of issue 6.
 pub const PAYLOAD_BYTES_MIN: usize = 16;
 pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
+/// Handshakes in progress at once, at most.
+pub const HANDSHAKES_MAX: usize = 1024;
 /// Clients per run, at most (file descriptors: each is one on both sides).
 pub const CLIENTS_MAX: usize = 15_000;
 
@@ -107,6 +111,7 @@ impl Workload {
             window: 4096,
             tcp_nodelay: true,
             transport: TransportKind::Tcp,
+            handshakes: crate::connections::CONCURRENCY,
         }
     }
 
@@ -121,6 +126,7 @@ impl Workload {
             .clamp(Duration::from_millis(100), Duration::from_secs(120));
         self.warmup = self.warmup.min(Duration::from_secs(30));
         self.window = self.window.clamp(16, 1 << 20);
+        self.handshakes = self.handshakes.clamp(1, HANDSHAKES_MAX);
         self.count = match self.scenario {
             Scenario::Latency => self.count.clamp(10, 1_000_000),
             _ => self.count.min(10_000_000),
@@ -143,6 +149,11 @@ impl Workload {
             Scenario::Latency => s.push_str(&format!(" {}/s", self.count)),
             Scenario::Retained => s.push_str(&format!(" {} msgs", self.count)),
             _ => s.push_str(&format!(" n={}", self.clients)),
+        }
+        if matches!(self.scenario, Scenario::Storm | Scenario::Idle)
+            && self.handshakes != crate::connections::CONCURRENCY
+        {
+            s.push_str(&format!(" h={}", self.handshakes));
         }
         if self.transport != TransportKind::Tcp {
             s.push(' ');
