@@ -23,13 +23,17 @@
     clippy::indexing_slicing
 )]
 
-use brokkr_codec::{Packet, ProtocolVersion, QoS, framer};
+use brokkr_codec::{Packet, ProtocolVersion, QoS};
 use brokkr_core::limits::Limits;
 use brokkr_core::shard::{ConnId, Shard};
 use brokkr_testkit::build::{self, encode};
-use bytes::BytesMut;
 
 const PUBLISHERS: usize = 16;
+
+#[path = "common/turns.rs"]
+mod turns;
+
+use turns::drain;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -97,63 +101,4 @@ fn main() {
     let expected = turns * per_read * PUBLISHERS as u64;
     assert_eq!(delivered, expected, "every message delivered");
     println!("{turns} turns, {delivered} deliveries");
-}
-
-/// Take every connection's output as the server does; answer what needs an answer, all of a
-/// connection's answers in one read. Returns the PUBLISH packets delivered.
-fn drain(shard: &mut Shard, now: u64, v: ProtocolVersion) -> u64 {
-    let mut delivered = 0;
-    loop {
-        let dirty = broker_dirty(shard);
-        if dirty.is_empty() {
-            return delivered;
-        }
-        for conn in dirty {
-            let bytes = broker_output(shard, conn);
-            let mut buf = BytesMut::from(&bytes[..]);
-            let mut answer = BytesMut::new();
-            while let Some(raw) = framer::next_packet(&mut buf, usize::MAX).unwrap() {
-                let ack = match Packet::decode(raw, v).unwrap() {
-                    Packet::Publish(p) => {
-                        delivered += 1;
-                        match (p.qos_pid.qos(), p.qos_pid.packet_id()) {
-                            (QoS::ExactlyOnce, Some(id)) => {
-                                Some(Packet::PubRec(brokkr_codec::PubRec::new(id)))
-                            }
-                            (_, Some(id)) => Some(Packet::PubAck(brokkr_codec::PubAck::new(id))),
-                            _ => None,
-                        }
-                    }
-                    Packet::PubRec(r) => {
-                        Some(Packet::PubRel(brokkr_codec::PubRel::new(r.packet_id)))
-                    }
-                    Packet::PubRel(r) => {
-                        Some(Packet::PubComp(brokkr_codec::PubComp::new(r.packet_id)))
-                    }
-                    _ => None,
-                };
-                if let Some(ack) = ack {
-                    answer.extend_from_slice(&encode(&ack, v));
-                }
-            }
-            if !answer.is_empty() {
-                shard.bytes_received(now, conn, &answer);
-            }
-        }
-    }
-}
-
-/// The shard's side of taking the dirty list, kept out of line so that callgrind can count the
-/// broker apart from this harness's client (`--toggle-collect`, see the header).
-#[inline(never)]
-fn broker_dirty(shard: &mut Shard) -> Vec<ConnId> {
-    shard.take_dirty()
-}
-
-/// The shard's side of one connection's output, as the server takes it (out of line, as above).
-#[inline(never)]
-fn broker_output(shard: &mut Shard, conn: ConnId) -> bytes::Bytes {
-    let bytes = shard.take_write(conn);
-    shard.written(conn, bytes.len());
-    bytes
 }
