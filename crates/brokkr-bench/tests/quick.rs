@@ -13,56 +13,11 @@ use brokkr_bench::scenario;
 use brokkr_bench::transport::Dialer;
 use brokkr_bench::workload::{Scenario, Workload};
 use brokkr_codec::{ProtocolVersion, QoS};
-use brokkr_core::limits::Limits;
-use brokkr_server::{ListenerSpec, ServerConfig, run_until};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use brokkr_server::transport::TransportSpec;
+use common::start_broker;
+use std::time::Duration;
 
-fn start_broker() -> (
-    SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    std::thread::JoinHandle<()>,
-) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let config = ServerConfig {
-        listeners: vec![ListenerSpec {
-            tcp_nodelay: true,
-            ..ListenerSpec::tcp(addr)
-        }],
-        // As the comparative configs: the default pending caps (512 messages, 64 KiB) drop
-        // QoS 1 messages under a flood, as FlashMQ does.
-        limits: Limits {
-            qos_pending_messages_max: 65_535,
-            qos_pending_bytes_max: 268_435_456,
-            ..Limits::default()
-        },
-        seed: 1,
-        workers: 1,
-        access: None,
-        access_source: None,
-        persistence: None,
-        overload: Default::default(),
-        run_as: None,
-    };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        run_until(config, async move {
-            let _ = rx.await;
-        })
-        .unwrap();
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "broker did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (addr, tx, thread)
-}
+mod common;
 
 fn quick(scenario: Scenario, version: ProtocolVersion) -> Workload {
     let mut w = Workload::standard(scenario, QoS::AtLeastOnce, true);
@@ -75,7 +30,8 @@ fn quick(scenario: Scenario, version: ProtocolVersion) -> Workload {
 
 #[test]
 fn quick_fan_out_and_pairs_account_for_every_qos1_message() {
-    let (addr, stop, thread) = start_broker();
+    let broker = start_broker(TransportSpec::default());
+    let addr = broker.addr;
     let rt = scenario::runtime().unwrap();
     for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
         for s in [Scenario::FanOut, Scenario::Pairs] {
@@ -92,19 +48,18 @@ fn quick_fan_out_and_pairs_account_for_every_qos1_message() {
             assert!(o.value > 0.0, "{s:?} {version:?} {o:?}");
         }
     }
-    let _ = stop.send(());
-    thread.join().unwrap();
+    drop(broker);
 }
 
 #[test]
 fn quick_retained_flood_delivers_every_message() {
-    let (addr, stop, thread) = start_broker();
+    let broker = start_broker(TransportSpec::default());
+    let addr = broker.addr;
     let rt = scenario::runtime().unwrap();
     let mut w = Workload::standard(Scenario::Retained, QoS::AtMostOnce, true);
     w.count = 2000;
     let o = scenario::run(&rt, &Dialer::tcp(addr), &w.bounded(), None).unwrap();
     assert_eq!(o.get("received"), Some(2000.0));
     assert!(o.value.is_finite());
-    let _ = stop.send(());
-    thread.join().unwrap();
+    drop(broker);
 }

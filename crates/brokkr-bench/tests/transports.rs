@@ -20,31 +20,15 @@ use brokkr_bench::tls::{self, TlsClient};
 use brokkr_bench::transport::{Dialer, TransportKind};
 use brokkr_bench::workload::{Scenario, Workload};
 use brokkr_codec::QoS;
-use brokkr_core::limits::Limits;
 use brokkr_server::tls::{MinTlsVersion, TlsFiles, TlsListener};
 use brokkr_server::transport::TransportSpec;
-use brokkr_server::{ListenerSpec, ServerConfig, run_until};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use common::Broker;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Broker {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
+mod common;
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("brokkr-bench-{tag}-{}", std::process::id()));
@@ -53,12 +37,6 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn start_broker(kind: TransportKind, files: &PkiFiles) -> Broker {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let tls = kind.is_tls().then(|| {
         let files = TlsFiles {
             fullchain: files.fullchain.clone(),
@@ -74,42 +52,7 @@ fn start_broker(kind: TransportKind, files: &PkiFiles) -> Broker {
         websocket: kind.is_ws(),
         ..TransportSpec::default()
     };
-    let config = ServerConfig {
-        listeners: vec![ListenerSpec {
-            tcp_nodelay: true,
-            transport: Arc::new(transport),
-            ..ListenerSpec::tcp(addr)
-        }],
-        limits: Limits {
-            qos_pending_messages_max: 65_535,
-            qos_pending_bytes_max: 268_435_456,
-            ..Limits::default()
-        },
-        seed: 1,
-        workers: 1,
-        access: None,
-        access_source: None,
-        persistence: None,
-        overload: Default::default(),
-        run_as: None,
-    };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        run_until(config, async move {
-            let _ = rx.await;
-        })
-        .unwrap();
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "broker did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Broker {
-        addr,
-        stop: Some(tx),
-        thread: Some(thread),
-    }
+    common::start_broker(transport)
 }
 
 fn workload(scenario: Scenario, qos: QoS, transport: TransportKind) -> Workload {
